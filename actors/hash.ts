@@ -1,0 +1,103 @@
+// Key identity and hashing, pure and deterministic.
+//
+// A key is identified by its bytes: a string key is its UTF-8 encoding, so 'user:1' and the bytes of 'user:1' are
+// the same key. Inside leaderless a key travels as a "key id": a JS string with one char per byte (0..255). For the
+// common case of an ASCII string the key id is the string itself, so the hot path allocates nothing.
+//
+// hash32 is MurmurHash3 (x86, 32-bit) over the key id's bytes; it places keys on the ring and in Merkle segments.
+
+export type Key = string | Uint8Array;
+
+const encoder = new TextEncoder();
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function bytesToId(b: Uint8Array): string {
+  let out = '';
+  const CHUNK = 4096;
+  for (let i = 0; i < b.length; i += CHUNK) {
+    out += String.fromCharCode.apply(null, b.subarray(i, i + CHUNK) as unknown as number[]);
+  }
+  return out;
+}
+
+/** The key id of a key: its bytes, one char per byte. */
+export function keyId(key: Key): string {
+  if (typeof key === 'string') return isAscii(key) ? key : bytesToId(encoder.encode(key));
+  return bytesToId(key);
+}
+
+/** The bytes behind a key id. */
+export function idToBytes(id: string): Uint8Array {
+  const out = new Uint8Array(id.length);
+  for (let i = 0; i < id.length; i++) out[i] = id.charCodeAt(i);
+  return out;
+}
+
+/** Length in bytes of a key, without encoding it when it is a string (UTF-8 length computed directly). */
+export function keyByteLength(key: Key): number {
+  if (typeof key !== 'string') return key.length;
+  return utf8Length(key);
+}
+
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** MurmurHash3 x86_32 over a key id (each char is one byte). Unsigned 32-bit result. */
+export function hash32(id: string, seed = 0): number {
+  let h = seed >>> 0;
+  const len = id.length;
+  const blocks = len & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    let k =
+      (id.charCodeAt(i) & 0xff) |
+      ((id.charCodeAt(i + 1) & 0xff) << 8) |
+      ((id.charCodeAt(i + 2) & 0xff) << 16) |
+      ((id.charCodeAt(i + 3) & 0xff) << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  switch (len & 3) {
+    case 3:
+      k ^= (id.charCodeAt(blocks + 2) & 0xff) << 16;
+    // falls through
+    case 2:
+      k ^= (id.charCodeAt(blocks + 1) & 0xff) << 8;
+    // falls through
+    case 1:
+      k ^= id.charCodeAt(blocks) & 0xff;
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      k = Math.imul(k, 0x1b873593);
+      h ^= k;
+  }
+  h ^= len;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
