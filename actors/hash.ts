@@ -78,20 +78,16 @@ export function hash32(id: string, seed = 0): number {
     h = (h << 13) | (h >>> 19);
     h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
-  let k = 0;
-  switch (len & 3) {
-    case 3:
-      k ^= (id.charCodeAt(blocks + 2) & 0xff) << 16;
-    // falls through
-    case 2:
-      k ^= (id.charCodeAt(blocks + 1) & 0xff) << 8;
-    // falls through
-    case 1:
-      k ^= id.charCodeAt(blocks) & 0xff;
-      k = Math.imul(k, 0xcc9e2d51);
-      k = (k << 15) | (k >>> 17);
-      k = Math.imul(k, 0x1b873593);
-      h ^= k;
+  const rest = len & 3;
+  if (rest > 0) {
+    let k = 0;
+    if (rest === 3) k ^= (id.charCodeAt(blocks + 2) & 0xff) << 16;
+    if (rest >= 2) k ^= (id.charCodeAt(blocks + 1) & 0xff) << 8;
+    k ^= id.charCodeAt(blocks) & 0xff;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
   }
   h ^= len;
   h ^= h >>> 16;

@@ -1,0 +1,119 @@
+// The write coordinator, hosted by the coordinating replica (riak_kv_put_fsm in spirit).
+//
+// States, in order:
+//   execute  the coordinator applies the write to its own copy: a new DVV event named after itself, superseding
+//            exactly what the client's context covers (the host does this, then calls `start`)
+//   collect  the resulting clock goes to every other target as `replicate`; acks are counted by the put core
+//            (actors/quorum.ts) until W is met, has become impossible, or the deadline passes
+//   done     one put-reply has gone to the client; late acks are ignored
+//
+// The FSM never reads a clock or a timer: the host passes `nowMs` in and performs the sends it appends to `out`.
+
+import { TimeoutError, QuorumError, type WireError } from '../errors.js';
+import type { Address, PutReply, PutRequest, Send, StoredClock } from '../protocol.js';
+import {
+  newPutCore,
+  putAddReply,
+  putOutcome,
+  putStatus,
+  putTimeout,
+  type CoreOutcome,
+  type PutCore,
+} from '../quorum.js';
+
+export type PutState = 'execute' | 'collect' | 'done';
+
+export class PutFsm {
+  state: PutState = 'execute';
+  /** true once the client has been told the write met its quorum */
+  succeeded = false;
+  readonly core: PutCore;
+  readonly deadlineMs: number;
+
+  constructor(
+    readonly self: Address,
+    /** the coordinator's own id for replicate messages (unique among its in-flight puts) */
+    readonly localReq: number,
+    readonly request: PutRequest,
+    nowMs: number,
+  ) {
+    this.core = newPutCore(request.need, request.targets, { sloppy: request.sloppy });
+    this.deadlineMs = nowMs + request.timeoutMs;
+  }
+
+  /** After the local write: count it, replicate to the other targets, and reply if W is already met. */
+  start(clock: StoredClock, out: Send[]): void {
+    if (this.state !== 'execute') throw new Error(`PutFsm.start in state ${this.state}`);
+    this.state = 'collect';
+    putAddReply(this.core, this.self, true);
+    const { key, targets } = this.request;
+    for (const t of targets) {
+      if (t.node === this.self) continue;
+      const msg = { type: 'replicate' as const, req: this.localReq, from: this.self, key, clock };
+      out.push({ to: t.node, msg: t.hintFor === undefined ? msg : { ...msg, hintFor: t.hintFor } });
+    }
+    this.settle(out);
+  }
+
+  /** The local write itself failed (e.g. the store is full): the put fails with that error. */
+  failLocal(error: WireError, out: Send[]): void {
+    this.state = 'done';
+    out.push({ to: this.request.from, msg: this.reply(false, error, putOutcome(this.core)) });
+  }
+
+  onAck(from: Address, ok: boolean, out: Send[]): void {
+    if (this.state !== 'collect') return;
+    putAddReply(this.core, from, ok);
+    this.settle(out);
+  }
+
+  /** Called on every tick; true once the FSM is finished and can be forgotten. */
+  onTick(nowMs: number, out: Send[]): boolean {
+    if (this.state === 'collect' && nowMs >= this.deadlineMs) {
+      const outcome = putTimeout(this.core);
+      const error = new TimeoutError(`write timed out after ${this.request.timeoutMs} ms: ${outcome.message}`, {
+        timeoutMs: this.request.timeoutMs,
+        acked: outcome.ackedNodes,
+        failed: outcome.failedNodes,
+        pending: outcome.pendingNodes,
+        needed: outcome.needed,
+      });
+      this.state = 'done';
+      out.push({ to: this.request.from, msg: this.reply(false, error.toWire(), outcome) });
+    }
+    return this.state === 'done';
+  }
+
+  private settle(out: Send[]): void {
+    const status = putStatus(this.core);
+    if (status === 'pending') return;
+    const outcome = putOutcome(this.core);
+    this.state = 'done';
+    if (status === 'ok') {
+      this.succeeded = true;
+      out.push({ to: this.request.from, msg: this.reply(true, undefined, outcome) });
+    } else {
+      const error = new QuorumError(outcome.message, {
+        needed: outcome.needed,
+        acked: outcome.ackedNodes,
+        failed: outcome.failedNodes,
+        pending: outcome.pendingNodes,
+        level: this.request.need.level,
+      });
+      out.push({ to: this.request.from, msg: this.reply(false, error.toWire(), outcome) });
+    }
+  }
+
+  private reply(ok: boolean, error: WireError | undefined, outcome: CoreOutcome): PutReply {
+    const r: PutReply = {
+      type: 'put-reply',
+      req: this.request.req,
+      from: this.self,
+      ok,
+      acked: outcome.ackedNodes,
+      primaryOnly: outcome.primaryOnly,
+    };
+    if (error) r.error = error;
+    return r;
+  }
+}

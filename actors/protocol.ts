@@ -1,0 +1,131 @@
+// Every message the protocol exchanges, in one discriminated union (the `type` field).
+//
+// Addresses are numbers: replicas are 0..nodes-1; clients (coordinators of reads, senders of writes) are
+// CLIENT_BASE + client index. Keys travel as key ids (actors/hash.ts). Clocks are DVV sets of Stamped values
+// (actors/versioning/dvv.ts). Everything here is plain data that survives structured clone, so the thread runtime
+// can post it and the simulator can pass it by reference.
+//
+// Write path (Riak style: clocks name replicas, so a write is coordinated by a replica):
+//   client --put--> coordinating replica (first target) --replicate--> other targets --replicate-ack--> coordinator
+//   coordinator --put-reply--> client, once W acks are in (or W has become impossible, or time ran out)
+// Read path (coordinated by the client):
+//   client --get--> R targets (more if some fail) --get-reply--> client; reconcile with DVV sync;
+//   client --repair--> each replica that answered with less than the merged clock (--repair-ack when blocking)
+
+import type { WireError } from './errors.js';
+import type { Requirement } from './quorum.js';
+import type { Placement } from './ring.js';
+import type { Stamped, Value } from './types.js';
+import type { Clock, VersionVector } from './versioning/dvv.js';
+
+export type Address = number;
+export const CLIENT_BASE = 1 << 16;
+export const isClient = (a: Address): boolean => a >= CLIENT_BASE;
+
+export type StoredClock = Clock<Stamped>;
+
+/** client -> coordinating replica: write `value` (null deletes) under `context`, replicate to `targets`. */
+export interface PutRequest {
+  type: 'put';
+  req: number;
+  from: Address;
+  key: string;
+  value: Value | null;
+  /** the context of an earlier read (what this write supersedes), or null for a blind write */
+  context: VersionVector | null;
+  /** the placement: the coordinator is targets[0] */
+  targets: Placement[];
+  need: Requirement;
+  sloppy: boolean;
+  timeoutMs: number;
+}
+
+/** coordinating replica -> client */
+export interface PutReply {
+  type: 'put-reply';
+  req: number;
+  from: Address;
+  ok: boolean;
+  error?: WireError;
+  /** replicas whose ack counted */
+  acked: number[];
+  /** true when every counted ack came from a primary */
+  primaryOnly: boolean;
+}
+
+/** coordinator -> replica: merge `clock` into your copy of `key` (hintFor: you hold it for a down primary). */
+export interface Replicate {
+  type: 'replicate';
+  req: number;
+  from: Address;
+  key: string;
+  clock: StoredClock;
+  hintFor?: number;
+}
+
+export interface ReplicateAck {
+  type: 'replicate-ack';
+  req: number;
+  from: Address;
+  ok: boolean;
+  error?: WireError;
+}
+
+/** client -> replica: what do you hold for `key`? */
+export interface GetRequest {
+  type: 'get';
+  req: number;
+  from: Address;
+  key: string;
+}
+
+export interface GetReply {
+  type: 'get-reply';
+  req: number;
+  from: Address;
+  key: string;
+  /** null: the replica holds nothing for the key */
+  clock: StoredClock | null;
+  error?: WireError;
+}
+
+/** client -> replica: read repair; merge `clock` (ack only when req >= 0, i.e. blocking repair). */
+export interface RepairRequest {
+  type: 'repair';
+  req: number;
+  from: Address;
+  key: string;
+  clock: StoredClock;
+}
+
+export interface RepairAck {
+  type: 'repair-ack';
+  req: number;
+  from: Address;
+  ok: boolean;
+}
+
+/** the runtime -> an actor: time has passed (virtual or real); expire what is due. */
+export interface Tick {
+  type: 'tick';
+  nowMs: number;
+}
+
+export type Message =
+  | PutRequest
+  | PutReply
+  | Replicate
+  | ReplicateAck
+  | GetRequest
+  | GetReply
+  | RepairRequest
+  | RepairAck
+  | Tick;
+
+export type MessageType = Message['type'];
+
+/** What an actor asks its runtime to do: only sends; timers are ticks the runtime delivers. */
+export interface Send {
+  to: Address;
+  msg: Message;
+}

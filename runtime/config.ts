@@ -1,0 +1,227 @@
+// Cluster configuration: the options an application passes to Cluster.start, their defaults, and validation that
+// says exactly what was wrong and what is allowed. The resolved form is plain data, so it can be handed to every
+// worker thread and to clients attached from other threads.
+
+import { InvalidConfigError } from '../actors/errors.js';
+import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum.js';
+import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
+import type { ConflictMode } from '../actors/types.js';
+import type { ReadRepairMode } from '../actors/coordinator/get.js';
+
+export interface DatacenterSpec {
+  name: string;
+  /** racks in this datacenter; nodes are dealt round-robin over them (default 1) */
+  racks?: number;
+  nodes: number;
+}
+
+export interface ClusterOptions {
+  /** replica actors, one worker thread each (or give `datacenters`) */
+  nodes?: number;
+  datacenters?: DatacenterSpec[];
+  /** N, or N per datacenter ({ dc1: 3, dc2: 2 }) */
+  replication?: number | Record<string, number>;
+  read?: Level;
+  write?: Level;
+  conflicts?: ConflictMode;
+  vnodes?: number;
+  /** hinted writes to fallbacks count toward W (default true, as in Riak) */
+  sloppy?: boolean;
+  readRepair?: ReadRepairMode;
+  /** default per-operation timeout */
+  timeoutMs?: number;
+  maxKeyBytes?: number;
+  maxValueBytes?: number;
+  /** messages waiting in one replica's mailbox before senders are refused (OVERLOADED) */
+  mailboxCapacity?: number;
+  /** operations one client may have in flight */
+  maxInFlight?: number;
+  /** per replica store bounds */
+  storeMaxKeys?: number;
+  storeArenaBytes?: number;
+  /** the datacenter this cluster's clients are in, for LOCAL_* levels (default: the first) */
+  localDc?: string;
+}
+
+export interface ResolvedConfig {
+  nodes: NodeSpec[];
+  datacenters: string[];
+  replication: Record<string, number>;
+  read: Level;
+  write: Level;
+  conflicts: ConflictMode;
+  vnodes: number;
+  sloppy: boolean;
+  readRepair: ReadRepairMode;
+  timeoutMs: number;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  mailboxCapacity: number;
+  maxInFlight: number;
+  storeMaxKeys: number;
+  storeArenaBytes: number;
+  localDc: string;
+  maxPendingPuts: number;
+  tickMs: number;
+}
+
+export const DEFAULTS = {
+  nodes: 5,
+  replication: 3,
+  read: 'QUORUM' as Level,
+  write: 'QUORUM' as Level,
+  conflicts: 'siblings' as ConflictMode,
+  sloppy: true,
+  readRepair: 'async' as ReadRepairMode,
+  timeoutMs: 5000,
+  maxKeyBytes: 1024,
+  maxValueBytes: 1 << 20,
+  mailboxCapacity: 1 << 16,
+  maxInFlight: 1 << 16,
+  storeMaxKeys: 1 << 18,
+  storeArenaBytes: 64 << 20,
+  tickMs: 10,
+};
+
+const KNOWN = new Set([
+  'nodes',
+  'datacenters',
+  'replication',
+  'read',
+  'write',
+  'conflicts',
+  'vnodes',
+  'sloppy',
+  'readRepair',
+  'timeoutMs',
+  'maxKeyBytes',
+  'maxValueBytes',
+  'mailboxCapacity',
+  'maxInFlight',
+  'storeMaxKeys',
+  'storeArenaBytes',
+  'localDc',
+  'runtime',
+  'seed',
+]);
+
+export function intOption(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidConfigError(`${name} must be an integer from ${min} to ${max}; got ${String(value)}`, {
+      option: name,
+      value,
+      min,
+      max,
+    });
+  }
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new InvalidConfigError(`${name} must be one of ${allowed.join(', ')}; got ${String(value)}`, {
+      option: name,
+      value,
+    });
+  }
+  return value as T;
+}
+
+export const MAX_NODES = 256;
+
+function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: string[] } {
+  if (options.datacenters !== undefined) {
+    if (options.nodes !== undefined) {
+      throw new InvalidConfigError('give either nodes or datacenters, not both');
+    }
+    if (!Array.isArray(options.datacenters) || options.datacenters.length === 0) {
+      throw new InvalidConfigError('datacenters must be a non-empty array of { name, racks?, nodes }');
+    }
+    const nodes: NodeSpec[] = [];
+    const names: string[] = [];
+    for (const dc of options.datacenters) {
+      if (typeof dc?.name !== 'string' || dc.name === '') {
+        throw new InvalidConfigError('every datacenter needs a non-empty string name');
+      }
+      if (names.includes(dc.name)) throw new InvalidConfigError(`datacenter ${dc.name} is named twice`);
+      names.push(dc.name);
+      const count = intOption(dc.nodes, `datacenters[${dc.name}].nodes`, 1, MAX_NODES);
+      const racks = intOption(dc.racks ?? 1, `datacenters[${dc.name}].racks`, 1, count);
+      for (let i = 0; i < count; i++) {
+        nodes.push({ id: nodes.length, dc: dc.name, rack: `${dc.name}/rack${i % racks}` });
+      }
+    }
+    intOption(nodes.length, 'total nodes', 1, MAX_NODES);
+    return { nodes, datacenters: names };
+  }
+  const count = intOption(options.nodes ?? DEFAULTS.nodes, 'nodes', 1, MAX_NODES);
+  const nodes = Array.from({ length: count }, (_, id) => ({ id, dc: 'dc1', rack: 'dc1/rack0' }));
+  return { nodes, datacenters: ['dc1'] };
+}
+
+export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidConfigError('Cluster.start takes an options object');
+  }
+  for (const k of Object.keys(options)) {
+    if (!KNOWN.has(k)) {
+      throw new InvalidConfigError(`unknown option ${k}; allowed: ${[...KNOWN].join(', ')}`, { option: k });
+    }
+  }
+  const { nodes, datacenters } = nodeSpecs(options);
+  let rep = options.replication ?? Math.min(DEFAULTS.replication, nodes.length);
+  if (typeof rep === 'number') {
+    if (datacenters.length > 1) {
+      throw new InvalidConfigError(
+        `with several datacenters, replication must name N per datacenter, e.g. { ${datacenters.map((d) => `${d}: 2`).join(', ')} }`,
+      );
+    }
+    rep = { [datacenters[0]]: rep };
+  }
+  if (rep === null || typeof rep !== 'object') {
+    throw new InvalidConfigError('replication must be a number or an object of N per datacenter');
+  }
+  for (const dc of Object.keys(rep)) {
+    if (!datacenters.includes(dc)) {
+      throw new InvalidConfigError(`replication names datacenter ${dc}, which does not exist; datacenters: ${datacenters.join(', ')}`);
+    }
+  }
+  const nodesByDc: Record<string, number> = {};
+  for (const n of nodes) nodesByDc[n.dc] = (nodesByDc[n.dc] ?? 0) + 1;
+  validateReplication(rep, nodesByDc);
+  const localDc = options.localDc ?? datacenters[0];
+  if (!datacenters.includes(localDc)) {
+    throw new InvalidConfigError(`localDc ${localDc} does not exist; datacenters: ${datacenters.join(', ')}`);
+  }
+  const read = parseLevel(options.read ?? DEFAULTS.read, 'read');
+  const write = parseLevel(options.write ?? DEFAULTS.write, 'write');
+  const topo = { replicationByDc: rep, localDc };
+  requirement(read, 'read', topo); // throws when impossible
+  requirement(write, 'write', topo);
+  const vnodes = intOption(options.vnodes ?? DEFAULT_VNODES, 'vnodes', 1, 4096);
+  const config: ResolvedConfig = {
+    nodes,
+    datacenters,
+    replication: rep,
+    read,
+    write,
+    conflicts: oneOf(options.conflicts ?? DEFAULTS.conflicts, 'conflicts', ['siblings', 'lww'] as const),
+    vnodes,
+    sloppy: options.sloppy ?? DEFAULTS.sloppy,
+    readRepair: oneOf(options.readRepair ?? DEFAULTS.readRepair, 'readRepair', ['async', 'blocking', 'off'] as const),
+    timeoutMs: intOption(options.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs', 1, 3_600_000),
+    maxKeyBytes: intOption(options.maxKeyBytes ?? DEFAULTS.maxKeyBytes, 'maxKeyBytes', 1, 1 << 16),
+    maxValueBytes: intOption(options.maxValueBytes ?? DEFAULTS.maxValueBytes, 'maxValueBytes', 0, 64 << 20),
+    mailboxCapacity: intOption(options.mailboxCapacity ?? DEFAULTS.mailboxCapacity, 'mailboxCapacity', 16, 1 << 24),
+    maxInFlight: intOption(options.maxInFlight ?? DEFAULTS.maxInFlight, 'maxInFlight', 1, 1 << 24),
+    storeMaxKeys: intOption(options.storeMaxKeys ?? DEFAULTS.storeMaxKeys, 'storeMaxKeys', 16, 1 << 26),
+    storeArenaBytes: intOption(options.storeArenaBytes ?? DEFAULTS.storeArenaBytes, 'storeArenaBytes', 1 << 16, 2 ** 31 - 1),
+    localDc,
+    maxPendingPuts: 0,
+    tickMs: DEFAULTS.tickMs,
+  };
+  if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
+  config.maxPendingPuts = config.mailboxCapacity;
+  new Ring({ nodes, vnodes, replication: rep }); // validates the placement can be built
+  return config;
+}

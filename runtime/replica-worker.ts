@@ -1,0 +1,133 @@
+// Worker entry of one replica: drain the mailbox (batches arriving on one MessagePort per peer and per client) into
+// the Replica actor from actors/, then perform its sends through the batched Outbox. The store is the shared-memory
+// SharedStore this worker is the only writer of; a restarted worker re-attaches to the same buffers.
+//
+// The control plane (attach a client, stats, stop) is a comlink endpoint on its own port: admin calls only, never a
+// per-operation path.
+
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { nodeEndpoint } from './comlink-node.js';
+import type { Address, Message, Send } from '../actors/protocol.js';
+import { Replica, type ReplicaCounters } from '../actors/replica.js';
+import { SharedStore, type StoreBuffers } from './store.js';
+import { SharedView } from './shared-view.js';
+import { Outbox, type Port } from './transport.js';
+import type { ResolvedConfig } from './config.js';
+import { nowMs } from './clock.js';
+
+export interface ReplicaWorkerData {
+  node: number;
+  replicaId: string;
+  config: ResolvedConfig;
+  store: StoreBuffers;
+  view: SharedArrayBuffer;
+  control: MessagePort;
+  peers: Array<[Address, MessagePort]>;
+}
+
+export interface ReplicaStats {
+  node: number;
+  replicaId: string;
+  counters: ReplicaCounters;
+  pendingPuts: number;
+  messagesIn: number;
+  batchesIn: number;
+  messagesOut: number;
+  batchesOut: number;
+  store: { keys: number; liveBytes: number; arenaBytes: number; compactions: number };
+}
+
+export interface ReplicaControl {
+  attachClient(addr: Address, port: MessagePort): void;
+  detachClient(addr: Address): void;
+  stats(): ReplicaStats;
+}
+
+function main(data: ReplicaWorkerData): void {
+  const view = new SharedView(data.view, data.config.nodes.length);
+  const shared = SharedStore.attach(data.store, 'writer');
+  const store = {
+    get: (k: string) => {
+      const c = shared.get(k);
+      if (typeof c === 'symbol') throw new Error('writer saw BUSY on its own store'); // cannot happen: it compacts synchronously
+      return c;
+    },
+    set: (k: string, c: Parameters<SharedStore['set']>[1]) => shared.set(k, c),
+  };
+  const replica = new Replica(store, {
+    node: data.node,
+    replicaId: data.replicaId,
+    conflicts: data.config.conflicts,
+    maxPendingPuts: data.config.maxPendingPuts,
+  });
+  const ports = new Map<Address, Port>();
+  const outbox = new Outbox(ports, view, data.config.mailboxCapacity, data.node);
+  const out: Send[] = [];
+  let messagesIn = 0;
+  let batchesIn = 0;
+
+  const deliver = (batch: Message[]): void => {
+    const now = nowMs();
+    batchesIn++;
+    messagesIn += batch.length;
+    for (let i = 0; i < batch.length; i++) replica.handle(batch[i], now, out);
+    view.addDepth(data.node, -batch.length);
+    route();
+  };
+
+  const route = (): void => {
+    for (let i = 0; i < out.length; i++) {
+      const { to, msg } = out[i];
+      if (msg.type === 'replicate' && !outbox.accepts(to)) {
+        // The peer's mailbox is full: the replicate is refused here and counts as a failed ack at once.
+        replica.handle({ type: 'replicate-ack', req: msg.req, from: to, ok: false }, nowMs(), out);
+        continue;
+      }
+      outbox.send(to, msg);
+    }
+    out.length = 0;
+  };
+
+  const listen = (addr: Address, port: MessagePort): void => {
+    ports.set(addr, port);
+    port.on('message', deliver);
+  };
+  for (const [addr, port] of data.peers) listen(addr, port);
+
+  const tick = setInterval(() => {
+    view.beat(data.node);
+    replica.handle({ type: 'tick', nowMs: nowMs() }, nowMs(), out);
+    route();
+  }, data.config.tickMs);
+  tick.unref();
+
+  const control: ReplicaControl = {
+    attachClient(addr, port) {
+      listen(addr, port);
+    },
+    detachClient(addr) {
+      const p = ports.get(addr) as MessagePort | undefined;
+      ports.delete(addr);
+      p?.close();
+    },
+    stats() {
+      return {
+        node: data.node,
+        replicaId: data.replicaId,
+        counters: { ...replica.counters },
+        pendingPuts: replica.pendingPuts,
+        messagesIn,
+        batchesIn,
+        messagesOut: outbox.messages,
+        batchesOut: outbox.batches,
+        store: shared.stats(),
+      };
+    },
+  };
+  Comlink.expose(control, nodeEndpoint(data.control));
+}
+
+if (!isMainThread && parentPort !== null && (workerData as { kind?: string })?.kind === 'replica') {
+  main((workerData as { data: ReplicaWorkerData }).data);
+}

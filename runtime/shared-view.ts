@@ -1,0 +1,91 @@
+// The cluster's control block in shared memory: one Int32Array every thread maps (the main thread, each replica
+// worker, each attached client). It carries what coordinators must know on every request without a message:
+// whether the cluster is stopped, each node's status as the supervisor sees it, and each replica's mailbox depth.
+//
+// Layout (Int32 slots; every index is named here and only here):
+//   [STOPPED]                       1 once the cluster is stopped
+//   [NODE_BASE + node*STRIDE + STATUS]      NodeStatus of the node (written by the supervisor)
+//   [NODE_BASE + node*STRIDE + DEPTH]       messages posted to the node and not yet handled (senders add, it subtracts)
+//   [NODE_BASE + node*STRIDE + HEARTBEAT]   heartbeat counter (the replica increments it)
+//   [NODE_BASE + node*STRIDE + INCARNATION] bumped each time the node's worker is (re)started
+//   [LINKS + from*nodes + to]               1 while messages from replica `from` to replica `to` are dropped
+//                                           (partitions; a client placed near a node shares that node's links)
+
+export const enum NodeStatus {
+  Up = 0,
+  Suspect = 1,
+  Down = 2,
+}
+
+const STOPPED = 0;
+const NODE_BASE = 4;
+const STRIDE = 4;
+const STATUS = 0;
+const DEPTH = 1;
+const HEARTBEAT = 2;
+const INCARNATION = 3;
+
+export class SharedView {
+  readonly i32: Int32Array;
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly nodes: number,
+  ) {
+    this.i32 = new Int32Array(buffer);
+  }
+
+  static create(nodes: number): SharedView {
+    return new SharedView(new SharedArrayBuffer((NODE_BASE + nodes * STRIDE + nodes * nodes) * 4), nodes);
+  }
+
+  private get links(): number {
+    return NODE_BASE + this.nodes * STRIDE;
+  }
+  blocked(from: number, to: number): boolean {
+    return from !== to && Atomics.load(this.i32, this.links + from * this.nodes + to) !== 0;
+  }
+  setBlocked(from: number, to: number, blocked: boolean): void {
+    Atomics.store(this.i32, this.links + from * this.nodes + to, blocked ? 1 : 0);
+  }
+
+  get stopped(): boolean {
+    return Atomics.load(this.i32, STOPPED) === 1;
+  }
+  markStopped(): void {
+    Atomics.store(this.i32, STOPPED, 1);
+  }
+
+  status(node: number): NodeStatus {
+    return Atomics.load(this.i32, NODE_BASE + node * STRIDE + STATUS);
+  }
+  setStatus(node: number, s: NodeStatus): void {
+    Atomics.store(this.i32, NODE_BASE + node * STRIDE + STATUS, s);
+  }
+  isUp(node: number): boolean {
+    return this.status(node) !== NodeStatus.Down;
+  }
+
+  depth(node: number): number {
+    return Atomics.load(this.i32, NODE_BASE + node * STRIDE + DEPTH);
+  }
+  addDepth(node: number, n: number): void {
+    Atomics.add(this.i32, NODE_BASE + node * STRIDE + DEPTH, n);
+  }
+  resetDepth(node: number): void {
+    Atomics.store(this.i32, NODE_BASE + node * STRIDE + DEPTH, 0);
+  }
+
+  heartbeat(node: number): number {
+    return Atomics.load(this.i32, NODE_BASE + node * STRIDE + HEARTBEAT);
+  }
+  beat(node: number): void {
+    Atomics.add(this.i32, NODE_BASE + node * STRIDE + HEARTBEAT, 1);
+  }
+
+  incarnation(node: number): number {
+    return Atomics.load(this.i32, NODE_BASE + node * STRIDE + INCARNATION);
+  }
+  bumpIncarnation(node: number): number {
+    return Atomics.add(this.i32, NODE_BASE + node * STRIDE + INCARNATION, 1) + 1;
+  }
+}
