@@ -51,6 +51,8 @@ export interface PutReply {
   acked: number[];
   /** true when every counted ack came from a primary */
   primaryOnly: boolean;
+  /** the causal context of the version the coordinator wrote (empty when the write failed before it) */
+  context: VersionVector;
 }
 
 /** coordinator -> replica: merge `clock` into your copy of `key` (hintFor: you hold it for a down primary). */

@@ -134,7 +134,7 @@ export class Replica {
       this.counters.putsFailed++;
       out.push({
         to: msg.from,
-        msg: { type: 'put-reply', req: msg.req, from: this.node, ok: false, error: error.toWire(), acked: [], primaryOnly: true },
+        msg: { type: 'put-reply', req: msg.req, from: this.node, ok: false, error: error.toWire(), acked: [], primaryOnly: true, context: [] },
       });
       return;
     }

@@ -59,6 +59,8 @@ export interface PutResult {
   /** replicas whose acknowledgement counted toward W */
   acked: number[];
   primaryOnly: boolean;
+  /** the context of the version just written: pass it to the next put of this key to supersede it (no read needed) */
+  context: string;
 }
 
 export interface Inspection {
@@ -113,6 +115,11 @@ export class ClusterClient {
   private readonly gets = new Map<number, PendingGet>();
   private readonly out: Send[] = [];
   private nextReq = 1;
+  private statusVersion = -1;
+  private allUp = false;
+  private readonly placements = new WeakMap<readonly number[], Placement[]>();
+  private readonly isUp = (n: number): boolean => this.view.isUp(n);
+  private readonly levelCache = { read: new Map<Level, Requirement>(), write: new Map<Level, Requirement>() };
   private ticker: ReturnType<typeof setInterval> | undefined;
   private closed = false;
   private readonly defaultRead: Requirement;
@@ -249,8 +256,8 @@ export class ClusterClient {
     }
     // Unavailable before anything is written (as Cassandra's UnavailableException): a write that cannot meet its
     // level with the replicas that are up is refused here, rather than applied to some of them and then failed.
-    const feasibility = newPutCore(need, targets, { sloppy: this.config.sloppy });
-    if (putStatus(feasibility) === 'failed') {
+    const feasibility = this.allUp ? undefined : newPutCore(need, targets, { sloppy: this.config.sloppy });
+    if (feasibility !== undefined && putStatus(feasibility) === 'failed') {
       const o = putOutcome(feasibility);
       throw new QuorumError(`${o.message} (nothing was written)`, { needed: o.needed, acked: [], failed: o.failedNodes, up: targets.map((t) => t.node) });
     }
@@ -326,7 +333,7 @@ export class ClusterClient {
     const p = this.puts.get(msg.req);
     if (p === undefined) return;
     this.puts.delete(msg.req);
-    if (msg.ok) p.resolve({ acked: msg.acked, primaryOnly: msg.primaryOnly });
+    if (msg.ok) p.resolve(new WriteResult(msg.acked, msg.primaryOnly, msg.context));
     else {
       this.counters.failures++;
       p.reject(fromWire(msg.error ?? { code: 'INTERNAL', message: 'write failed without a reason', details: {} }));
@@ -398,8 +405,26 @@ export class ClusterClient {
     }
   }
 
+  /**
+   * The key's placement. While every node is up (the common case) it is the preference list, and the annotated list
+   * is cached per preference list (the ring hands out one frozen array per token position); otherwise it is computed
+   * with the supervisor's view of who is up.
+   */
   protected place(id: string): Placement[] {
-    return this.ring.place(hash32(id), (n) => this.view.isUp(n));
+    const h = hash32(id);
+    const version = this.view.statusVersion();
+    if (version !== this.statusVersion) {
+      this.statusVersion = version;
+      this.allUp = this.config.nodes.every((n) => this.view.isUp(n.id));
+    }
+    if (!this.allUp) return this.ring.place(h, this.isUp);
+    const primaries = this.ring.preferenceList(h);
+    let cached = this.placements.get(primaries);
+    if (cached === undefined) {
+      cached = this.ring.place(h, () => true);
+      this.placements.set(primaries, cached);
+    }
+    return cached;
   }
 
   private readRequirement(o: GetOptions): Requirement {
@@ -408,10 +433,7 @@ export class ClusterClient {
     }
     const level = o.r ?? o.consistency;
     if (level === undefined) return this.defaultRead;
-    return requirement(parseLevel(level, 'read'), 'read', {
-      replicationByDc: this.config.replication,
-      localDc: this.config.localDc,
-    });
+    return this.cachedRequirement(level, 'read');
   }
 
   private writeRequirement(o: PutOptions): Requirement {
@@ -420,10 +442,18 @@ export class ClusterClient {
     }
     const level = o.w ?? o.consistency;
     if (level === undefined) return this.defaultWrite;
-    return requirement(parseLevel(level, 'write'), 'write', {
-      replicationByDc: this.config.replication,
-      localDc: this.config.localDc,
-    });
+    return this.cachedRequirement(level, 'write');
+  }
+
+  /** Requirements are pure functions of (level, op) for a given topology: computed once, then looked up. */
+  private cachedRequirement(level: Level, op: 'read' | 'write'): Requirement {
+    const cache = this.levelCache[op];
+    let r = cache.get(level);
+    if (r === undefined) {
+      r = requirement(parseLevel(level, op), op, { replicationByDc: this.config.replication, localDc: this.config.localDc });
+      if (cache.size < 64) cache.set(level, r); // bounded: only well-formed levels get here, but be safe
+    }
+    return r;
   }
 
   protected checkOpen(): void {
@@ -466,8 +496,63 @@ export class ClusterClient {
   }
 }
 
+/**
+ * A read's answer. The context is encoded only when asked for: a cache read that never writes back should not pay for
+ * it (encoding costs about as much as the whole shared-memory read).
+ */
+class ReadResult implements GetResult {
+  #clock: StoredClock | null;
+  #vv: VersionVector | undefined;
+  #context: string | undefined;
+  constructor(
+    readonly found: boolean,
+    readonly values: Value[],
+    readonly deleted: boolean,
+    readonly primaryOnly: boolean,
+    clock: StoredClock | null,
+    vv: VersionVector | undefined,
+  ) {
+    this.#clock = clock;
+    this.#vv = vv;
+  }
+  get context(): string {
+    if (this.#context === undefined) {
+      const vv = this.#vv ?? (this.#clock === null ? [] : join(this.#clock));
+      this.#context = vv.length === 0 ? '' : encodeContext(vv);
+    }
+    return this.#context;
+  }
+  toJSON(): GetResult {
+    return { found: this.found, values: this.values, context: this.context, deleted: this.deleted, primaryOnly: this.primaryOnly };
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): GetResult {
+    return this.toJSON();
+  }
+}
+
+class WriteResult implements PutResult {
+  #vv: VersionVector;
+  #context: string | undefined;
+  constructor(
+    readonly acked: number[],
+    readonly primaryOnly: boolean,
+    vv: VersionVector,
+  ) {
+    this.#vv = vv;
+  }
+  get context(): string {
+    return (this.#context ??= this.#vv.length === 0 ? '' : encodeContext(this.#vv));
+  }
+  toJSON(): PutResult {
+    return { acked: this.acked, primaryOnly: this.primaryOnly, context: this.context };
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): PutResult {
+    return this.toJSON();
+  }
+}
+
 function toResult(clock: StoredClock | null, primaryOnly: boolean, context?: VersionVector): GetResult {
-  if (clock === null) return { found: false, values: [], context: '', deleted: false, primaryOnly };
+  if (clock === null) return new ReadResult(false, [], false, primaryOnly, null, context);
   const values: Value[] = [];
   let tombstones = 0;
   for (const e of clock.entries) {
@@ -480,18 +565,12 @@ function toResult(clock: StoredClock | null, primaryOnly: boolean, context?: Ver
     if (s.v === null) tombstones++;
     else values.push(s.v);
   }
-  return {
-    found: values.length > 0,
-    values,
-    context: encodeContext(context ?? join(clock)),
-    deleted: values.length === 0 && tombstones > 0,
-    primaryOnly,
-  };
+  return new ReadResult(values.length > 0, values, values.length === 0 && tombstones > 0, primaryOnly, clock, context);
 }
 
 function checkOptions(o: object, allowed: Set<string>, op: string): void {
   if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`${op} options must be an object`);
-  for (const k of Object.keys(o)) {
+  for (const k in o) {
     if (!allowed.has(k)) {
       throw new InvalidArgumentError(`unknown ${op} option ${k}; allowed: ${[...allowed].join(', ')}`, { option: k });
     }

@@ -4,6 +4,7 @@
 //
 // Layout (Int32 slots; every index is named here and only here):
 //   [STOPPED]                       1 once the cluster is stopped
+//   [STATUS_VERSION]                bumped on every change of a node's status
 //   [NODE_BASE + node*STRIDE + STATUS]      NodeStatus of the node (written by the supervisor)
 //   [NODE_BASE + node*STRIDE + DEPTH]       messages posted to the node and not yet handled (senders add, it subtracts)
 //   [NODE_BASE + node*STRIDE + HEARTBEAT]   heartbeat counter (the replica increments it)
@@ -18,6 +19,8 @@ export const enum NodeStatus {
 }
 
 const STOPPED = 0;
+/** bumped on every status change, so coordinators can cache "every node is up" */
+const STATUS_VERSION = 1;
 const NODE_BASE = 4;
 const STRIDE = 4;
 const STATUS = 0;
@@ -59,7 +62,10 @@ export class SharedView {
     return Atomics.load(this.i32, NODE_BASE + node * STRIDE + STATUS);
   }
   setStatus(node: number, s: NodeStatus): void {
-    Atomics.store(this.i32, NODE_BASE + node * STRIDE + STATUS, s);
+    if (Atomics.exchange(this.i32, NODE_BASE + node * STRIDE + STATUS, s) !== s) Atomics.add(this.i32, STATUS_VERSION, 1);
+  }
+  statusVersion(): number {
+    return Atomics.load(this.i32, STATUS_VERSION);
   }
   isUp(node: number): boolean {
     return this.status(node) !== NodeStatus.Down;

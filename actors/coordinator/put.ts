@@ -11,6 +11,7 @@
 
 import { TimeoutError, QuorumError, type WireError } from '../errors.js';
 import type { Address, PutReply, PutRequest, Send, StoredClock } from '../protocol.js';
+import { join, type VersionVector } from '../versioning/dvv.js';
 import {
   newPutCore,
   putAddReply,
@@ -25,6 +26,8 @@ export type PutState = 'execute' | 'collect' | 'done';
 
 export class PutFsm {
   state: PutState = 'execute';
+  /** the context of the version written locally: returned to the client so it can write again without a read */
+  private context: VersionVector = [];
   /** true once the client has been told the write met its quorum */
   succeeded = false;
   readonly core: PutCore;
@@ -45,6 +48,7 @@ export class PutFsm {
   start(clock: StoredClock, out: Send[]): void {
     if (this.state !== 'execute') throw new Error(`PutFsm.start in state ${this.state}`);
     this.state = 'collect';
+    this.context = join(clock);
     putAddReply(this.core, this.self, true);
     const { key, targets } = this.request;
     for (const t of targets) {
@@ -112,6 +116,7 @@ export class PutFsm {
       ok,
       acked: outcome.ackedNodes,
       primaryOnly: outcome.primaryOnly,
+      context: this.context,
     };
     if (error) r.error = error;
     return r;

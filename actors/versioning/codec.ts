@@ -367,14 +367,22 @@ function readValue(tag: number): Value | null {
   return malformed(`unknown value tag ${tag}`);
 }
 
-function readStamped(ids: string[]): Stamped {
+function readStamped(entries: Entry<Stamped>[]): Stamped {
   if (pos >= end) malformed('value runs past the end');
   const tag = buf[pos++];
   const ts = readF64();
   const ref = readVarint();
-  if (ref > ids.length) malformed(`replica reference ${ref} but the clock has ${ids.length} entries`);
-  const by = ref === 0 ? readStr() : ids[ref - 1];
+  if (ref > entries.length) malformed(`replica reference ${ref} but the clock has ${entries.length} entries`);
+  const by = ref === 0 ? readStr() : entries[ref - 1].id;
   return { v: readValue(tag), ts, by };
+}
+
+let counts = new Uint32Array(16);
+
+/** Per-entry value counts while decoding (headers come before values); reused, grown on demand. */
+function countScratch(entryCount: number): Uint32Array {
+  if (counts.length < entryCount) counts = new Uint32Array(Math.max(entryCount, counts.length * 2));
+  return counts;
 }
 
 function finish(): void {
@@ -385,23 +393,21 @@ function finish(): void {
 export function decodeClock(bytes: Uint8Array, offset = 0, length?: number): Clock<Stamped> {
   begin(bytes, offset, length);
   const entryCount = readCount(MIN_HEADER_BYTES);
-  const entries: Entry<Stamped>[] = new Array(entryCount);
-  const ids: string[] = new Array(entryCount);
-  const counts: number[] = new Array(entryCount);
+  const entries: Entry<Stamped>[] = [];
+  const counts = countScratch(entryCount);
   for (let k = 0; k < entryCount; k++) {
     const id = readStr();
     const n = readVarint();
     counts[k] = readCount(MIN_STAMPED_BYTES);
-    ids[k] = id;
-    entries[k] = { id, n, values: [] };
+    entries.push({ id, n, values: [] });
   }
   const anonymousCount = readCount(MIN_STAMPED_BYTES);
   for (let k = 0; k < entryCount; k++) {
     const values = entries[k].values;
-    for (let i = 0; i < counts[k]; i++) values.push(readStamped(ids));
+    for (let i = 0, count = counts[k]; i < count; i++) values.push(readStamped(entries));
   }
   const anonymous: Stamped[] = [];
-  for (let i = 0; i < anonymousCount; i++) anonymous.push(readStamped(ids));
+  for (let i = 0; i < anonymousCount; i++) anonymous.push(readStamped(entries));
   finish();
   return { entries, anonymous };
 }

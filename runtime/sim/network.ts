@@ -1,0 +1,197 @@
+// The simulated network: turns a send into zero, one or two future deliveries on the virtual-time event queue.
+//
+// A message from `from` to `to` sent at time t is, in this order of random draws (so a seed replays exactly):
+//   dropped   when a partition cuts the link (no draw), or with the link's drop probability (the larger of the
+//             configured one and a drop fault on either end);
+//   delayed   by a sample of its latency: the per-type distribution if one is given, else the base one, plus the
+//             inter-datacenter distribution when the ends are in different datacenters, plus any delay fault on
+//             either end; reordering follows from independent random delays;
+//   copied    with the duplicate probability (only for the message types allowed to duplicate), the copy with its own
+//             delay.
+// Partitions are checked again at delivery (a packet in flight when the link is cut is lost); the engine checks
+// whether the destination is up.
+//
+// Data layout: endpoints are replica nodes 0..n-1; a client maps to the node it sits beside (`near`), or -1 for a
+// client that no partition cuts off. group[node] is its partition group (all 0 when healed); delayFault[node] and
+// dropFault[node] are the faults on its links. Queue capacity bounds what can be in flight: a send the queue refuses
+// counts as a lost message (droppedQueueFull), never as an unbounded backlog.
+
+import { InvalidArgumentError } from '../../actors/errors.js';
+import { CLIENT_BASE, type Address, type Message, type MessageType } from '../../actors/protocol.js';
+import { EventQueue, type Timed } from './event-queue.js';
+import { checkDistribution, sample, type Distribution, type Prng } from './prng.js';
+
+export const enum EventKind {
+  Message = 0,
+  Tick = 1,
+  Wake = 2,
+}
+
+export interface SimEvent extends Timed {
+  kind: EventKind;
+  from: Address;
+  to: Address;
+  /** the message (Message events only) */
+  msg: Message | null;
+}
+
+export interface NetworkOptions {
+  /** latency of every message unless byType names its type (default uniform 0.5..1.5 ms) */
+  latency?: Distribution;
+  /** latency per message type, e.g. PBS's W (put, replicate), A (acks), R (get), S (get-reply) */
+  latencyByType?: Partial<Record<MessageType, Distribution>>;
+  /** added to messages between datacenters */
+  interDcLatency?: Distribution;
+  dropProbability?: number;
+  duplicateProbability?: number;
+  /** types a duplicate may be made of (default: all but 'put', whose coordinator does not deduplicate) */
+  duplicateTypes?: MessageType[];
+}
+
+export const DEFAULT_LATENCY: Distribution = { kind: 'uniform', minMs: 0.5, maxMs: 1.5 };
+const ALL_TYPES: MessageType[] = ['put', 'put-reply', 'replicate', 'replicate-ack', 'get', 'get-reply', 'repair', 'repair-ack'];
+
+export interface NetworkCounters {
+  sent: number;
+  droppedPartition: number;
+  droppedRandom: number;
+  droppedQueueFull: number;
+  duplicated: number;
+}
+
+export class SimNetwork {
+  readonly counters: NetworkCounters = { sent: 0, droppedPartition: 0, droppedRandom: 0, droppedQueueFull: 0, duplicated: 0 };
+  private readonly group: Int32Array;
+  private readonly delayFault: Array<Distribution | null>;
+  private readonly dropFault: Float64Array;
+  private readonly latency: Distribution;
+  private readonly byType: Partial<Record<MessageType, Distribution>>;
+  private readonly interDc: Distribution | null;
+  private readonly dropP: number;
+  private readonly dupP: number;
+  private readonly dupTypes: Set<MessageType>;
+  /** messages to each replica queued and not yet delivered or dropped: the simulated mailbox depth */
+  readonly inFlightTo: Int32Array;
+
+  constructor(
+    private readonly queue: EventQueue<SimEvent>,
+    private readonly rng: Prng,
+    private readonly dcOfNode: readonly string[],
+    private readonly nearOf: (client: Address) => number,
+    private readonly clientDc: string,
+    options: NetworkOptions,
+  ) {
+    const n = dcOfNode.length;
+    this.group = new Int32Array(n);
+    this.delayFault = new Array<Distribution | null>(n).fill(null);
+    this.dropFault = new Float64Array(n);
+    this.inFlightTo = new Int32Array(n);
+    this.latency = checkDistribution(options.latency ?? DEFAULT_LATENCY, 'latency');
+    this.byType = {};
+    for (const [type, d] of Object.entries(options.latencyByType ?? {})) {
+      if (!ALL_TYPES.includes(type as MessageType)) {
+        throw new InvalidArgumentError(`latencyByType names ${type}; message types are ${ALL_TYPES.join(', ')}`);
+      }
+      this.byType[type as MessageType] = checkDistribution(d, `latencyByType.${type}`);
+    }
+    this.interDc = options.interDcLatency === undefined ? null : checkDistribution(options.interDcLatency, 'interDcLatency');
+    this.dropP = checkProbability(options.dropProbability ?? 0, 'dropProbability');
+    this.dupP = checkProbability(options.duplicateProbability ?? 0, 'duplicateProbability');
+    const dupTypes = options.duplicateTypes ?? ALL_TYPES.filter((t) => t !== 'put');
+    for (const t of dupTypes) {
+      if (!ALL_TYPES.includes(t)) throw new InvalidArgumentError(`duplicateTypes names ${t}; types: ${ALL_TYPES.join(', ')}`);
+    }
+    this.dupTypes = new Set(dupTypes);
+  }
+
+  /** The node an address shares links with: itself for a replica, its `near` node for a client (-1: none). */
+  endpoint(a: Address): number {
+    return a < CLIENT_BASE ? a : this.nearOf(a);
+  }
+
+  blocked(from: Address, to: Address): boolean {
+    const a = this.endpoint(from);
+    const b = this.endpoint(to);
+    return a >= 0 && b >= 0 && a !== b && this.group[a] !== this.group[b];
+  }
+
+  send(from: Address, to: Address, msg: Message, nowMs: number): void {
+    this.counters.sent++;
+    if (this.blocked(from, to)) {
+      this.counters.droppedPartition++;
+      return;
+    }
+    const a = this.endpoint(from);
+    const b = this.endpoint(to);
+    const dropP = Math.max(this.dropP, a >= 0 ? this.dropFault[a] : 0, b >= 0 ? this.dropFault[b] : 0);
+    if (dropP > 0 && this.rng.chance(dropP)) {
+      this.counters.droppedRandom++;
+      return;
+    }
+    this.enqueue(from, to, msg, nowMs + this.delay(from, to, msg.type, a, b));
+    if (this.dupP > 0 && this.dupTypes.has(msg.type) && this.rng.chance(this.dupP)) {
+      this.counters.duplicated++;
+      this.enqueue(from, to, msg, nowMs + this.delay(from, to, msg.type, a, b));
+    }
+  }
+
+  /** A message handed over at `timeMs` without the network's delay or loss (a paused node's buffered inbox). */
+  enqueue(from: Address, to: Address, msg: Message, timeMs: number): void {
+    const ok = this.queue.push({ timeMs, seq: 0, kind: EventKind.Message, from, to, msg });
+    if (!ok) {
+      this.counters.droppedQueueFull++;
+      return;
+    }
+    if (to < CLIENT_BASE) this.inFlightTo[to]++;
+  }
+
+  private delay(from: Address, to: Address, type: MessageType, a: number, b: number): number {
+    let ms = sample(this.rng, this.byType[type] ?? this.latency);
+    if (this.interDc !== null && this.dcOf(from, a) !== this.dcOf(to, b)) ms += sample(this.rng, this.interDc);
+    const fa = a >= 0 ? this.delayFault[a] : null;
+    const fb = b >= 0 ? this.delayFault[b] : null;
+    if (fa !== null) ms += sample(this.rng, fa);
+    if (fb !== null && b !== a) ms += sample(this.rng, fb);
+    return ms;
+  }
+
+  private dcOf(addr: Address, endpoint: number): string {
+    if (addr < CLIENT_BASE) return this.dcOfNode[addr];
+    return endpoint >= 0 ? this.dcOfNode[endpoint] : this.clientDc;
+  }
+
+  // ------------------------------------------------------------------------------------------------ faults
+
+  /** Each group can talk within itself only; nodes in no group are isolated. Groups were checked by the caller. */
+  partition(groups: number[][]): void {
+    for (let i = 0; i < this.group.length; i++) this.group[i] = -1 - i;
+    groups.forEach((g, gi) => {
+      for (const node of g) this.group[node] = gi;
+    });
+  }
+
+  heal(): void {
+    this.group.fill(0);
+  }
+
+  setDelay(node: number, d: Distribution | null): void {
+    this.delayFault[node] = d === null ? null : checkDistribution(d, 'delay');
+  }
+
+  setDrop(node: number, probability: number): void {
+    this.dropFault[node] = checkProbability(probability, 'drop probability');
+  }
+
+  clearFaults(): void {
+    this.heal();
+    this.delayFault.fill(null);
+    this.dropFault.fill(0);
+  }
+}
+
+export function checkProbability(p: unknown, what: string): number {
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
+    throw new InvalidArgumentError(`${what} must be a number from 0 to 1; got ${String(p)}`);
+  }
+  return p;
+}
