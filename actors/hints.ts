@@ -194,6 +194,13 @@ export class HintQueue<T> {
     return dropped;
   }
 
+  /** What is hinted for `keyId` on behalf of `owner` (the in-flight payload merged with any later write), if anything. */
+  peek(owner: number, keyId: string): T | undefined {
+    const hint = this.owners_.get(owner)?.hints.get(keyId);
+    if (hint === undefined) return undefined;
+    return hint.later === undefined ? hint.payload : this.config.merge(hint.payload, hint.later);
+  }
+
   /** Keys hinted for an owner, in flight included. */
   size(owner: number): number {
     return this.owners_.get(owner)?.hints.size ?? 0;

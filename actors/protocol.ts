@@ -35,9 +35,15 @@ export interface PutRequest {
   context: VersionVector | null;
   /** the placement: the coordinator is targets[0] */
   targets: Placement[];
+  /**
+   * sloppy quorum: for each primary, the healthy node that stands in for it (hintFor set) should the primary not
+   * answer within hintAfterMs; empty when sloppy is off
+   */
+  spares: Placement[];
   need: Requirement;
   sloppy: boolean;
   timeoutMs: number;
+  hintAfterMs: number;
 }
 
 /** coordinating replica -> client */
@@ -107,10 +113,29 @@ export interface RepairAck {
   ok: boolean;
 }
 
-/** the runtime -> an actor: time has passed (virtual or real); expire what is due. */
+/** fallback -> owner: hinted writes held for you while you were down; merge them and ack. */
+export interface Handoff {
+  type: 'handoff';
+  req: number;
+  from: Address;
+  entries: Array<{ key: string; clock: StoredClock }>;
+}
+
+export interface HandoffAck {
+  type: 'handoff-ack';
+  req: number;
+  from: Address;
+  ok: boolean;
+}
+
+/**
+ * the runtime -> an actor: time has passed (virtual or real); expire what is due. `down` lists the nodes the
+ * failure detector holds down right now (replicas use it to start and stop hinted handoff).
+ */
 export interface Tick {
   type: 'tick';
   nowMs: number;
+  down?: readonly number[];
 }
 
 export type Message =
@@ -122,6 +147,8 @@ export type Message =
   | GetReply
   | RepairRequest
   | RepairAck
+  | Handoff
+  | HandoffAck
   | Tick;
 
 export type MessageType = Message['type'];

@@ -14,12 +14,38 @@ import { PutFsm } from './coordinator/put.js';
 import type { ConflictMode, Stamped } from './types.js';
 import { newClock, newWithContext, sync, updateWith } from './versioning/dvv.js';
 import { resolveLww, stampedEqual } from './versioning/lww.js';
+import { encodedClockSize } from './versioning/codec.js';
+import { HintQueue } from './hints.js';
 
 /** What the actor needs of its store. The runtime adapts SharedStore (writer side) or a Map to it. */
 export interface ReplicaStore {
   get(keyId: string): StoredClock | undefined;
   set(keyId: string, clock: StoredClock): void;
 }
+
+export interface HintOptions {
+  /** most keys hinted per down owner */
+  maxHintsPerOwner: number;
+  /** most bytes (encoded clocks) hinted per down owner */
+  maxBytesPerOwner: number;
+  /** an owner down longer than this gets no new hints (Cassandra's max_hint_window; default 3 h) */
+  maxHintWindowMs: number;
+  /** hints older than this are dropped, counted (default: 3 h) */
+  hintTtlMs: number;
+  /** hints sent to a returning owner per handoff message */
+  handoffBatch: number;
+  /** a handoff not acked within this is retried */
+  handoffTimeoutMs: number;
+}
+
+export const DEFAULT_HINTS: HintOptions = {
+  maxHintsPerOwner: 100_000,
+  maxBytesPerOwner: 64 << 20,
+  maxHintWindowMs: 3 * 3600_000,
+  hintTtlMs: 3 * 3600_000,
+  handoffBatch: 256,
+  handoffTimeoutMs: 2000,
+};
 
 export interface ReplicaOptions {
   node: Address;
@@ -28,6 +54,13 @@ export interface ReplicaOptions {
   conflicts: ConflictMode;
   /** bound on write coordinators in flight at this replica; more is refused with OVERLOADED */
   maxPendingPuts: number;
+  hints?: HintOptions;
+}
+
+interface HandoffInFlight {
+  owner: number;
+  keys: string[];
+  deadlineMs: number;
 }
 
 export interface ReplicaCounters {
@@ -39,6 +72,9 @@ export interface ReplicaCounters {
   gets: number;
   repairs: number;
   hintedWrites: number;
+  hintsRefused: number;
+  handoffsSent: number;
+  handoffsReceived: number;
   storeErrors: number;
 }
 
@@ -58,8 +94,18 @@ export class Replica {
     gets: 0,
     repairs: 0,
     hintedWrites: 0,
+    hintsRefused: 0,
+    handoffsSent: 0,
+    handoffsReceived: 0,
     storeErrors: 0,
   };
+  /** hinted writes held for down owners (sloppy quorum), delivered when they return */
+  readonly hints: HintQueue<StoredClock>;
+  private readonly hintOptions: HintOptions;
+  /** when this replica first saw each node down (from ticks); absent = up */
+  private readonly downSince = new Map<number, number>();
+  private readonly handoffs = new Map<number, HandoffInFlight>();
+  private readonly handoffOwners = new Set<number>();
 
   constructor(
     private readonly store: ReplicaStore,
@@ -69,6 +115,15 @@ export class Replica {
     this.replicaId = options.replicaId;
     this.conflicts = options.conflicts;
     this.maxPendingPuts = options.maxPendingPuts;
+    this.hintOptions = options.hints ?? DEFAULT_HINTS;
+    this.hints = new HintQueue<StoredClock>({
+      maxHintsPerOwner: this.hintOptions.maxHintsPerOwner,
+      maxBytesPerOwner: this.hintOptions.maxBytesPerOwner,
+      maxHintWindowMs: this.hintOptions.maxHintWindowMs,
+      hintTtlMs: this.hintOptions.hintTtlMs,
+      merge: (a, b) => this.resolve(sync(a, b, stampedEqual)),
+      sizeBytes: encodedClockSize,
+    });
   }
 
   get pendingPuts(): number {
@@ -81,10 +136,26 @@ export class Replica {
         return this.onPut(msg, nowMs, out);
       case 'replicate': {
         this.counters.replicates++;
-        if (msg.hintFor !== undefined) this.counters.hintedWrites++;
-        const error = this.merge(msg.key, msg.clock);
+        const error = msg.hintFor === undefined ? this.merge(msg.key, msg.clock) : this.hint(msg.hintFor, msg.key, msg.clock, nowMs);
         const ack = { type: 'replicate-ack' as const, req: msg.req, from: this.node, ok: error === undefined };
         out.push({ to: msg.from, msg: error ? { ...ack, error } : ack });
+        return;
+      }
+      case 'handoff': {
+        this.counters.handoffsReceived++;
+        let ok = true;
+        for (const e of msg.entries) if (this.merge(e.key, e.clock) !== undefined) ok = false;
+        out.push({ to: msg.from, msg: { type: 'handoff-ack', req: msg.req, from: this.node, ok } });
+        return;
+      }
+      case 'handoff-ack': {
+        const h = this.handoffs.get(msg.req);
+        if (h === undefined) return;
+        this.handoffs.delete(msg.req);
+        this.handoffOwners.delete(h.owner);
+        if (msg.ok) this.hints.ack(h.owner, h.keys);
+        else this.hints.nack(h.owner, h.keys);
+        this.handoff(h.owner, nowMs, out); // keep draining while the owner is up
         return;
       }
       case 'replicate-ack': {
@@ -98,7 +169,7 @@ export class Replica {
         this.counters.gets++;
         out.push({
           to: msg.from,
-          msg: { type: 'get-reply', req: msg.req, from: this.node, key: msg.key, clock: this.store.get(msg.key) ?? null },
+          msg: { type: 'get-reply', req: msg.req, from: this.node, key: msg.key, clock: this.read(msg.key) },
         });
         return;
       }
@@ -116,6 +187,7 @@ export class Replica {
           if (fsm.onTick(msg.nowMs, out) && wasCollecting) this.counters.putsTimedOut++;
           this.retire(req, fsm);
         }
+        this.onMembership(msg.down ?? [], msg.nowMs, out);
         return;
       case 'put-reply':
       case 'get-reply':
@@ -156,6 +228,68 @@ export class Replica {
     this.pending.set(localReq, fsm);
     fsm.start(clock, out);
     this.retire(localReq, fsm);
+  }
+
+  /** What a read sees here: the store, plus any hint this node holds for the key as a sloppy-quorum fallback. */
+  private read(key: string): StoredClock | null {
+    let clock = this.store.get(key) ?? null;
+    for (const owner of this.hints.owners()) {
+      const hinted = this.hints.peek(owner, key);
+      if (hinted !== undefined) clock = clock === null ? hinted : this.resolve(sync(clock, hinted, stampedEqual));
+    }
+    return clock;
+  }
+
+  /** A sloppy-quorum write for a down owner: held as a hint, not in the store (the key is not this node's). */
+  private hint(owner: number, key: string, clock: StoredClock, nowMs: number): WireError | undefined {
+    if (owner === this.node) return this.merge(key, clock); // the owner is back and is us: store it
+    const since = this.downSince.get(owner) ?? nowMs;
+    const result = this.hints.add(owner, key, clock, nowMs, since);
+    if (result === 'queued' || result === 'merged') {
+      this.counters.hintedWrites++;
+      return undefined;
+    }
+    this.counters.hintsRefused++;
+    const why =
+      result === 'rejected-window'
+        ? `node ${owner} has been down longer than the max hint window (${this.hintOptions.maxHintWindowMs} ms)`
+        : `the hint queue for node ${owner} is full (${this.hintOptions.maxHintsPerOwner} keys, ${this.hintOptions.maxBytesPerOwner} bytes)`;
+    return new OverloadedError(`replica ${this.node} refused a hinted write: ${why}`, { owner }).toWire();
+  }
+
+  /** Tracks who is down; hands hints off to owners that are back; retries handoffs that timed out; expires. */
+  private onMembership(down: readonly number[], nowMs: number, out: Send[]): void {
+    for (const n of down) if (!this.downSince.has(n)) this.downSince.set(n, nowMs);
+    for (const n of this.downSince.keys()) if (!down.includes(n)) this.downSince.delete(n);
+    for (const [req, h] of this.handoffs) {
+      if (nowMs < h.deadlineMs) continue;
+      this.handoffs.delete(req);
+      this.handoffOwners.delete(h.owner);
+      this.hints.nack(h.owner, h.keys);
+    }
+    this.hints.expire(nowMs);
+    for (const owner of this.hints.owners()) {
+      if (!this.downSince.has(owner) && !this.handoffOwners.has(owner)) this.handoff(owner, nowMs, out);
+    }
+  }
+
+  /** Sends the next batch of hints to a returning owner; one batch in flight per owner. */
+  private handoff(owner: number, nowMs: number, out: Send[]): void {
+    if (this.downSince.has(owner) || this.handoffOwners.has(owner)) return;
+    const batch = this.hints.take(owner, this.hintOptions.handoffBatch);
+    if (batch.length === 0) return;
+    const req = this.nextLocalReq++;
+    this.handoffs.set(req, { owner, keys: batch.map((b) => b.keyId), deadlineMs: nowMs + this.hintOptions.handoffTimeoutMs });
+    this.handoffOwners.add(owner);
+    this.counters.handoffsSent++;
+    out.push({
+      to: owner,
+      msg: { type: 'handoff', req, from: this.node, entries: batch.map((b) => ({ key: b.keyId, clock: b.payload })) },
+    });
+  }
+
+  private resolve(clock: StoredClock): StoredClock {
+    return this.conflicts === 'lww' ? resolveLww(clock) : clock;
   }
 
   /** Merges a version from elsewhere (replication, read repair, hint delivery) into the local copy. */

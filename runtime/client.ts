@@ -17,7 +17,7 @@ import {
   type LeaderlessError,
 } from '../actors/errors.js';
 import { hash32, keyByteLength, keyId, utf8Length, type Key } from '../actors/hash.js';
-import type { Address, Message, PutReply, Send, StoredClock } from '../actors/protocol.js';
+import type { Address, Message, PutReply, PutRequest, Send, StoredClock } from '../actors/protocol.js';
 import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../actors/quorum.js';
 import { Ring, type Placement } from '../actors/ring.js';
 import type { Value } from '../actors/types.js';
@@ -80,6 +80,8 @@ export interface ClientHandle {
   ports: Array<[number, MessagePort]>;
   /** place the client beside a replica: partitions that cut that replica off cut this client off too */
   near?: number;
+  /** from the owning thread: new ports for restarted replicas */
+  control?: MessagePort;
   /** pass as the transfer list when posting the handle to another thread */
   transfer: MessagePort[];
 }
@@ -92,7 +94,17 @@ interface PendingPut {
   reject: (e: LeaderlessError) => void;
   deadlineMs: number;
   timeoutMs: number;
-  coordinator: number;
+  /** the request, resent to the next coordinator when one does not answer */
+  msg: PutRequest;
+  attempt: number;
+  failoverAtMs: number;
+}
+
+interface PlacementSet {
+  targets: Placement[];
+  spares: Placement[];
+  /** what a read may ask: targets, then stand-ins not already among them */
+  readTargets: Placement[];
 }
 
 interface PendingGet {
@@ -117,14 +129,24 @@ export class ClusterClient {
   private nextReq = 1;
   private statusVersion = -1;
   private allUp = false;
-  private readonly placements = new WeakMap<readonly number[], Placement[]>();
+  private readonly placements = new WeakMap<readonly number[], PlacementSet>();
   private readonly isUp = (n: number): boolean => this.view.isUp(n);
   private readonly levelCache = { read: new Map<Level, Requirement>(), write: new Map<Level, Requirement>() };
   private ticker: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  private control: MessagePort | undefined;
   private readonly defaultRead: Requirement;
   private readonly defaultWrite: Requirement;
-  readonly counters = { gets: 0, getsLocal: 0, puts: 0, failures: 0, timeouts: 0, readRepairs: 0, siblingsReturned: 0 };
+  readonly counters = {
+    gets: 0,
+    getsLocal: 0,
+    puts: 0,
+    failures: 0,
+    timeouts: 0,
+    readRepairs: 0,
+    siblingsReturned: 0,
+    coordinatorFailovers: 0,
+  };
 
   constructor(handle: Omit<ClientHandle, 'transfer'>) {
     this.config = handle.config;
@@ -132,14 +154,14 @@ export class ClusterClient {
     this.view = new SharedView(handle.view, handle.config.nodes.length);
     this.ring = new Ring({ nodes: this.config.nodes, vnodes: this.config.vnodes, replication: this.config.replication });
     this.readers = handle.stores.map((b) => SharedStore.attach(b, 'reader'));
-    for (const [node, port] of handle.ports) {
-      this.ports.set(node, port);
-      port.on('message', (batch: Message[]) => {
-        // a partition between the replica and the node this client sits beside drops its replies too
-        if (this.near >= 0 && this.view.blocked(node, this.near)) return;
-        this.deliver(batch);
+    for (const [node, port] of handle.ports) this.replacePort(node, port);
+    if (handle.control !== undefined) {
+      // the owning thread tells an attached client about replicas restarted on new ports
+      handle.control.on('message', (m: { type: 'replace'; node: number; port: MessagePort }) => {
+        if (m?.type === 'replace') this.replacePort(m.node, m.port);
       });
-      port.unref();
+      handle.control.unref();
+      this.control = handle.control;
     }
     this.near = handle.near ?? -1;
     this.outbox = new Outbox(this.ports, this.view, this.config.mailboxCapacity, this.near);
@@ -160,10 +182,10 @@ export class ClusterClient {
     if (!['async', 'blocking', 'off'].includes(readRepair)) {
       throw new InvalidArgumentError(`readRepair must be async, blocking or off; got ${String(readRepair)}`);
     }
-    const targets = this.place(id);
+    const placement = this.placeWithSpares(id);
     this.counters.gets++;
     if (need.total === 1 && !need.hintsCount) {
-      const local = this.readLocal(id, targets, need);
+      const local = this.readLocal(id, placement.targets, need);
       if (local !== undefined) return local;
     }
     this.checkInFlight();
@@ -172,12 +194,13 @@ export class ClusterClient {
         req: this.nextReq++,
         self: this.address,
         key: id,
-        targets,
+        targets: placement.readTargets,
         need,
         sloppy: this.config.sloppy,
         readRepair,
         conflicts: this.config.conflicts,
         timeoutMs,
+        retryAfterMs: this.config.readRetryMs,
       },
       nowMs(),
     );
@@ -216,6 +239,19 @@ export class ClusterClient {
     throw new OverloadedError(`replica ${node}'s store stayed busy compacting; retry`);
   }
 
+  /** Talk to replica `node` on a new port (it was restarted); the old port is closed. */
+  replacePort(node: number, port: MessagePort): void {
+    const old = this.ports.get(node) as MessagePort | undefined;
+    if (old !== undefined && old !== port) old.close();
+    this.ports.set(node, port);
+    port.on('message', (batch: Message[]) => {
+      // a partition between the replica and the node this client sits beside drops its replies too
+      if (this.near >= 0 && this.view.blocked(node, this.near)) return;
+      this.deliver(batch);
+    });
+    port.unref();
+  }
+
   /** How the supervisor currently sees a node. */
   nodeStatus(node: number): 'up' | 'suspect' | 'down' {
     const s = this.view.status(node);
@@ -233,6 +269,7 @@ export class ClusterClient {
     this.puts.clear();
     this.gets.clear();
     for (const port of this.ports.values()) (port as MessagePort).close?.();
+    this.control?.close();
   }
 
   // ---------------------------------------------------------------------------------------------- internals
@@ -250,7 +287,7 @@ export class ClusterClient {
       }
       context = decodeContext(options.context);
     }
-    const targets = this.place(id);
+    const { targets, spares } = this.placeWithSpares(id);
     if (targets.length === 0) {
       throw new QuorumError(`no replica of the key is up: all ${this.config.nodes.length} nodes are down`, { needed: need.total });
     }
@@ -271,21 +308,33 @@ export class ClusterClient {
     }
     this.counters.puts++;
     const req = this.nextReq++;
+    const msg: PutRequest = {
+      type: 'put',
+      req,
+      from: this.address,
+      key: id,
+      value,
+      context,
+      targets,
+      spares,
+      need,
+      sloppy: this.config.sloppy,
+      timeoutMs,
+      hintAfterMs: this.config.hintAfterMs,
+    };
     return new Promise<PutResult>((resolve, reject) => {
-      this.puts.set(req, { resolve, reject, deadlineMs: nowMs() + timeoutMs + 1000, timeoutMs, coordinator });
-      this.ensureTicker();
-      this.outbox.send(coordinator, {
-        type: 'put',
-        req,
-        from: this.address,
-        key: id,
-        value,
-        context,
-        targets,
-        need,
-        sloppy: this.config.sloppy,
+      const now = nowMs();
+      this.puts.set(req, {
+        resolve,
+        reject,
+        deadlineMs: now + timeoutMs + this.config.coordinatorFailoverMs,
         timeoutMs,
+        msg,
+        attempt: 0,
+        failoverAtMs: now + this.config.coordinatorFailoverMs,
       });
+      this.ensureTicker();
+      this.outbox.send(coordinator, msg);
     });
   }
 
@@ -386,16 +435,29 @@ export class ClusterClient {
       this.close();
       return;
     }
-    for (const g of this.gets.values()) this.finishGet(g, g.fsm.onTick(now));
+    for (const g of this.gets.values()) {
+      this.finishGet(g, g.fsm.onTick(now, this.out));
+      this.route(g);
+    }
     for (const [req, p] of this.puts) {
+      if (now >= p.failoverAtMs && p.attempt + 1 < p.msg.targets.length && now < p.deadlineMs) {
+        // The coordinating replica has not answered (down, cut off, or slow): the next replica coordinates.
+        // If the first one did apply the write, the value may appear twice as siblings: never lost.
+        p.attempt++;
+        p.failoverAtMs = now + this.config.coordinatorFailoverMs;
+        p.deadlineMs = Math.max(p.deadlineMs, now + p.timeoutMs + this.config.coordinatorFailoverMs);
+        this.counters.coordinatorFailovers++;
+        this.outbox.send(p.msg.targets[p.attempt].node, p.msg);
+        continue;
+      }
       if (now < p.deadlineMs) continue;
       this.puts.delete(req);
       this.counters.failures++;
       this.counters.timeouts++;
       p.reject(
         new TimeoutError(
-          `write timed out after ${p.timeoutMs} ms: coordinating replica ${p.coordinator} did not answer`,
-          { timeoutMs: p.timeoutMs, coordinator: p.coordinator },
+          `write timed out after ${p.timeoutMs} ms: coordinating replicas ${p.msg.targets.slice(0, p.attempt + 1).map((t) => t.node).join(',')} did not answer`,
+          { timeoutMs: p.timeoutMs, coordinators: p.msg.targets.slice(0, p.attempt + 1).map((t) => t.node) },
         ),
       );
     }
@@ -411,20 +473,37 @@ export class ClusterClient {
    * with the supervisor's view of who is up.
    */
   protected place(id: string): Placement[] {
+    return this.placeWithSpares(id).targets;
+  }
+
+  /**
+   * The placement plus, for a sloppy quorum, each primary's stand-in: the next healthy node on the ring that would
+   * take its writes (with a hint) were it down or slow.
+   */
+  protected placeWithSpares(id: string): PlacementSet {
     const h = hash32(id);
     const version = this.view.statusVersion();
     if (version !== this.statusVersion) {
       this.statusVersion = version;
       this.allUp = this.config.nodes.every((n) => this.view.isUp(n.id));
     }
-    if (!this.allUp) return this.ring.place(h, this.isUp);
+    if (!this.allUp) return this.computePlacement(h);
     const primaries = this.ring.preferenceList(h);
     let cached = this.placements.get(primaries);
     if (cached === undefined) {
-      cached = this.ring.place(h, () => true);
+      cached = this.computePlacement(h);
       this.placements.set(primaries, cached);
     }
     return cached;
+  }
+
+  private computePlacement(h: number): PlacementSet {
+    const targets = this.ring.place(h, this.isUp);
+    if (!this.config.sloppy) return { targets, spares: [], readTargets: targets };
+    const primaries = new Set(this.ring.preferenceList(h));
+    const spares = this.ring.place(h, (n) => !primaries.has(n) && this.isUp(n)).filter((p) => !p.primary);
+    const extra = spares.filter((s) => !targets.some((t) => t.node === s.node));
+    return { targets, spares, readTargets: extra.length === 0 ? targets : [...targets, ...extra] };
   }
 
   private readRequirement(o: GetOptions): Requirement {

@@ -1,32 +1,81 @@
 // The public entry: Cluster.start spawns one worker thread per replica, wires a full mesh of MessagePorts between
-// them and to this thread's client, and hands out ClientHandles so other threads can attach as clients too.
+// them and to every client, supervises them, injects faults, and hands out ClientHandles so other threads can attach
+// as clients too.
 //
-// Threads and memory: each replica's store is a SharedStore (shared memory; the worker is its only writer); the
-// SharedView (runtime/shared-view.ts) carries node status and mailbox depths to every thread. The control plane to
-// each worker is comlink over its own port (attach a client, stats): never on the per-operation path.
+// Threads and memory: each replica's store is a SharedStore (shared memory; the worker is its only writer, and a
+// restarted worker re-attaches to it); the SharedView (runtime/shared-view.ts) carries node status, mailbox depths,
+// heartbeats and link faults to every thread. The control plane to each worker is comlink over its own port (attach a
+// client, replace a peer, pause, stats): never on the per-operation path.
+//
+// Restart wiring: a worker's MessagePorts die with it, so a restarted replica gets a fresh channel to every live peer
+// (sent to the peer with replacePeer) and to every client (sent to the client with replacePort, or over the client's
+// control port when it lives in another thread).
 
+import { EventEmitter } from 'node:events';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { nodeEndpoint } from './comlink-node.js';
+import { InvalidArgumentError, TimeoutError } from '../actors/errors.js';
 import { CLIENT_BASE, type Address } from '../actors/protocol.js';
-import { InvalidArgumentError } from '../actors/errors.js';
 import { ClusterClient, type ClientHandle } from './client.js';
+import { nodeEndpoint } from './comlink-node.js';
 import { resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { SharedStore } from './store.js';
+import { Supervisor, type ClusterEvent, type NodeEvent } from './supervisor.js';
 import type { ReplicaControl, ReplicaStats, ReplicaWorkerData } from './replica-worker.js';
 
 interface ReplicaHost {
   node: number;
-  worker: Worker;
-  control: Comlink.Remote<ReplicaControl>;
-  controlPort: MessagePort;
+  worker: Worker | undefined;
+  control: Comlink.Remote<ReplicaControl> | undefined;
+  controlPort: MessagePort | undefined;
   store: SharedStore;
+  /** DVV id of the store's current incarnation: changes on a wipe */
+  replicaId: string;
+  wipes: number;
+  /** the next start clears the store (faults.crash with wipe) */
+  wipeOnRestart: boolean;
   exited: boolean;
+  restarting: boolean;
+  gaveUp: boolean;
+  paused: boolean;
+  lastStats?: ReplicaStats;
+}
+
+function emptyStats(h: ReplicaHost): ReplicaStats {
+  const z = { puts: 0, putsOk: 0, putsFailed: 0, putsTimedOut: 0, replicates: 0, gets: 0, repairs: 0, hintedWrites: 0 };
+  return {
+    node: h.node,
+    replicaId: h.replicaId,
+    counters: { ...z, hintsRefused: 0, handoffsSent: 0, handoffsReceived: 0, storeErrors: 0 },
+    pendingPuts: 0,
+    paused: false,
+    hints: { keys: 0, bytes: 0, owners: [], queued: 0, merged: 0, delivered: 0, expired: 0, dropped: 0, inFlight: 0 },
+    messagesIn: 0,
+    batchesIn: 0,
+    messagesOut: 0,
+    batchesOut: 0,
+    store: { keys: 0, liveBytes: 0, arenaBytes: 0, compactions: 0 },
+  };
+}
+
+/** A client the cluster must tell about restarted replicas. */
+interface ClientEntry {
+  address: Address;
+  replace(node: number, port: MessagePort): void;
+}
+
+export interface NodeMetrics extends ReplicaStats {
+  status: 'up' | 'suspect' | 'down';
+  mailboxDepth: number;
+  restarts: number;
+  /** true when the worker could not be asked (down): the counters are the last ones it reported */
+  stale: boolean;
 }
 
 export interface ClusterMetrics {
-  nodes: Array<ReplicaStats & { status: 'up' | 'suspect' | 'down'; mailboxDepth: number }>;
+  /** one entry per node; a node whose worker is down reports its last known counters with `stale: true` */
+  nodes: NodeMetrics[];
   client: ClusterClient['counters'];
   totals: {
     puts: number;
@@ -36,30 +85,61 @@ export interface ClusterMetrics {
     replicates: number;
     readRepairs: number;
     hintedWrites: number;
+    hintsQueued: number;
+    hintsDelivered: number;
+    hintsExpired: number;
+    hintsDropped: number;
+    hintQueueKeys: number;
+    restarts: number;
     keys: number;
   };
 }
+
+export interface SettleResult {
+  /** hint keys still queued (for owners still down, or undeliverable in the time given) */
+  hintsPending: number;
+  durationMs: number;
+}
+
+export type LinkSpec = { from: number | '*'; to: number | '*' };
 
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
 
 export class Cluster extends ClusterClient {
   private readonly hosts: ReplicaHost[];
+  private readonly clients: ClientEntry[] = [];
+  private readonly supervisor: Supervisor;
+  private readonly restartCounts: number[];
   private nextClient = 1;
   private stopping: Promise<void> | undefined;
 
-  private constructor(handle: Omit<ClientHandle, 'transfer'>, hosts: ReplicaHost[]) {
+  private constructor(handle: Omit<ClientHandle, 'transfer'>, hosts: ReplicaHost[], supervisor: Supervisor) {
     super(handle);
     this.hosts = hosts;
+    this.supervisor = supervisor;
+    this.restartCounts = hosts.map(() => 0);
+    this.clients.push({ address: CLIENT_BASE, replace: (node, port) => this.replacePort(node, port) });
   }
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const config = resolveConfig(options);
     const n = config.nodes.length;
     const view = SharedView.create(n);
-    const stores = config.nodes.map(() =>
-      SharedStore.create({ maxKeys: config.storeMaxKeys, arenaBytes: config.storeArenaBytes }),
-    );
-    // full mesh between replicas
+    const hosts: ReplicaHost[] = config.nodes.map((spec) => ({
+      node: spec.id,
+      worker: undefined,
+      control: undefined,
+      controlPort: undefined,
+      store: SharedStore.create({ maxKeys: config.storeMaxKeys, arenaBytes: config.storeArenaBytes }),
+      replicaId: String(spec.id),
+      wipes: 0,
+      wipeOnRestart: false,
+      exited: true,
+      restarting: false,
+      gaveUp: false,
+      paused: false,
+    }));
+    // full mesh between replicas, plus this thread's client
     const peers: Array<Array<[Address, MessagePort]>> = config.nodes.map(() => []);
     for (let i = 0; i < n; i++) {
       for (let j = i + 1; j < n; j++) {
@@ -68,24 +148,21 @@ export class Cluster extends ClusterClient {
         peers[j].push([i, ch.port2]);
       }
     }
-    // this thread's client
     const clientPorts: Array<[number, MessagePort]> = [];
     for (let i = 0; i < n; i++) {
       const ch = new MessageChannel();
       peers[i].push([CLIENT_BASE, ch.port1]);
       clientPorts.push([i, ch.port2]);
     }
-    const hosts = await Promise.all(config.nodes.map((spec, i) => spawn(spec.id, config, view, stores[i], peers[i])));
+    const supervisor = new Supervisor(view, config.failureDetector, config.restart);
+    await Promise.all(hosts.map((h, i) => spawn(h, config, view, peers[i])));
     const cluster = new Cluster(
-      { address: CLIENT_BASE, config, view: view.buffer, stores: stores.map((s) => s.buffers), ports: clientPorts },
+      { address: CLIENT_BASE, config, view: view.buffer, stores: hosts.map((h) => h.store.buffers), ports: clientPorts },
       hosts,
+      supervisor,
     );
-    for (const h of hosts) {
-      h.worker.on('exit', () => {
-        h.exited = true;
-        if (!cluster.view.stopped) cluster.view.setStatus(h.node, NodeStatus.Down);
-      });
-    }
+    for (const h of hosts) cluster.watch(h);
+    supervisor.start();
     return cluster;
   }
 
@@ -94,11 +171,51 @@ export class Cluster extends ClusterClient {
     return new ClusterClient(handle);
   }
 
+  /** Subscribe to supervisor events: node-up, node-suspect, node-down, node-crashed, node-restarted, node-given-up, ... */
+  on(event: ClusterEvent, listener: (e: NodeEvent) => void): this {
+    this.supervisor.on(event, listener);
+    return this;
+  }
+
+  off(event: ClusterEvent, listener: (e: NodeEvent) => void): this {
+    this.supervisor.off(event, listener);
+    return this;
+  }
+
+  /** Resolves with the next event of this kind for `node` (or rejects after timeoutMs). */
+  waitFor(event: ClusterEvent, node: number, timeoutMs = 10_000): Promise<NodeEvent> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.supervisor.off(event, listener);
+        reject(new TimeoutError(`no ${event} event for node ${node} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (e: NodeEvent): void => {
+        if (e.node !== node) return;
+        clearTimeout(timer);
+        this.supervisor.off(event, listener);
+        resolve(e);
+      };
+      this.supervisor.on(event, listener);
+    });
+  }
+
   /**
    * A handle another thread can attach with: `worker.postMessage(handle, handle.transfer)`, then
    * `Cluster.attach(handle)` there. Each handle is one client with its own ports; it can be attached once.
    */
   async createHandle(options: { near?: number } = {}): Promise<ClientHandle> {
+    return this.newClient(options, true);
+  }
+
+  /** Another client in this thread, e.g. placed beside a replica for partition experiments (Jepsen style). */
+  async client(options: { near?: number } = {}): Promise<ClusterClient> {
+    const handle = await this.newClient(options, false);
+    const client = new ClusterClient(handle);
+    this.clients.find((c) => c.address === handle.address)!.replace = (node, port) => client.replacePort(node, port);
+    return client;
+  }
+
+  private async newClient(options: { near?: number }, remote: boolean): Promise<ClientHandle> {
     this.checkOpen();
     const near = options.near ?? -1;
     if (near !== -1) this.checkNode(near);
@@ -108,11 +225,21 @@ export class Cluster extends ClusterClient {
       this.hosts.map(async (h) => {
         const ch = new MessageChannel();
         ports.push([h.node, ch.port2]);
-        await control(h, () => h.control.attachClient(address, Comlink.transfer(ch.port1, [ch.port1 as never])));
+        if (h.control === undefined || h.exited) return; // down: the port is replaced when it restarts
+        await control(h, (c) => c.attachClient(address, Comlink.transfer(ch.port1, [ch.port1 as never])));
       }),
     );
     ports.sort((a, b) => a[0] - b[0]);
-    return {
+    const entry: ClientEntry = { address, replace: () => undefined };
+    let controlPort: MessagePort | undefined;
+    if (remote) {
+      const ch = new MessageChannel();
+      controlPort = ch.port2;
+      ch.port1.unref();
+      entry.replace = (node, port) => ch.port1.postMessage({ type: 'replace', node, port }, [port as never]);
+    }
+    this.clients.push(entry);
+    const handle: ClientHandle = {
       address,
       near,
       config: this.config,
@@ -121,18 +248,53 @@ export class Cluster extends ClusterClient {
       ports,
       transfer: ports.map(([, p]) => p),
     };
+    if (controlPort !== undefined) {
+      handle.control = controlPort;
+      handle.transfer.push(controlPort);
+    }
+    return handle;
   }
 
-  /** Another client in this thread, e.g. placed beside a replica for partition experiments (Jepsen style). */
-  async client(options: { near?: number } = {}): Promise<ClusterClient> {
-    return new ClusterClient(await this.createHandle(options));
-  }
-
-  /** Fault injection at the transport. */
+  /** Fault injection: the vocabulary the harness schedules. */
   readonly faults = {
+    /** The worker dies; the supervisor restarts it and it re-attaches to its store (crash-recovery). */
+    kill: async (node: number): Promise<void> => {
+      this.checkOpen();
+      this.checkNode(node);
+      await terminate(this.hosts[node]);
+    },
+    /** The worker dies; with wipe, it comes back with an empty store (a replaced disk) under a new DVV id. */
+    crash: async (node: number, options: { wipe?: boolean } = {}): Promise<void> => {
+      this.checkOpen();
+      this.checkNode(node);
+      this.hosts[node].wipeOnRestart = options.wipe === true;
+      await terminate(this.hosts[node]);
+    },
+    /** The actor stops processing its mailbox and stops heartbeating; messages wait, bounded by the mailbox. */
+    pause: async (node: number): Promise<void> => {
+      this.checkOpen();
+      this.checkNode(node);
+      const h = this.hosts[node];
+      if (h.exited || h.paused) return;
+      await control(h, (c) => c.pause());
+      h.paused = true;
+      this.supervisor.emit('node-paused', { node, atMs: Date.now() } satisfies NodeEvent);
+    },
+    resume: async (node: number): Promise<void> => {
+      this.checkOpen();
+      this.checkNode(node);
+      const h = this.hosts[node];
+      if (h.exited || !h.paused) return;
+      await control(h, (c) => c.resume());
+      h.paused = false;
+      this.supervisor.emit('node-resumed', { node, atMs: Date.now() } satisfies NodeEvent);
+    },
     /** Cuts the replicas into groups: messages between groups are dropped until heal(). Unlisted nodes are isolated. */
     partition: (groups: number[][]): void => {
       this.checkOpen();
+      if (!Array.isArray(groups)) {
+        throw new InvalidArgumentError('partition takes an array of node arrays, e.g. [[0, 1], [2, 3, 4]]');
+      }
       const group = new Map<number, number>();
       groups.forEach((g, gi) => {
         if (!Array.isArray(g)) throw new InvalidArgumentError('partition takes an array of node arrays, e.g. [[0, 1], [2, 3, 4]]');
@@ -145,33 +307,85 @@ export class Cluster extends ClusterClient {
       const n = this.config.nodes.length;
       for (let a = 0; a < n; a++) {
         for (let b = 0; b < n; b++) {
-          const ga = group.get(a) ?? -1 - a;
-          const gb = group.get(b) ?? -1 - b;
-          this.view.setBlocked(a, b, ga !== gb);
+          this.view.setBlocked(a, b, (group.get(a) ?? -1 - a) !== (group.get(b) ?? -1 - b));
         }
       }
-    },
-    /**
-     * Ends a replica's worker thread. Its store (shared memory) survives; the node is marked down and coordinators
-     * route around it. (Supervised restart comes with the supervisor.)
-     */
-    kill: async (node: number): Promise<void> => {
-      this.checkOpen();
-      this.checkNode(node);
-      const h = this.hosts[node];
-      await terminate(h);
-      this.view.setStatus(node, NodeStatus.Down);
     },
     /** Ends every partition. */
     heal: (): void => {
       const n = this.config.nodes.length;
       for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) this.view.setBlocked(a, b, false);
     },
+    /**
+     * Adds one-way delay to messages into replica `to` from replica `from` ('*': any; clients not placed near a node
+     * count as '*'). `ms` is fixed.
+     */
+    delay: (spec: LinkSpec & { ms: number }): void => {
+      this.checkOpen();
+      if (typeof spec?.ms !== 'number' || !(spec.ms >= 0) || spec.ms > 60_000) {
+        throw new InvalidArgumentError(`delay ms must be a number from 0 to 60000; got ${String(spec?.ms)}`);
+      }
+      this.forLinks(spec, (from, to) => this.view.setDelayUs(from, to, Math.round(spec.ms * 1000)));
+      this.view.setImpaired(true);
+    },
+    /** Drops each message into replica `to` from `from` with the given probability. */
+    drop: (spec: LinkSpec & { probability: number }): void => {
+      this.checkOpen();
+      const p = spec?.probability;
+      if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
+        throw new InvalidArgumentError(`drop probability must be a number from 0 to 1; got ${String(p)}`);
+      }
+      this.forLinks(spec, (from, to) => this.view.setDropPpm(from, to, Math.round(p * 1e6)));
+      this.view.setImpaired(true);
+    },
+    /** Clears every delay, drop and partition, and resumes paused nodes. */
+    clear: async (): Promise<void> => {
+      this.faults.heal();
+      this.forLinks({ from: '*', to: '*' }, (from, to) => {
+        this.view.setDelayUs(from, to, 0);
+        this.view.setDropPpm(from, to, 0);
+      });
+      this.view.setImpaired(false);
+      for (const h of this.hosts) if (h.paused) await this.faults.resume(h.node);
+    },
   };
 
-  private checkNode(node: number): void {
-    if (!Number.isInteger(node) || node < 0 || node >= this.config.nodes.length) {
+  private forLinks(spec: LinkSpec, f: (from: number, to: number) => void): void {
+    const n = this.config.nodes.length;
+    const all = (x: number | '*', what: string): number[] => {
+      if (x === '*') return Array.from({ length: n }, (_, i) => i);
+      this.checkNode(x);
+      void what;
+      return [x];
+    };
+    const froms = spec.from === '*' ? [...all('*', 'from'), n] : all(spec.from, 'from');
+    for (const from of froms) for (const to of all(spec.to, 'to')) f(from, to);
+  }
+
+  private checkNode(node: unknown): asserts node is number {
+    if (typeof node !== 'number' || !Number.isInteger(node) || node < 0 || node >= this.config.nodes.length) {
       throw new InvalidArgumentError(`node must be an integer from 0 to ${this.config.nodes.length - 1}; got ${String(node)}`);
+    }
+  }
+
+  /**
+   * Waits until hinted handoff has drained (every hint for an owner that is up has been delivered) and no mailbox
+   * holds work, or until timeoutMs. Used before a final read at ALL (the harness) and in tests.
+   */
+  async settle(timeoutMs = 10_000): Promise<SettleResult> {
+    this.checkOpen();
+    const start = performance.now();
+    for (;;) {
+      const stats = await Promise.all(this.hosts.filter((h) => !h.exited).map((h) => control(h, (c) => c.stats())));
+      const deliverable = stats.reduce(
+        (a, s) => a + s.hints.owners.filter((o) => this.view.isUp(o)).length + s.hints.inFlight,
+        0,
+      );
+      const busy = this.hosts.some((h) => this.view.depth(h.node) > 0 && !h.exited && !h.paused);
+      const pending = stats.reduce((a, s) => a + s.hints.keys, 0);
+      const waited = performance.now() - start;
+      if ((deliverable === 0 && !busy) || waited > timeoutMs) return { hintsPending: pending, durationMs: waited };
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
@@ -180,16 +394,17 @@ export class Cluster extends ClusterClient {
     this.checkOpen();
     const nodes = await Promise.all(
       this.hosts.map(async (h) => {
-        const s = await control(h, () => h.control.stats());
         const st = this.view.status(h.node);
-        return {
-          ...s,
-          status: (st === NodeStatus.Up ? 'up' : st === NodeStatus.Suspect ? 'suspect' : 'down') as 'up' | 'suspect' | 'down',
-          mailboxDepth: this.view.depth(h.node),
-        };
+        const status = (st === NodeStatus.Up ? 'up' : st === NodeStatus.Suspect ? 'suspect' : 'down') as 'up' | 'suspect' | 'down';
+        const base = { status, mailboxDepth: this.view.depth(h.node), restarts: this.restartCounts[h.node] };
+        if (h.exited || h.control === undefined) {
+          return { ...(h.lastStats ?? emptyStats(h)), ...base, status: 'down' as const, stale: true };
+        }
+        h.lastStats = await control(h, (c) => c.stats());
+        return { ...h.lastStats, ...base, stale: false };
       }),
     );
-    const sum = (f: (s: ReplicaStats) => number): number => nodes.reduce((a, s) => a + f(s), 0);
+    const sum = (f: (s: NodeMetrics) => number): number => nodes.reduce((a, s) => a + f(s), 0);
     return {
       nodes,
       client: { ...this.counters },
@@ -201,6 +416,12 @@ export class Cluster extends ClusterClient {
         replicates: sum((s) => s.counters.replicates),
         readRepairs: sum((s) => s.counters.repairs),
         hintedWrites: sum((s) => s.counters.hintedWrites),
+        hintsQueued: sum((s) => s.hints.queued),
+        hintsDelivered: sum((s) => s.hints.delivered),
+        hintsExpired: sum((s) => s.hints.expired),
+        hintsDropped: sum((s) => s.hints.dropped),
+        hintQueueKeys: sum((s) => s.hints.keys),
+        restarts: this.restartCounts.reduce((a, b) => a + b, 0),
         keys: sum((s) => s.store.keys),
       },
     };
@@ -210,67 +431,129 @@ export class Cluster extends ClusterClient {
   stop(): Promise<void> {
     if (this.stopping === undefined) {
       this.view.markStopped();
+      this.supervisor.stop();
       this.close();
       this.stopping = Promise.all(
         this.hosts.map(async (h) => {
-          h.control[Comlink.releaseProxy]();
-          h.controlPort.close();
+          release(h);
           await terminate(h);
         }),
       ).then(() => undefined);
     }
     return this.stopping;
   }
-}
 
-/** A control-plane call; the port is referenced while it is in flight so the process waits for the answer. */
-async function control<T>(h: ReplicaHost, call: () => Promise<T>): Promise<T> {
-  h.controlPort.ref();
-  try {
-    return await call();
-  } finally {
-    h.controlPort.unref();
+  /** Restarts a worker that exited, unless the cluster is stopping or the restart policy gives up. */
+  private watch(h: ReplicaHost): void {
+    const worker = h.worker!;
+    let reason = 'exited';
+    worker.once('error', (e: Error) => {
+      reason = `threw ${e.name}: ${e.message}`;
+    });
+    worker.once('exit', (code) => {
+      h.exited = true;
+      h.paused = false;
+      release(h);
+      if (this.view.stopped) return;
+      const allowed = this.supervisor.crashed(h.node, `${reason} (exit code ${code})`);
+      if (!allowed) {
+        h.gaveUp = true;
+        return;
+      }
+      h.restarting = true;
+      setTimeout(() => void this.restart(h), this.config.restart.delayMs);
+    });
+  }
+
+  private async restart(h: ReplicaHost): Promise<void> {
+    if (this.view.stopped) return;
+    if (h.wipeOnRestart) {
+      h.wipes++;
+      h.replicaId = `${h.node}.${h.wipes}`;
+    }
+    const peers: Array<[Address, MessagePort]> = [];
+    const handOffs: Array<() => Promise<void>> = [];
+    for (const other of this.hosts) {
+      if (other === h || other.exited || other.control === undefined) continue;
+      const ch = new MessageChannel();
+      peers.push([other.node, ch.port1]);
+      handOffs.push(() => control(other, (c) => c.replacePeer(h.node, Comlink.transfer(ch.port2, [ch.port2 as never]))));
+    }
+    for (const c of this.clients) {
+      const ch = new MessageChannel();
+      peers.push([c.address, ch.port1]);
+      handOffs.push(async () => c.replace(h.node, ch.port2));
+    }
+    this.view.resetDepth(h.node);
+    this.view.bumpIncarnation(h.node);
+    await spawn(h, this.config, this.view, peers);
+    h.wipeOnRestart = false;
+    await Promise.all(handOffs.map((f) => f()));
+    h.restarting = false;
+    this.restartCounts[h.node]++;
+    this.watch(h);
+    if (this.view.stopped) {
+      await terminate(h);
+      return;
+    }
+    this.supervisor.restarted(h.node);
   }
 }
 
+/** A control-plane call; the port is referenced while it is in flight so the process waits for the answer. */
+async function control<T>(h: ReplicaHost, call: (c: Comlink.Remote<ReplicaControl>) => Promise<T>): Promise<T> {
+  const port = h.controlPort!;
+  port.ref();
+  try {
+    return await call(h.control!);
+  } finally {
+    port.unref();
+  }
+}
+
+/** Drops the control-plane proxy of a worker that is gone or going. */
+function release(h: ReplicaHost): void {
+  const c = h.control;
+  h.control = undefined;
+  c?.[Comlink.releaseProxy]();
+  h.controlPort?.close();
+}
+
 async function terminate(h: ReplicaHost): Promise<void> {
-  if (h.exited) return;
+  if (h.exited || h.worker === undefined) return;
   h.worker.ref(); // an unreferenced worker would let the process exit before its 'exit' resolves terminate()
   await h.worker.terminate();
   h.exited = true;
 }
 
-async function spawn(
-  node: number,
-  config: ResolvedConfig,
-  view: SharedView,
-  store: SharedStore,
-  peers: Array<[Address, MessagePort]>,
-): Promise<ReplicaHost> {
-  const control = new MessageChannel();
+async function spawn(h: ReplicaHost, config: ResolvedConfig, view: SharedView, peers: Array<[Address, MessagePort]>): Promise<void> {
+  const ctl = new MessageChannel();
   const data: ReplicaWorkerData = {
-    node,
-    replicaId: String(node),
+    node: h.node,
+    replicaId: h.replicaId,
     config,
-    store: store.buffers,
+    store: h.store.buffers,
     view: view.buffer,
-    control: control.port1,
+    control: ctl.port1,
     peers,
+    wipe: h.wipeOnRestart,
   };
   const worker = new Worker(WORKER_URL, {
     workerData: { kind: 'replica', data },
-    transferList: [control.port1, ...peers.map(([, p]) => p)] as never,
-    name: `leaderless-replica-${node}`,
+    transferList: [ctl.port1, ...peers.map(([, p]) => p)] as never,
+    name: `leaderless-replica-${h.node}`,
   });
-  const remote = Comlink.wrap<ReplicaControl>(nodeEndpoint(control.port2));
-  control.port2.unref();
-  const host: ReplicaHost = { node, worker, control: remote, controlPort: control.port2, store, exited: false };
   await new Promise<void>((resolve, reject) => {
-    worker.once('online', resolve);
+    worker.once('message', (m: { type?: string }) => (m?.type === 'ready' ? resolve() : reject(new Error('unexpected first message from a replica worker'))));
     worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`replica worker ${h.node} exited (code ${code}) before it was ready`)));
   });
   // Once started, a replica does not keep the process alive on its own: pending operations do (the client's ticker),
   // and stop() ends the workers.
   worker.unref();
-  return host;
+  ctl.port2.unref();
+  h.worker = worker;
+  h.controlPort = ctl.port2;
+  h.control = Comlink.wrap<ReplicaControl>(nodeEndpoint(ctl.port2));
+  h.exited = false;
 }

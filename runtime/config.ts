@@ -7,6 +7,8 @@ import { parseLevel, requirement, validateReplication, type Level } from '../act
 import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
 import type { ConflictMode } from '../actors/types.js';
 import type { ReadRepairMode } from '../actors/coordinator/get.js';
+import { DEFAULT_HINTS, type HintOptions } from '../actors/replica.js';
+import { DEFAULT_DETECTOR, DEFAULT_RESTART, type DetectorOptions, type RestartOptions } from './supervisor.js';
 
 export interface DatacenterSpec {
   name: string;
@@ -41,6 +43,18 @@ export interface ClusterOptions {
   storeArenaBytes?: number;
   /** the datacenter this cluster's clients are in, for LOCAL_* levels (default: the first) */
   localDc?: string;
+  /** sloppy quorum: a primary that has not acked a write within this gets a hinted copy on its stand-in (ms) */
+  hintAfterMs?: number;
+  /** a write whose coordinating replica has not answered within this is sent to the next replica (ms) */
+  coordinatorFailoverMs?: number;
+  /** a read still short of R after this asks one more replica (ms) */
+  readRetryMs?: number;
+  /** hinted handoff bounds (sloppy quorum) */
+  hints?: Partial<HintOptions>;
+  /** phi accrual failure detection by the supervisor */
+  failureDetector?: Partial<DetectorOptions>;
+  /** restart intensity: at most maxRestarts within withinMs, each after delayMs */
+  restart?: Partial<RestartOptions>;
 }
 
 export interface ResolvedConfig {
@@ -63,6 +77,12 @@ export interface ResolvedConfig {
   localDc: string;
   maxPendingPuts: number;
   tickMs: number;
+  hintAfterMs: number;
+  coordinatorFailoverMs: number;
+  readRetryMs: number;
+  hints: HintOptions;
+  failureDetector: DetectorOptions;
+  restart: RestartOptions;
 }
 
 export const DEFAULTS = {
@@ -101,6 +121,12 @@ const KNOWN = new Set([
   'storeMaxKeys',
   'storeArenaBytes',
   'localDc',
+  'hints',
+  'hintAfterMs',
+  'coordinatorFailoverMs',
+  'readRetryMs',
+  'failureDetector',
+  'restart',
   'runtime',
   'seed',
 ]);
@@ -157,6 +183,24 @@ function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: s
   const count = intOption(options.nodes ?? DEFAULTS.nodes, 'nodes', 1, MAX_NODES);
   const nodes = Array.from({ length: count }, (_, id) => ({ id, dc: 'dc1', rack: 'dc1/rack0' }));
   return { nodes, datacenters: ['dc1'] };
+}
+
+/** Validates a nested options object field by field against [min, max] ranges; unknown fields are refused. */
+function subOptions<T extends object>(name: string, given: Partial<T> | undefined, defaults: T, ranges: Record<keyof T, [number, number]>): T {
+  if (given === undefined) return { ...defaults };
+  if (given === null || typeof given !== 'object') throw new InvalidConfigError(`${name} must be an object`);
+  const out = { ...defaults };
+  for (const [k, v] of Object.entries(given)) {
+    const range = (ranges as Record<string, [number, number]>)[k];
+    if (range === undefined) {
+      throw new InvalidConfigError(`unknown option ${name}.${k}; allowed: ${Object.keys(ranges).join(', ')}`);
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < range[0] || v > range[1]) {
+      throw new InvalidConfigError(`${name}.${k} must be a number from ${range[0]} to ${range[1]}; got ${String(v)}`);
+    }
+    (out as Record<string, number>)[k] = v;
+  }
+  return out;
 }
 
 export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
@@ -219,6 +263,28 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
     localDc,
     maxPendingPuts: 0,
     tickMs: DEFAULTS.tickMs,
+    hintAfterMs: intOption(options.hintAfterMs ?? 500, 'hintAfterMs', 1, 3_600_000),
+    coordinatorFailoverMs: intOption(options.coordinatorFailoverMs ?? 1000, 'coordinatorFailoverMs', 1, 3_600_000),
+    readRetryMs: intOption(options.readRetryMs ?? 500, 'readRetryMs', 1, 3_600_000),
+    hints: subOptions('hints', options.hints, DEFAULT_HINTS, {
+      maxHintsPerOwner: [1, 1 << 24],
+      maxBytesPerOwner: [1024, 2 ** 31 - 1],
+      maxHintWindowMs: [1, 30 * 86_400_000],
+      hintTtlMs: [1, 30 * 86_400_000],
+      handoffBatch: [1, 65536],
+      handoffTimeoutMs: [1, 3_600_000],
+    }),
+    failureDetector: subOptions('failureDetector', options.failureDetector, DEFAULT_DETECTOR, {
+      threshold: [0.5, 100],
+      sampleMs: [1, 60_000],
+      minStdDeviationMs: [1, 60_000],
+      acceptableHeartbeatPauseMs: [0, 3_600_000],
+    }),
+    restart: subOptions('restart', options.restart, DEFAULT_RESTART, {
+      maxRestarts: [0, 1000],
+      withinMs: [1, 86_400_000],
+      delayMs: [0, 3_600_000],
+    }),
   };
   if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
   config.maxPendingPuts = config.mailboxCapacity;

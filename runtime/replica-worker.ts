@@ -10,6 +10,7 @@ import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Address, Message, Send } from '../actors/protocol.js';
 import { Replica, type ReplicaCounters } from '../actors/replica.js';
+import type { HintCounters } from '../actors/hints.js';
 import { SharedStore, type StoreBuffers } from './store.js';
 import { SharedView } from './shared-view.js';
 import { Outbox, type Port } from './transport.js';
@@ -24,6 +25,8 @@ export interface ReplicaWorkerData {
   view: SharedArrayBuffer;
   control: MessagePort;
   peers: Array<[Address, MessagePort]>;
+  /** start empty: the node's disk was replaced (faults.crash with wipe) */
+  wipe: boolean;
 }
 
 export interface ReplicaStats {
@@ -31,6 +34,8 @@ export interface ReplicaStats {
   replicaId: string;
   counters: ReplicaCounters;
   pendingPuts: number;
+  paused: boolean;
+  hints: { keys: number; bytes: number; owners: number[] } & HintCounters;
   messagesIn: number;
   batchesIn: number;
   messagesOut: number;
@@ -41,12 +46,18 @@ export interface ReplicaStats {
 export interface ReplicaControl {
   attachClient(addr: Address, port: MessagePort): void;
   detachClient(addr: Address): void;
+  /** a peer was restarted: talk to it on this new port */
+  replacePeer(addr: Address, port: MessagePort): void;
+  /** stop handling messages and heartbeating (a GC pause, a hung process); messages wait, bounded by the mailbox */
+  pause(): void;
+  resume(): void;
   stats(): ReplicaStats;
 }
 
 function main(data: ReplicaWorkerData): void {
   const view = new SharedView(data.view, data.config.nodes.length);
   const shared = SharedStore.attach(data.store, 'writer');
+  if (data.wipe) shared.clear();
   const store = {
     get: (k: string) => {
       const c = shared.get(k);
@@ -60,6 +71,7 @@ function main(data: ReplicaWorkerData): void {
     replicaId: data.replicaId,
     conflicts: data.config.conflicts,
     maxPendingPuts: data.config.maxPendingPuts,
+    hints: data.config.hints,
   });
   const ports = new Map<Address, Port>();
   const outbox = new Outbox(ports, view, data.config.mailboxCapacity, data.node);
@@ -67,7 +79,15 @@ function main(data: ReplicaWorkerData): void {
   let messagesIn = 0;
   let batchesIn = 0;
 
+  let paused = false;
+  // batches that arrived while paused; bounded because senders stop at the mailbox capacity (the depth counter
+  // still counts them)
+  const held: Message[][] = [];
   const deliver = (batch: Message[]): void => {
+    if (paused) {
+      held.push(batch);
+      return;
+    }
     const now = nowMs();
     batchesIn++;
     messagesIn += batch.length;
@@ -90,14 +110,22 @@ function main(data: ReplicaWorkerData): void {
   };
 
   const listen = (addr: Address, port: MessagePort): void => {
+    const old = ports.get(addr) as MessagePort | undefined;
+    if (old !== undefined && old !== port) old.close();
     ports.set(addr, port);
     port.on('message', deliver);
   };
   for (const [addr, port] of data.peers) listen(addr, port);
 
+  const n = data.config.nodes.length;
+  const down: number[] = [];
   const tick = setInterval(() => {
+    if (paused) return;
     view.beat(data.node);
-    replica.handle({ type: 'tick', nowMs: nowMs() }, nowMs(), out);
+    down.length = 0;
+    for (let i = 0; i < n; i++) if (!view.isUp(i)) down.push(i);
+    const now = nowMs();
+    replica.handle({ type: 'tick', nowMs: now, down }, now, out);
     route();
   }, data.config.tickMs);
   tick.unref();
@@ -111,12 +139,29 @@ function main(data: ReplicaWorkerData): void {
       ports.delete(addr);
       p?.close();
     },
+    replacePeer(addr, port) {
+      listen(addr, port);
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      for (const batch of held.splice(0)) deliver(batch);
+    },
     stats() {
       return {
         node: data.node,
         replicaId: data.replicaId,
         counters: { ...replica.counters },
         pendingPuts: replica.pendingPuts,
+        paused,
+        hints: {
+          keys: replica.hints.owners().reduce((a, o) => a + replica.hints.size(o), 0),
+          bytes: replica.hints.owners().reduce((a, o) => a + replica.hints.bytes(o), 0),
+          owners: replica.hints.owners(),
+          ...replica.hints.counters,
+        },
         messagesIn,
         batchesIn,
         messagesOut: outbox.messages,
@@ -126,6 +171,8 @@ function main(data: ReplicaWorkerData): void {
     },
   };
   Comlink.expose(control, nodeEndpoint(data.control));
+  // Ready: the store is attached (and wiped if asked) and every port listens. The spawner waits for this.
+  parentPort!.postMessage({ type: 'ready', node: data.node });
 }
 
 if (!isMainThread && parentPort !== null && (workerData as { kind?: string })?.kind === 'replica') {

@@ -5,12 +5,17 @@
 // Layout (Int32 slots; every index is named here and only here):
 //   [STOPPED]                       1 once the cluster is stopped
 //   [STATUS_VERSION]                bumped on every change of a node's status
+//   [IMPAIRED]                      1 while any link has a delay or drop set
 //   [NODE_BASE + node*STRIDE + STATUS]      NodeStatus of the node (written by the supervisor)
 //   [NODE_BASE + node*STRIDE + DEPTH]       messages posted to the node and not yet handled (senders add, it subtracts)
 //   [NODE_BASE + node*STRIDE + HEARTBEAT]   heartbeat counter (the replica increments it)
 //   [NODE_BASE + node*STRIDE + INCARNATION] bumped each time the node's worker is (re)started
-//   [LINKS + from*nodes + to]               1 while messages from replica `from` to replica `to` are dropped
-//                                           (partitions; a client placed near a node shares that node's links)
+//   [links + (LINK_FIELDS*(from*nodes + to)) + f]   per directed link between replicas, f one of
+//         BLOCKED  1 while messages on the link are dropped (a partition)
+//         DELAY    extra one-way delay in microseconds
+//         DROP     probability of dropping each message, in parts per million
+//   `from` may also be `nodes` (the row of clients not placed beside any replica); a client placed beside a node
+//   uses that node's row.
 
 export const enum NodeStatus {
   Up = 0,
@@ -21,12 +26,18 @@ export const enum NodeStatus {
 const STOPPED = 0;
 /** bumped on every status change, so coordinators can cache "every node is up" */
 const STATUS_VERSION = 1;
+/** 1 while any link has a delay or a drop probability */
+const IMPAIRED = 2;
 const NODE_BASE = 4;
 const STRIDE = 4;
 const STATUS = 0;
 const DEPTH = 1;
 const HEARTBEAT = 2;
 const INCARNATION = 3;
+const LINK_FIELDS = 3;
+const BLOCKED = 0;
+const DELAY = 1;
+const DROP = 2;
 
 export class SharedView {
   readonly i32: Int32Array;
@@ -38,17 +49,40 @@ export class SharedView {
   }
 
   static create(nodes: number): SharedView {
-    return new SharedView(new SharedArrayBuffer((NODE_BASE + nodes * STRIDE + nodes * nodes) * 4), nodes);
+    const links = LINK_FIELDS * (nodes + 1) * nodes;
+    return new SharedView(new SharedArrayBuffer((NODE_BASE + nodes * STRIDE + links) * 4), nodes);
   }
 
   private get links(): number {
     return NODE_BASE + this.nodes * STRIDE;
   }
+  private link(from: number, to: number, field: number): number {
+    return this.links + LINK_FIELDS * (from * this.nodes + to) + field;
+  }
   blocked(from: number, to: number): boolean {
-    return from !== to && Atomics.load(this.i32, this.links + from * this.nodes + to) !== 0;
+    return from !== to && Atomics.load(this.i32, this.link(from, to, BLOCKED)) !== 0;
   }
   setBlocked(from: number, to: number, blocked: boolean): void {
-    Atomics.store(this.i32, this.links + from * this.nodes + to, blocked ? 1 : 0);
+    Atomics.store(this.i32, this.link(from, to, BLOCKED), blocked ? 1 : 0);
+  }
+  delayUs(from: number, to: number): number {
+    return Atomics.load(this.i32, this.link(from, to, DELAY));
+  }
+  setDelayUs(from: number, to: number, us: number): void {
+    Atomics.store(this.i32, this.link(from, to, DELAY), us);
+  }
+  dropPpm(from: number, to: number): number {
+    return Atomics.load(this.i32, this.link(from, to, DROP));
+  }
+  setDropPpm(from: number, to: number, ppm: number): void {
+    Atomics.store(this.i32, this.link(from, to, DROP), ppm);
+  }
+  /** true when any delay or drop is set anywhere (a cheap check for the sender's fast path) */
+  get impaired(): boolean {
+    return Atomics.load(this.i32, IMPAIRED) !== 0;
+  }
+  setImpaired(on: boolean): void {
+    Atomics.store(this.i32, IMPAIRED, on ? 1 : 0);
   }
 
   get stopped(): boolean {

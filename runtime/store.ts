@@ -23,6 +23,10 @@
 // from a half being overwritten throws, which is caught and retried the same way.
 // The writer's own reads need no seqlock (it compacts synchronously), so it never sees BUSY.
 //
+// Limits: maxKeys and arenaBytes are fixed at creation. A set that does not fit even after compaction throws
+// StoreFullError naming the limit. Near the arena limit most sets compact (correct, but O(live bytes) each): size the
+// arena at about twice the expected live bytes (so four times in memory, counting both halves).
+//
 // Crash recovery: a restarted replica attaches as 'writer' to the same buffers. The compaction phase is kept in
 // meta: a crash while copying leaves the old half and the index intact (abandon the copy); a crash while indexing
 // is finished from the copied records (their header holds the hash); a crash while clearing is finished. Counters

@@ -23,8 +23,10 @@ export class Outbox {
   messages = 0;
   batches = 0;
 
-  /** messages dropped because a partition cut the link */
+  /** messages dropped by a partition or an injected drop */
   dropped = 0;
+  /** messages held back by an injected delay */
+  delayed = 0;
 
   constructor(
     private readonly ports: Map<Address, Port>,
@@ -42,10 +44,32 @@ export class Outbox {
   }
 
   send(to: Address, msg: Message): void {
-    if (this.near >= 0 && to < CLIENT_BASE && this.view.blocked(this.near, to)) {
-      this.dropped++;
-      return;
+    if (to < CLIENT_BASE) {
+      if (this.near >= 0 && this.view.blocked(this.near, to)) {
+        this.dropped++;
+        return;
+      }
+      if (this.view.impaired && this.impair(to, msg)) return;
     }
+    this.enqueue(to, msg);
+  }
+
+  /** Injected delay and loss on the link into replica `to` (faults.delay / faults.drop): true when handled here. */
+  private impair(to: Address, msg: Message): boolean {
+    const row = this.near >= 0 ? this.near : this.view.nodes;
+    const ppm = this.view.dropPpm(row, to);
+    if (ppm > 0 && Math.random() * 1e6 < ppm) {
+      this.dropped++;
+      return true;
+    }
+    const us = this.view.delayUs(row, to);
+    if (us <= 0) return false;
+    this.delayed++;
+    setTimeout(() => this.enqueue(to, msg), us / 1000);
+    return true;
+  }
+
+  private enqueue(to: Address, msg: Message): void {
     let q = this.queues.get(to);
     if (q === undefined) {
       q = [];

@@ -41,6 +41,8 @@ describe('codec: round trips of chosen clocks', () => {
     ['tombstone', { entries: [{ id: 'r1', n: 3, values: [st(null)] }], anonymous: [] }],
     ['unicode and a leading BOM', { entries: [{ id: 'é', n: 1, values: [st('\ufeffπ🙂漢字', 5, 'é')] }], anonymous: [] }],
     ['long ascii and long unicode', { entries: [{ id: 'r', n: 1, values: [st('x'.repeat(1000)), st('ü'.repeat(600), 2, 'r')] }], anonymous: [] }],
+    // a UTF-8 length whose varint is longer than the char count's: the encoder moves the bytes up
+    ['varint of the UTF-8 length outgrows the char count', { entries: [{ id: 'é'.repeat(64), n: 1, values: [st('🙂'.repeat(32)), st('é'.repeat(8192), 2, 'x'.repeat(127) + 'é')] }], anonymous: [] }],
     ['70 kB of bytes', { entries: [{ id: 'r1', n: 1, values: [st(big)] }], anonymous: [] }],
     ['by is another entry, or none', { entries: [{ id: 'a', n: 1, values: [st('1', 1, 'b')] }, { id: 'b', n: 0, values: [] }], anonymous: [st('2', 2, 'zz')] }],
     ['extreme numbers', { entries: [{ id: '', n: Number.MAX_SAFE_INTEGER, values: [st('a', -0), st('b', NaN), st('c', -Infinity), st('d', 2 ** 40 + 0.5)] }], anonymous: [] }],

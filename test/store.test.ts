@@ -323,7 +323,7 @@ for (const [name, make] of makers) {
 // ---------------------------------------------------------------------------------------------------------------
 // Real threads: a reader worker reads while this thread writes versions of a known shape and compacts often.
 
-test('a reader thread never sees a torn or stale record while the writer overwrites and compacts', async () => {
+test('a reader thread never sees a torn or stale record while the writer overwrites and compacts', async (t) => {
   const keys = Array.from({ length: 48 }, (_, i) => `key-${i}`);
   const writer = SharedStore.create({ maxKeys: 64, arenaBytes: 48 * 1024 });
   keys.forEach((k) => writer.set(k, clockFor(k, 0)));
@@ -347,7 +347,7 @@ test('a reader thread never sees a torn or stale record while the writer overwri
   }
   Atomics.store(ctrl, READER_CTRL.STOP, 1);
   const r = await report;
-  console.log(JSON.stringify({ ...r, compactions: writer.stats().compactions }));
+  t.diagnostic(JSON.stringify({ ...r, compactions: writer.stats().compactions }));
   await worker.terminate();
   assert.deepEqual(r.anomalies, []);
   assert.equal(stalled, false, 'the reader stopped reading');

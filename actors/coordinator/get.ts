@@ -1,8 +1,10 @@
 // The read coordinator, hosted by a client (riak_kv_get_fsm in spirit, counting in the get core of actors/quorum.ts).
 //
 // States, in order:
-//   collect    `get` goes to as many targets as the read needs (primaries first); a target that fails is replaced
-//              by the next unasked one; replies are counted until R is met, has become impossible, or time runs out
+//   collect    `get` goes to as many targets as the read needs (primaries first); a target that fails, or a read
+//              still short after retryAfterMs, asks the next unasked one (with a sloppy quorum the targets end with
+//              the primaries' stand-ins, which answer from their hints); replies are counted until R is met, has
+//              become impossible, or time runs out
 //   reconcile  the clocks received are merged with DVV sync (and LWW-resolved in lww mode): every sibling survives
 //   repair     each replica that answered with less than the merged clock gets a `repair`; with blocking read
 //              repair the answer waits for their acks (monotonic quorum reads), otherwise it is given at once
@@ -32,6 +34,8 @@ export interface GetParams {
   readRepair: ReadRepairMode;
   conflicts: ConflictMode;
   timeoutMs: number;
+  /** a read still short of R after this long asks one more target (a slow or cut-off replica is replaced) */
+  retryAfterMs: number;
 }
 
 export type GetResult =
@@ -66,7 +70,10 @@ export class GetFsm {
   ) {
     this.core = newGetCore(params.need, params.targets, { sloppy: params.sloppy });
     this.deadlineMs = nowMs + params.timeoutMs;
+    this.retryAtMs = nowMs + params.retryAfterMs;
   }
+
+  private retryAtMs: number;
 
   start(out: Send[]): GetResult | undefined {
     // Ask as many replicas as could count (all of them when per-datacenter counts matter).
@@ -105,7 +112,11 @@ export class GetFsm {
   }
 
   /** The read's deadline: fails a collecting read; answers a blocking repair that took too long anyway. */
-  onTick(nowMs: number): GetResult | undefined {
+  onTick(nowMs: number, out: Send[]): GetResult | undefined {
+    if (this.state === 'collect' && nowMs >= this.retryAtMs && nowMs < this.deadlineMs) {
+      this.retryAtMs = nowMs + this.params.retryAfterMs;
+      this.askNext(out);
+    }
     if (nowMs < this.deadlineMs || this.state === 'done') return undefined;
     if (this.state === 'repair') {
       this.state = 'done';

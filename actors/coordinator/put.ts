@@ -4,13 +4,16 @@
 //   execute  the coordinator applies the write to its own copy: a new DVV event named after itself, superseding
 //            exactly what the client's context covers (the host does this, then calls `start`)
 //   collect  the resulting clock goes to every other target as `replicate`; acks are counted by the put core
-//            (actors/quorum.ts) until W is met, has become impossible, or the deadline passes
+//            (actors/quorum.ts) until W is met, has become impossible, or the deadline passes. Sloppy quorum: a
+//            primary that fails, or has not answered within hintAfterMs, gets its stand-in (a spare, the next
+//            healthy node on the ring) sent the clock with a hint naming it; the stand-in's ack counts toward W
 //   done     one put-reply has gone to the client; late acks are ignored
 //
 // The FSM never reads a clock or a timer: the host passes `nowMs` in and performs the sends it appends to `out`.
 
 import { TimeoutError, QuorumError, type WireError } from '../errors.js';
 import type { Address, PutReply, PutRequest, Send, StoredClock } from '../protocol.js';
+import type { Placement } from '../ring.js';
 import { join, type VersionVector } from '../versioning/dvv.js';
 import {
   newPutCore,
@@ -40,15 +43,30 @@ export class PutFsm {
     readonly request: PutRequest,
     nowMs: number,
   ) {
-    this.core = newPutCore(request.need, request.targets, { sloppy: request.sloppy });
+    // Spares are targets from the start (they may yet answer), so the core does not call W impossible too early.
+    const spares = request.sloppy ? request.spares.filter((s) => !request.targets.some((t) => t.node === s.node)) : [];
+    this.spares = spares;
+    this.core = newPutCore(request.need, spares.length === 0 ? request.targets : [...request.targets, ...spares], {
+      sloppy: request.sloppy,
+    });
     this.deadlineMs = nowMs + request.timeoutMs;
+    this.hintAtMs = nowMs + request.hintAfterMs;
   }
+
+  private readonly spares: Placement[];
+  private readonly hintAtMs: number;
+  private clock: StoredClock | undefined;
+  /** primaries that acked; a spare is sent for any other once they fail or hintAfterMs passes */
+  private readonly answered = new Set<number>();
+  private readonly sparesSent = new Set<number>();
 
   /** After the local write: count it, replicate to the other targets, and reply if W is already met. */
   start(clock: StoredClock, out: Send[]): void {
     if (this.state !== 'execute') throw new Error(`PutFsm.start in state ${this.state}`);
     this.state = 'collect';
     this.context = join(clock);
+    this.clock = clock;
+    this.answered.add(this.self);
     putAddReply(this.core, this.self, true);
     const { key, targets } = this.request;
     for (const t of targets) {
@@ -68,11 +86,29 @@ export class PutFsm {
   onAck(from: Address, ok: boolean, out: Send[]): void {
     if (this.state !== 'collect') return;
     putAddReply(this.core, from, ok);
+    if (ok) this.answered.add(from);
+    else this.sendSpare(from, out);
     this.settle(out);
+  }
+
+  /** Sends the clock, hinted, to the stand-in for a primary that failed or is slow (sloppy quorum only). */
+  private sendSpare(primary: number, out: Send[]): void {
+    if (this.clock === undefined || this.sparesSent.has(primary)) return;
+    const spare = this.spares.find((s) => s.hintFor === primary);
+    if (spare === undefined) return;
+    this.sparesSent.add(primary);
+    const { key } = this.request;
+    out.push({
+      to: spare.node,
+      msg: { type: 'replicate', req: this.localReq, from: this.self, key, clock: this.clock, hintFor: primary },
+    });
   }
 
   /** Called on every tick; true once the FSM is finished and can be forgotten. */
   onTick(nowMs: number, out: Send[]): boolean {
+    if (this.state === 'collect' && nowMs >= this.hintAtMs && this.spares.length > 0) {
+      for (const t of this.request.targets) if (!this.answered.has(t.node)) this.sendSpare(t.node, out);
+    }
     if (this.state === 'collect' && nowMs >= this.deadlineMs) {
       const outcome = putTimeout(this.core);
       const error = new TimeoutError(`write timed out after ${this.request.timeoutMs} ms: ${outcome.message}`, {

@@ -49,7 +49,9 @@ export interface NetworkOptions {
 }
 
 export const DEFAULT_LATENCY: Distribution = { kind: 'uniform', minMs: 0.5, maxMs: 1.5 };
-const ALL_TYPES: MessageType[] = ['put', 'put-reply', 'replicate', 'replicate-ack', 'get', 'get-reply', 'repair', 'repair-ack'];
+const ALL_TYPES: MessageType[] = [
+  'put', 'put-reply', 'replicate', 'replicate-ack', 'get', 'get-reply', 'repair', 'repair-ack', 'handoff', 'handoff-ack',
+];
 
 export interface NetworkCounters {
   sent: number;

@@ -1,0 +1,463 @@
+// The simulator's engine: every replica actor from actors/ in this one thread, a virtual clock, the simulated
+// network, and the pump that advances virtual time while the application waits on an operation.
+//
+// Data layout:
+//   nowMs          virtual time; it moves only when an event is processed, to that event's time
+//   queue          the event queue (messages and application wake-ups), bounded; ticks are not in it: nextTickMs is
+//                  the one tick due, every tickMs, so the queue can never crowd a timeout out
+//   nodes[n]       per replica: its Replica actor (null while down), its MapStore (survives a crash, not a wipe),
+//                  status, pause flag and the inbox buffered while paused (bounded by mailboxCapacity)
+//   hosts          the clients (SimClient), in creation order: ticks and deliveries reach them through SimHost
+//   pending        operations the application is waiting on (client calls, sleeps, settles)
+//
+// The pump (why it is built this way): the application is infinitely fast next to virtual time. When it starts an
+// operation the pump is scheduled as a microtask; it processes events in (time, sequence) order until some
+// operation completes, then it stops and lets YIELD_HOPS microtasks run before it resumes, so the code awaiting that
+// operation can issue its next one at the same virtual time. No timers, no setImmediate, no I/O: a run is a function
+// of the seed and the application's code, so the same seed and code replay the same event order and digest. With
+// nothing pending the pump stops and virtual time stands still (sleep(ms) and settle() let it run on).
+
+import { StoppedError } from '../../actors/errors.js';
+import { hash32 } from '../../actors/hash.js';
+import { CLIENT_BASE, type Address, type Message, type MessageType, type Send } from '../../actors/protocol.js';
+import { Replica, type ReplicaCounters } from '../../actors/replica.js';
+import type { ResolvedConfig } from '../config.js';
+import { MapStore } from '../store.js';
+import { EventQueue } from './event-queue.js';
+import { EventKind, SimNetwork, type NetworkOptions, type SimEvent } from './network.js';
+import { Prng } from './prng.js';
+import { TraceDigest } from './trace.js';
+
+/** Microtasks the pump lets run after an operation completes: enough for a few nested awaits to issue the next op. */
+export const YIELD_HOPS = 32;
+export const DEFAULT_MAX_QUEUED_EVENTS = 1 << 20;
+
+const TYPE_CODE: Record<MessageType, number> = {
+  put: 1, 'put-reply': 2, replicate: 3, 'replicate-ack': 4, get: 5, 'get-reply': 6, repair: 7, 'repair-ack': 8, tick: 9,
+  handoff: 10, 'handoff-ack': 11,
+};
+/** digest markers of what happened to a message */
+const DELIVERED = 1;
+const DROPPED_PARTITION = 2;
+const DROPPED_DOWN = 3;
+const BUFFERED = 4;
+const TICK = 5;
+const WAKE = 6;
+
+/** What the engine needs of a client. */
+export interface SimHost {
+  readonly address: Address;
+  /** the replica this client sits beside for partitions (-1: never cut off) */
+  readonly near: number;
+  deliver(msg: Message): void;
+  tick(nowMs: number): void;
+  /** operations in flight */
+  readonly inFlight: number;
+  fail(e: Error): void;
+}
+
+export interface SimNode {
+  node: number;
+  replica: Replica | null;
+  store: MapStore;
+  status: 'up' | 'down';
+  paused: boolean;
+  inbox: SimEvent[];
+  wipes: number;
+  /** counters of earlier incarnations, added up */
+  past: ReplicaCounters;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface WorldCounters {
+  events: number;
+  ticks: number;
+  delivered: number;
+  droppedDown: number;
+  droppedPausedFull: number;
+  droppedPartitionInFlight: number;
+  operationsCompleted: number;
+}
+
+interface Waiter {
+  resolve: (v: boolean) => void;
+  reject: (e: Error) => void;
+  /** a settle waiter (resolves when nothing is in flight) rather than a sleep */
+  settle: boolean;
+  deadlineMs: number;
+}
+
+export interface WorldOptions extends NetworkOptions {
+  seed: number;
+  maxQueuedEvents?: number;
+}
+
+export class SimWorld {
+  nowMs = 0;
+  readonly rng: Prng;
+  readonly queue: EventQueue<SimEvent>;
+  readonly network: SimNetwork;
+  readonly digest = new TraceDigest();
+  readonly nodes: SimNode[];
+  readonly hosts = new Map<Address, SimHost>();
+  readonly counters: WorldCounters = {
+    events: 0, ticks: 0, delivered: 0, droppedDown: 0, droppedPausedFull: 0, droppedPartitionInFlight: 0, operationsCompleted: 0,
+  };
+  stopped = false;
+  /** the error an actor threw, which stopped the simulation (undefined while it runs) */
+  crashed: Error | undefined;
+  /** the nodes down now, as ticks tell replicas (the simulator's failure detector is perfect) */
+  private down: number[] = [];
+  /** set when a node went down, came back or resumed: the next tick goes to every replica */
+  private membershipChanged = false;
+  private nextTickMs: number;
+  private pendingOps = 0;
+  private messagesQueued = 0;
+  private readonly waiters = new Map<number, Waiter>();
+  private nextWaiter = 1;
+  private pumpScheduled = false;
+  private pumping = false;
+  private yieldNow = false;
+  private readonly out: Send[] = [];
+  private readonly pumpBound = (): void => this.pump();
+
+  constructor(
+    readonly config: ResolvedConfig,
+    options: WorldOptions,
+  ) {
+    this.rng = new Prng(options.seed);
+    this.queue = new EventQueue<SimEvent>(options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
+    this.nextTickMs = config.tickMs;
+    const dcs = config.nodes.map((n) => n.dc);
+    const near = (a: Address): number => this.hosts.get(a)?.near ?? -1;
+    this.network = new SimNetwork(this.queue, this.rng, dcs, near, config.localDc, options);
+    this.nodes = config.nodes.map((spec) => {
+      const store = this.newStore();
+      return {
+        node: spec.id, replica: this.newReplica(spec.id, store, 0), store, status: 'up', paused: false, inbox: [],
+        wipes: 0, past: zeroCounters(), messagesIn: 0, messagesOut: 0,
+      };
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------ operations
+
+  /** Wraps an operation's settlement so the pump knows when the application has something to wait for. */
+  track<T>(start: (resolve: (v: T) => void, reject: (e: Error) => void) => void): Promise<T> {
+    if (this.stopped) return Promise.reject(this.crashed ?? new StoppedError());
+    return new Promise<T>((resolve, reject) => {
+      let open = true;
+      const finish = (): boolean => {
+        if (!open) return false;
+        open = false;
+        this.pendingOps--;
+        this.counters.operationsCompleted++;
+        this.yieldNow = true;
+        return true;
+      };
+      this.pendingOps++;
+      this.schedulePump();
+      start(
+        (v) => finish() && resolve(v),
+        (e) => finish() && reject(e),
+      );
+    });
+  }
+
+  /** Resolves after `ms` of virtual time (the application's think time). */
+  sleep(ms: number): Promise<boolean> {
+    return this.wait(false, this.nowMs + ms);
+  }
+
+  /** Resolves true once no message is in flight and no client operation is pending, false if maxMs passes first. */
+  settle(maxMs: number): Promise<boolean> {
+    return this.wait(true, this.nowMs + maxMs);
+  }
+
+  private wait(settle: boolean, deadlineMs: number): Promise<boolean> {
+    return this.track<boolean>((resolve, reject) => {
+      const id = this.nextWaiter++;
+      this.waiters.set(id, { resolve, reject, settle, deadlineMs });
+      if (!this.queue.push({ timeMs: deadlineMs, seq: 0, kind: EventKind.Wake, from: -1, to: id, msg: null })) {
+        this.waiters.delete(id);
+        reject(new StoppedError(`the simulator's event queue is full (${this.queue.capacity} events, maxQueuedEvents)`));
+      }
+      this.checkWaiters();
+    });
+  }
+
+  private checkWaiters(): void {
+    if (this.waiters.size === 0) return;
+    const quiet = this.messagesQueued === 0 && this.clientOps() === 0;
+    for (const [id, w] of this.waiters) {
+      if (w.settle && quiet) {
+        this.waiters.delete(id);
+        w.resolve(true);
+      }
+    }
+  }
+
+  private clientOps(): number {
+    let n = 0;
+    for (const h of this.hosts.values()) n += h.inFlight;
+    return n;
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.failAll(new StoppedError());
+  }
+
+  private failAll(e: Error): void {
+    this.stopped = true;
+    for (const h of this.hosts.values()) h.fail(e);
+    for (const w of this.waiters.values()) w.reject(e);
+    this.waiters.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------------ the pump
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.pumping) return;
+    this.pumpScheduled = true;
+    queueMicrotask(this.pumpBound);
+  }
+
+  private pump(): void {
+    this.pumpScheduled = false;
+    this.pumping = true;
+    try {
+      while (this.pendingOps > 0 && !this.stopped && !this.yieldNow) this.step();
+    } catch (e) {
+      // An actor (or the engine) threw: a bug, not a fault to simulate. Every waiting operation fails with it, so
+      // the application sees the error instead of waiting forever on a pump that can no longer run.
+      this.crashed = e instanceof Error ? e : new Error(String(e));
+      this.failAll(this.crashed);
+    } finally {
+      this.pumping = false;
+    }
+    if (this.yieldNow) {
+      this.yieldNow = false;
+      if (this.pendingOps > 0 && !this.stopped) this.resumeAfterYield();
+    }
+  }
+
+  private resumeAfterYield(): void {
+    this.pumpScheduled = true;
+    let hops = YIELD_HOPS;
+    const hop = (): void => {
+      if (--hops > 0) queueMicrotask(hop);
+      else this.pump();
+    };
+    queueMicrotask(hop);
+  }
+
+  /** Processes the next event: the tick when it is due no later than the queue's head, else the head. */
+  step(): void {
+    this.counters.events++;
+    const head = this.queue.peek();
+    if (head === undefined || this.nextTickMs <= head.timeMs) {
+      this.tick();
+    } else {
+      this.queue.pop();
+      this.nowMs = head.timeMs;
+      if (head.kind === EventKind.Message) {
+        this.messagesQueued--;
+        this.onMessage(head);
+      } else {
+        this.onWake(head.to);
+      }
+    }
+    this.checkWaiters();
+  }
+
+  private tick(): void {
+    this.nowMs = this.nextTickMs;
+    this.nextTickMs += this.config.tickMs;
+    this.counters.ticks++;
+    this.digest.word(TICK);
+    this.digest.float(this.nowMs);
+    const tickMsg: Message = { type: 'tick', nowMs: this.nowMs, down: this.down };
+    const full = this.membershipChanged;
+    this.membershipChanged = false;
+    for (const n of this.nodes) {
+      // A replica with no write in flight and no hint held has nothing a tick could change but its view of who is
+      // down, and that changes only with membership: so it is ticked only then, which keeps a 100-node tick cheap.
+      if (n.replica === null || n.paused) continue;
+      if (!full && n.replica.pendingPuts === 0 && n.replica.hints.owners().length === 0) continue;
+      n.replica.handle(tickMsg, this.nowMs, this.out);
+      this.route(n);
+    }
+    for (const h of this.hosts.values()) if (h.inFlight > 0) h.tick(this.nowMs);
+  }
+
+  private onWake(id: number): void {
+    this.digest.word(WAKE);
+    this.digest.float(this.nowMs);
+    const w = this.waiters.get(id);
+    if (w === undefined) return; // a settle that already resolved
+    this.waiters.delete(id);
+    w.resolve(!w.settle); // a sleep is done (true); a settle ran out of time (false)
+  }
+
+  // ------------------------------------------------------------------------------------------------ messages
+
+  /** The network asks this before it puts a message in flight; the engine keeps the count for settle(). */
+  send(from: Address, to: Address, msg: Message): void {
+    const before = this.queue.size;
+    this.network.send(from, to, msg, this.nowMs);
+    this.messagesQueued += this.queue.size - before;
+  }
+
+  /** Whether a replica's mailbox (in flight to it, plus buffered while paused) can take one more message. */
+  accepts(to: Address): boolean {
+    if (to >= CLIENT_BASE) return true;
+    return this.network.inFlightTo[to] + this.nodes[to].inbox.length < this.config.mailboxCapacity;
+  }
+
+  private onMessage(ev: SimEvent): void {
+    const msg = ev.msg!;
+    const to = ev.to;
+    if (to < CLIENT_BASE) this.network.inFlightTo[to]--;
+    if (this.network.blocked(ev.from, to)) {
+      this.counters.droppedPartitionInFlight++;
+      this.fold(DROPPED_PARTITION, ev.from, to, msg);
+      return;
+    }
+    if (to >= CLIENT_BASE) {
+      this.fold(DELIVERED, ev.from, to, msg);
+      this.counters.delivered++;
+      this.hosts.get(to)?.deliver(msg);
+      return;
+    }
+    const n = this.nodes[to];
+    if (n.replica === null) {
+      this.counters.droppedDown++;
+      this.fold(DROPPED_DOWN, ev.from, to, msg);
+      return;
+    }
+    if (n.paused) {
+      if (n.inbox.length + this.network.inFlightTo[to] >= this.config.mailboxCapacity) {
+        this.counters.droppedPausedFull++;
+        this.fold(DROPPED_DOWN, ev.from, to, msg);
+      } else {
+        this.fold(BUFFERED, ev.from, to, msg);
+        n.inbox.push(ev);
+      }
+      return;
+    }
+    this.fold(DELIVERED, ev.from, to, msg);
+    this.counters.delivered++;
+    n.messagesIn++;
+    n.replica.handle(msg, this.nowMs, this.out);
+    this.route(n);
+  }
+
+  /** Performs a replica's sends, as runtime/replica-worker.ts does: a replicate to a full mailbox fails at once. */
+  private route(n: SimNode): void {
+    const out = this.out;
+    for (let i = 0; i < out.length; i++) {
+      const { to, msg } = out[i];
+      if (msg.type === 'replicate' && !this.accepts(to)) {
+        n.replica!.handle({ type: 'replicate-ack', req: msg.req, from: to, ok: false }, this.nowMs, out);
+        continue;
+      }
+      n.messagesOut++;
+      this.send(n.node, to, msg);
+    }
+    out.length = 0;
+  }
+
+  private fold(what: number, from: Address, to: Address, msg: Message): void {
+    const d = this.digest;
+    d.word(what);
+    d.float(this.nowMs);
+    d.word(from);
+    d.word(to);
+    d.word(TYPE_CODE[msg.type]);
+    if (msg.type !== 'tick') d.word(msg.req);
+    if ('key' in msg) d.word(hash32(msg.key));
+    d.events++;
+  }
+
+  // ------------------------------------------------------------------------------------------------ node faults
+
+  private newStore(): MapStore {
+    return new MapStore({ maxKeys: this.config.storeMaxKeys, arenaBytes: this.config.storeArenaBytes });
+  }
+
+  private newReplica(node: number, store: MapStore, wipes: number): Replica {
+    return new Replica(store, {
+      node,
+      // a wiped node must mint dots under a new id, or they would collide with its old dots still held elsewhere
+      replicaId: wipes === 0 ? String(node) : `${node}.${wipes}`,
+      conflicts: this.config.conflicts,
+      maxPendingPuts: this.config.maxPendingPuts,
+    });
+  }
+
+  private membershipUpdate(): void {
+    this.down = this.nodes.filter((x) => x.status === 'down').map((x) => x.node);
+    this.membershipChanged = true;
+  }
+
+  /** The actor stops: its in-memory state (writes it was coordinating, a paused inbox) is lost; the store stays. */
+  kill(node: number, wipe: boolean): void {
+    const n = this.nodes[node];
+    if (n.replica !== null) addCounters(n.past, n.replica.counters);
+    n.replica = null;
+    n.status = 'down';
+    n.paused = false;
+    n.inbox = [];
+    this.membershipUpdate();
+    if (wipe) {
+      n.store = this.newStore();
+      n.wipes++;
+    }
+  }
+
+  /** A fresh actor on the node's store (crash recovery); a no-op for a node that is up. */
+  restart(node: number): void {
+    const n = this.nodes[node];
+    if (n.replica !== null) return;
+    n.replica = this.newReplica(node, n.store, n.wipes);
+    n.status = 'up';
+    this.membershipUpdate();
+  }
+
+  pause(node: number): void {
+    const n = this.nodes[node];
+    if (n.replica !== null) n.paused = true;
+  }
+
+  /** The node takes up its buffered inbox, in arrival order, at the current virtual time. */
+  resume(node: number): void {
+    const n = this.nodes[node];
+    if (!n.paused) return;
+    n.paused = false;
+    this.membershipChanged = true; // it missed ticks while paused
+    const inbox = n.inbox;
+    n.inbox = [];
+    for (const ev of inbox) {
+      const before = this.queue.size;
+      this.network.enqueue(ev.from, node, ev.msg!, this.nowMs);
+      this.messagesQueued += this.queue.size - before;
+    }
+  }
+}
+
+/** A replica that never ran: its counters are all zero, whatever counters Replica grows. */
+export const BLANK_REPLICA = new Replica(
+  { get: () => undefined, set: () => undefined },
+  { node: 0, replicaId: '0', conflicts: 'siblings', maxPendingPuts: 1 },
+);
+
+function zeroCounters(): ReplicaCounters {
+  return { ...BLANK_REPLICA.counters };
+}
+
+export function addCounters(into: ReplicaCounters, c: ReplicaCounters): ReplicaCounters {
+  for (const k of Object.keys(into) as Array<keyof ReplicaCounters>) into[k] += c[k];
+  return into;
+}

@@ -1,0 +1,151 @@
+// The supervisor: failure detection and the restart policy, on the main thread.
+//
+// Detection: every replica increments its heartbeat counter in the SharedView on each tick. The supervisor samples
+// the counters every `sampleMs`; a counter that moved is a heartbeat arrival for that node's phi accrual detector
+// (actors/failure-detector.ts). phi >= threshold marks the node Down, phi >= threshold / 2 Suspect, less Up. The
+// status goes into the SharedView, which every coordinator (in any thread) reads per request: no message needed.
+// A worker that exits is Down at once, without waiting for phi.
+//
+// Restarts: one-for-one. A crashed worker is restarted after `delayMs`, at most `maxRestarts` times within
+// `withinMs`; past that the node stays down and a `node-given-up` event says so.
+
+import { EventEmitter } from 'node:events';
+import { PhiAccrualDetector, type PhiParams } from '../actors/failure-detector.js';
+import { NodeStatus, type SharedView } from './shared-view.js';
+import { nowMs } from './clock.js';
+
+export interface DetectorOptions {
+  /** phi at which a node is held down (Cassandra's phi_convict_threshold default is 8) */
+  threshold: number;
+  /** how often the supervisor samples heartbeats */
+  sampleMs: number;
+  minStdDeviationMs: number;
+  acceptableHeartbeatPauseMs: number;
+}
+
+export interface RestartOptions {
+  maxRestarts: number;
+  withinMs: number;
+  delayMs: number;
+}
+
+// Defaults tolerate a busy 2-core machine: a worker saturated by a benchmark can miss a few 10 ms ticks, and a
+// false "down" would send writes to fallbacks for nothing. Detection takes about 0.5 s with these (detectionTimeMs).
+export const DEFAULT_DETECTOR: DetectorOptions = {
+  threshold: 8,
+  sampleMs: 50,
+  minStdDeviationMs: 50,
+  acceptableHeartbeatPauseMs: 250,
+};
+
+export const DEFAULT_RESTART: RestartOptions = { maxRestarts: 5, withinMs: 10_000, delayMs: 50 };
+
+export type ClusterEvent =
+  | 'node-up'
+  | 'node-suspect'
+  | 'node-down'
+  | 'node-crashed'
+  | 'node-restarted'
+  | 'node-given-up'
+  | 'node-paused'
+  | 'node-resumed';
+
+export interface NodeEvent {
+  node: number;
+  atMs: number;
+  reason?: string;
+}
+
+export class Supervisor extends EventEmitter {
+  private readonly detectors: PhiAccrualDetector[];
+  private readonly lastBeat: number[];
+  /** nodes whose worker is gone (restarting or given up): their status is not the detector's to change */
+  private readonly dead = new Set<number>();
+  private readonly restarts: number[][];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  readonly phiParams: Partial<PhiParams>;
+
+  constructor(
+    private readonly view: SharedView,
+    readonly detector: DetectorOptions,
+    readonly restart: RestartOptions,
+  ) {
+    super();
+    const n = view.nodes;
+    this.phiParams = {
+      threshold: detector.threshold,
+      minStdDeviationMs: detector.minStdDeviationMs,
+      acceptableHeartbeatPauseMs: detector.acceptableHeartbeatPauseMs,
+      firstHeartbeatEstimateMs: detector.sampleMs,
+    };
+    this.detectors = Array.from({ length: n }, () => new PhiAccrualDetector(this.phiParams));
+    this.lastBeat = Array.from({ length: n }, (_, i) => view.heartbeat(i));
+    this.restarts = Array.from({ length: n }, () => []);
+  }
+
+  start(): void {
+    const t = nowMs();
+    for (const d of this.detectors) d.heartbeat(t);
+    this.timer = setInterval(() => this.sample(nowMs()), this.detector.sampleMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One sampling round: heartbeats in, statuses out. */
+  sample(now: number): void {
+    for (let node = 0; node < this.detectors.length; node++) {
+      if (this.dead.has(node)) continue;
+      const beat = this.view.heartbeat(node);
+      if (beat !== this.lastBeat[node]) {
+        this.lastBeat[node] = beat;
+        this.detectors[node].heartbeat(now);
+      }
+      const phi = this.detectors[node].phi(now);
+      const status = phi >= this.detector.threshold ? NodeStatus.Down : phi >= this.detector.threshold / 2 ? NodeStatus.Suspect : NodeStatus.Up;
+      this.transition(node, status, now);
+    }
+  }
+
+  /** The node's worker exited: Down now. Returns whether the restart policy allows another restart. */
+  crashed(node: number, reason: string): boolean {
+    const now = nowMs();
+    this.dead.add(node);
+    this.transition(node, NodeStatus.Down, now);
+    this.emit('node-crashed', { node, atMs: now, reason } satisfies NodeEvent);
+    const recent = this.restarts[node].filter((t) => now - t < this.restart.withinMs);
+    this.restarts[node] = recent;
+    if (recent.length >= this.restart.maxRestarts) {
+      this.emit('node-given-up', {
+        node,
+        atMs: now,
+        reason: `${recent.length} restarts within ${this.restart.withinMs} ms (limit ${this.restart.maxRestarts}); the node stays down`,
+      } satisfies NodeEvent);
+      return false;
+    }
+    recent.push(now);
+    return true;
+  }
+
+  /** The node's worker is running again: detection starts afresh (a new detector, so old intervals do not count). */
+  restarted(node: number): void {
+    const now = nowMs();
+    this.dead.delete(node);
+    this.detectors[node] = new PhiAccrualDetector(this.phiParams);
+    this.detectors[node].heartbeat(now);
+    this.lastBeat[node] = this.view.heartbeat(node);
+    this.transition(node, NodeStatus.Up, now);
+    this.emit('node-restarted', { node, atMs: now } satisfies NodeEvent);
+  }
+
+  private transition(node: number, status: NodeStatus, now: number): void {
+    const before = this.view.status(node);
+    if (before === status) return;
+    this.view.setStatus(node, status);
+    const event: ClusterEvent = status === NodeStatus.Up ? 'node-up' : status === NodeStatus.Suspect ? 'node-suspect' : 'node-down';
+    this.emit(event, { node, atMs: now } satisfies NodeEvent);
+  }
+}
