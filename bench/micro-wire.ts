@@ -99,6 +99,7 @@ function perMessageUs(t: Task | undefined): number {
 
 async function main(): Promise<void> {
   const timeMs = Number(process.argv[2] ?? 1000);
+  if (!(timeMs >= 10 && timeMs <= 60_000)) throw new Error(`time per task is ${process.argv[2]} ms; use 10..60000`);
   const bench = new Bench({ time: timeMs, warmupTime: Math.min(250, timeMs), throws: true });
   const sendCodec = new WireCodec(DATACENTERS);
   const rows: Row[] = [];

@@ -27,6 +27,7 @@ import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { BUSY, SharedStore, type StoreBuffers } from './store.js';
 import { Outbox, type Port } from './transport.js';
+import { WireCodec } from './wire.js';
 
 export interface GetOptions {
   consistency?: Level;
@@ -86,6 +87,7 @@ export interface ClientHandle {
   transfer: MessagePort[];
 }
 
+const PARK = new Int32Array(new SharedArrayBuffer(4));
 const GET_KEYS = new Set(['consistency', 'r', 'timeoutMs', 'readRepair']);
 const PUT_KEYS = new Set(['context', 'consistency', 'w', 'timeoutMs']);
 
@@ -123,6 +125,7 @@ export class ClusterClient {
   private readonly readers: SharedStore[];
   private readonly ports = new Map<Address, Port>();
   private readonly outbox: Outbox;
+  private readonly codec: WireCodec;
   private readonly puts = new Map<number, PendingPut>();
   private readonly gets = new Map<number, PendingGet>();
   private readonly out: Send[] = [];
@@ -151,6 +154,7 @@ export class ClusterClient {
   constructor(handle: Omit<ClientHandle, 'transfer'>) {
     this.config = handle.config;
     this.address = handle.address;
+    this.codec = new WireCodec(handle.config.datacenters);
     this.view = new SharedView(handle.view, handle.config.nodes.length);
     this.ring = new Ring({ nodes: this.config.nodes, vnodes: this.config.vnodes, replication: this.config.replication });
     this.readers = handle.stores.map((b) => SharedStore.attach(b, 'reader'));
@@ -164,7 +168,7 @@ export class ClusterClient {
       this.control = handle.control;
     }
     this.near = handle.near ?? -1;
-    this.outbox = new Outbox(this.ports, this.view, this.config.mailboxCapacity, this.near);
+    this.outbox = new Outbox(this.ports, this.codec, this.view, this.config.mailboxCapacity, this.near);
     const topo = { replicationByDc: this.config.replication, localDc: this.config.localDc };
     this.defaultRead = requirement(this.config.read, 'read', topo);
     this.defaultWrite = requirement(this.config.write, 'write', topo);
@@ -229,12 +233,18 @@ export class ClusterClient {
       throw new InvalidArgumentError(`node must be an integer from 0 to ${this.readers.length - 1}; got ${String(node)}`);
     }
     const id = this.checkKey(key);
-    for (let attempt = 0; attempt < 100; attempt++) {
+    // The store answers BUSY while its writer compacts; inspect is synchronous, so wait in short bounded sleeps
+    // (Atomics.wait parks this thread without spinning) for up to about two seconds.
+    for (let attempt = 0; attempt < 2000; attempt++) {
       const clock = this.readers[node].get(id);
-      if (clock === BUSY) continue;
+      if (clock === BUSY) {
+        Atomics.wait(PARK, 0, 0, 1);
+        continue;
+      }
       if (clock === undefined) return undefined;
       const r = toResult(clock, true);
-      return { values: r.values, context: r.context, versions: clock.entries.reduce((n: number, e: { values: unknown[] }) => n + e.values.length, 0) + clock.anonymous.length, deleted: r.deleted };
+      const versions = clock.entries.reduce((n: number, e: { values: unknown[] }) => n + e.values.length, 0) + clock.anonymous.length;
+      return { values: r.values, context: r.context, versions, deleted: r.deleted };
     }
     throw new OverloadedError(`replica ${node}'s store stayed busy compacting; retry`);
   }
@@ -244,10 +254,10 @@ export class ClusterClient {
     const old = this.ports.get(node) as MessagePort | undefined;
     if (old !== undefined && old !== port) old.close();
     this.ports.set(node, port);
-    port.on('message', (batch: Message[]) => {
+    port.on('message', (buffer: ArrayBuffer) => {
       // a partition between the replica and the node this client sits beside drops its replies too
       if (this.near >= 0 && this.view.blocked(node, this.near)) return;
-      this.deliver(batch);
+      this.deliver(this.codec.decode(buffer));
     });
     port.unref();
   }

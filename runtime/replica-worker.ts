@@ -14,6 +14,7 @@ import type { HintCounters } from '../actors/hints.js';
 import { SharedStore, type StoreBuffers } from './store.js';
 import { SharedView } from './shared-view.js';
 import { Outbox, type Port } from './transport.js';
+import { WireCodec } from './wire.js';
 import type { ResolvedConfig } from './config.js';
 import { nowMs } from './clock.js';
 
@@ -74,7 +75,8 @@ function main(data: ReplicaWorkerData): void {
     hints: data.config.hints,
   });
   const ports = new Map<Address, Port>();
-  const outbox = new Outbox(ports, view, data.config.mailboxCapacity, data.node);
+  const codec = new WireCodec(data.config.datacenters);
+  const outbox = new Outbox(ports, codec, view, data.config.mailboxCapacity, data.node);
   const out: Send[] = [];
   let messagesIn = 0;
   let batchesIn = 0;
@@ -83,6 +85,7 @@ function main(data: ReplicaWorkerData): void {
   // batches that arrived while paused; bounded because senders stop at the mailbox capacity (the depth counter
   // still counts them)
   const held: Message[][] = [];
+  const receive = (buffer: ArrayBuffer): void => deliver(codec.decode(buffer));
   const deliver = (batch: Message[]): void => {
     if (paused) {
       held.push(batch);
@@ -113,7 +116,7 @@ function main(data: ReplicaWorkerData): void {
     const old = ports.get(addr) as MessagePort | undefined;
     if (old !== undefined && old !== port) old.close();
     ports.set(addr, port);
-    port.on('message', deliver);
+    port.on('message', receive);
   };
   for (const [addr, port] of data.peers) listen(addr, port);
 
