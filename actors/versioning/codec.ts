@@ -46,7 +46,7 @@ const REF_SEARCH_MAX = 16;
 /** Below this many bytes, ASCII is decoded by hand: TextDecoder costs about 100 ns per call whatever the size. */
 const SHORT_STRING_BYTES = 24;
 /** From this many chars, strings are encoded with TextEncoder.encodeInto (native, but a fixed cost per call). */
-const LONG_STRING_CHARS = 256;
+const LONG_STRING_CHARS = 24;
 /** From this many chars, utf8Size first tries ASCII_ONLY. */
 const REGEX_ASCII_MIN_CHARS = 32;
 const ASCII_ONLY = /^[\x00-\x7f]*$/;
