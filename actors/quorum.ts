@@ -532,6 +532,16 @@ function impossibleWhy(t: Tally): string {
   return `it can no longer be met: ${t.open} countable targets still pending of ${countable} placed${why}`;
 }
 
+/** The success path's view: which nodes' replies counted, and whether all were primaries (no message built). */
+export interface Counted {
+  ackedNodes: readonly number[];
+  primaryOnly: boolean;
+}
+
+export function counted(core: PutCore | GetCore): Counted {
+  return { ackedNodes: core.tally.ackOrder, primaryOnly: core.tally.countedFallbacks === 0 };
+}
+
 // Put core ------------------------------------------------------------------------------------------------------
 
 export function newPutCore(req: Requirement, targets: readonly Target[], opts: { sloppy: boolean }): PutCore {

@@ -15,7 +15,7 @@
 
 import { QuorumError, TimeoutError, type LeaderlessError } from '../errors.js';
 import type { Address, GetReply, Send, StoredClock } from '../protocol.js';
-import { getAddReply, getOutcome, getStatus, getTimeout, newGetCore, type GetCore, type Requirement } from '../quorum.js';
+import { counted, getAddReply, getOutcome, getStatus, getTimeout, newGetCore, type GetCore, type Requirement } from '../quorum.js';
 import type { Placement } from '../ring.js';
 import type { ConflictMode } from '../types.js';
 import { equal, join, sync, type VersionVector } from '../versioning/dvv.js';
@@ -178,7 +178,7 @@ export class GetFsm {
     }
     if (merged !== null && this.params.conflicts === 'lww') merged = resolveLww(merged);
     this.merged = merged;
-    const outcome = getOutcome(this.core);
+    const outcome = counted(this.core);
     const repaired: number[] = [];
     if (merged !== null && this.params.readRepair !== 'off') {
       const blocking = this.params.readRepair === 'blocking';
@@ -196,7 +196,7 @@ export class GetFsm {
       ok: true,
       clock: merged,
       context: merged === null ? [] : join(merged),
-      replied: outcome.ackedNodes,
+      replied: outcome.ackedNodes.slice(),
       primaryOnly: outcome.primaryOnly,
       repaired,
     };

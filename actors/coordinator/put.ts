@@ -21,7 +21,8 @@ import {
   putOutcome,
   putStatus,
   putTimeout,
-  type CoreOutcome,
+  counted,
+  type Counted,
   type PutCore,
 } from '../quorum.js';
 
@@ -127,12 +128,12 @@ export class PutFsm {
   private settle(out: Send[]): void {
     const status = putStatus(this.core);
     if (status === 'pending') return;
-    const outcome = putOutcome(this.core);
     this.state = 'done';
     if (status === 'ok') {
       this.succeeded = true;
-      out.push({ to: this.request.from, msg: this.reply(true, undefined, outcome) });
+      out.push({ to: this.request.from, msg: this.reply(true, undefined, counted(this.core)) });
     } else {
+      const outcome = putOutcome(this.core);
       const error = new QuorumError(outcome.message, {
         needed: outcome.needed,
         acked: outcome.ackedNodes,
@@ -144,13 +145,13 @@ export class PutFsm {
     }
   }
 
-  private reply(ok: boolean, error: WireError | undefined, outcome: CoreOutcome): PutReply {
+  private reply(ok: boolean, error: WireError | undefined, outcome: Counted): PutReply {
     const r: PutReply = {
       type: 'put-reply',
       req: this.request.req,
       from: this.self,
       ok,
-      acked: outcome.ackedNodes,
+      acked: outcome.ackedNodes.slice(),
       primaryOnly: outcome.primaryOnly,
       context: this.context,
     };
