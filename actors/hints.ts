@@ -175,8 +175,11 @@ export class HintQueue<T> {
     });
   }
 
-  /** Drops hints queued more than hintTtlMs before nowMs (none in flight). Returns the number dropped. */
-  expire(nowMs: number): number {
+  /**
+   * Drops hints queued more than hintTtlMs before nowMs (none in flight). Returns the number dropped; `onDrop` hears
+   * each one (a runtime that persists hints forgets them there too).
+   */
+  expire(nowMs: number, onDrop?: (owner: number, keyId: string) => void): number {
     assertMs(nowMs, 'nowMs');
     const ttlMs = this.config.hintTtlMs;
     if (ttlMs === undefined) return 0;
@@ -187,6 +190,7 @@ export class HintQueue<T> {
         q.hints.delete(keyId);
         q.bytes -= hint.sizeBytes;
         dropped++;
+        onDrop?.(owner, keyId);
       }
       if (q.hints.size === 0) this.owners_.delete(owner);
     }

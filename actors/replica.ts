@@ -16,11 +16,34 @@ import { newClock, newWithContext, sync, updateWith } from './versioning/dvv.js'
 import { resolveLww, stampedEqual } from './versioning/lww.js';
 import { encodedClockSize } from './versioning/codec.js';
 import { HintQueue } from './hints.js';
+import { AntiEntropy, type AntiEntropyOptions } from './anti-entropy.js';
 
 /** What the actor needs of its store. The runtime adapts SharedStore (writer side) or a Map to it. */
 export interface ReplicaStore {
   get(keyId: string): StoredClock | undefined;
   set(keyId: string, clock: StoredClock): void;
+  /** removes a key (anti-entropy reaps tombstones with it); a store without it never reaps */
+  delete?(keyId: string): boolean;
+}
+
+/**
+ * Where hinted writes persist, so that a hint survives a crash of the node holding it (an acknowledged write may
+ * live only there). Keys are hintKey(owner, keyId). The runtime gives the same store back to a restarted actor.
+ */
+export interface HintStore {
+  get(keyId: string): StoredClock | undefined;
+  set(keyId: string, clock: StoredClock): void;
+  delete(keyId: string): boolean;
+  forEach(fn: (keyId: string, clock: StoredClock) => void): void;
+}
+
+/** A hint's key in the HintStore: the owner in two bytes, then the key id (key ids are one char per byte). */
+export function hintKey(owner: number, keyId: string): string {
+  return String.fromCharCode((owner >> 8) & 0xff, owner & 0xff) + keyId;
+}
+
+function parseHintKey(k: string): { owner: number; keyId: string } {
+  return { owner: (k.charCodeAt(0) << 8) | k.charCodeAt(1), keyId: k.slice(2) };
 }
 
 export interface HintOptions {
@@ -55,6 +78,8 @@ export interface ReplicaOptions {
   /** bound on write coordinators in flight at this replica; more is refused with OVERLOADED */
   maxPendingPuts: number;
   hints?: HintOptions;
+  /** anti-entropy (Merkle trees, exchanges, tombstone reaping); absent: off, ae-* requests are aborted */
+  antiEntropy?: Omit<AntiEntropyOptions, 'node'>;
 }
 
 interface HandoffInFlight {
@@ -101,15 +126,21 @@ export class Replica {
   };
   /** hinted writes held for down owners (sloppy quorum), delivered when they return */
   readonly hints: HintQueue<StoredClock>;
+  /** anti-entropy state, null when off; every store write goes through its onWrite hook */
+  readonly antiEntropy: AntiEntropy | null;
   private readonly hintOptions: HintOptions;
   /** when this replica first saw each node down (from ticks); absent = up */
   private readonly downSince = new Map<number, number>();
   private readonly handoffs = new Map<number, HandoffInFlight>();
   private readonly handoffOwners = new Set<number>();
 
+  private recovered = false;
+
   constructor(
     private readonly store: ReplicaStore,
     options: ReplicaOptions,
+    /** durable home of hints (optional: without it hints live in memory only and die with the actor) */
+    private readonly hintStore?: HintStore,
   ) {
     this.node = options.node;
     this.replicaId = options.replicaId;
@@ -124,6 +155,18 @@ export class Replica {
       merge: (a, b) => this.resolve(sync(a, b, stampedEqual)),
       sizeBytes: encodedClockSize,
     });
+    const ae = options.antiEntropy;
+    this.antiEntropy =
+      ae === undefined
+        ? null
+        : new AntiEntropy(
+            {
+              get: (k) => this.store.get(k),
+              delete: (k) => this.store.delete?.(k) ?? false,
+              merge: (k, c) => this.merge(k, c) === undefined,
+            },
+            { ...ae, node: this.node },
+          );
   }
 
   get pendingPuts(): number {
@@ -131,6 +174,7 @@ export class Replica {
   }
 
   handle(msg: Message, nowMs: number, out: Send[]): void {
+    if (!this.recovered) this.recoverHints(nowMs);
     switch (msg.type) {
       case 'put':
         return this.onPut(msg, nowMs, out);
@@ -153,8 +197,10 @@ export class Replica {
         if (h === undefined) return;
         this.handoffs.delete(msg.req);
         this.handoffOwners.delete(h.owner);
-        if (msg.ok) this.hints.ack(h.owner, h.keys);
-        else this.hints.nack(h.owner, h.keys);
+        if (msg.ok) {
+          this.hints.ack(h.owner, h.keys);
+          for (const k of h.keys) this.persistHint(h.owner, k);
+        } else this.hints.nack(h.owner, h.keys);
         this.handoff(h.owner, nowMs, out); // keep draining while the owner is up
         return;
       }
@@ -188,7 +234,21 @@ export class Replica {
           this.retire(req, fsm);
         }
         this.onMembership(msg.down ?? [], msg.nowMs, out);
+        this.antiEntropy?.tick(msg.nowMs, msg.down ?? [], out);
         return;
+      case 'ae-tree':
+      case 'ae-keys':
+      case 'ae-sync':
+      case 'ae-tombs':
+        if (this.antiEntropy !== null) return this.antiEntropy.handle(msg, nowMs, out);
+        out.push({ to: msg.from, msg: { type: 'ae-abort', req: msg.req, from: this.node, reason: `anti-entropy is off on node ${this.node}` } });
+        return;
+      case 'ae-tree-reply':
+      case 'ae-keys-reply':
+      case 'ae-sync-reply':
+      case 'ae-tombs-reply':
+      case 'ae-abort':
+        return this.antiEntropy?.handle(msg, nowMs, out);
       case 'put-reply':
       case 'get-reply':
       case 'repair-ack':
@@ -212,14 +272,19 @@ export class Replica {
     }
     const localReq = this.nextLocalReq++;
     const fsm = new PutFsm(this.node, localReq, msg, nowMs);
-    const local = this.store.get(msg.key);
+    // A coordinator standing in for a down primary (every primary was down) hands its copy back as a hint for that
+    // primary. It also keeps the copy in its own store: the store remembers the dots it has minted for the key, so
+    // that once the hint is delivered and forgotten it never mints the same dot again (a collision would make DVV
+    // sync treat two different writes as one and drop one of them).
+    const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
+    const local = hintFor === undefined ? this.store.get(msg.key) : (this.read(msg.key) ?? undefined);
     // A write is stamped later than every version this replica holds for the key, so that in lww mode a write that
     // supersedes a value also wins over it even when clocks across threads disagree (see actors/versioning/lww.ts).
     const stamped: Stamped = { v: msg.value, ts: Math.max(nowMs, maxTs(local) + 1e-3), by: this.replicaId };
     const fresh = msg.context === null ? newClock(stamped) : newWithContext(msg.context, stamped);
     let clock = updateWith(fresh, local ?? { entries: [], anonymous: [] }, this.replicaId);
     if (this.conflicts === 'lww') clock = resolveLww(clock);
-    const error = this.write(msg.key, clock);
+    const error = this.write(msg.key, clock) ?? (hintFor === undefined ? undefined : this.hint(hintFor, msg.key, clock, nowMs));
     if (error !== undefined) {
       fsm.failLocal(error, out);
       this.counters.putsFailed++;
@@ -247,7 +312,7 @@ export class Replica {
     const result = this.hints.add(owner, key, clock, nowMs, since);
     if (result === 'queued' || result === 'merged') {
       this.counters.hintedWrites++;
-      return undefined;
+      return this.persistHint(owner, key);
     }
     this.counters.hintsRefused++;
     const why =
@@ -255,6 +320,30 @@ export class Replica {
         ? `node ${owner} has been down longer than the max hint window (${this.hintOptions.maxHintWindowMs} ms)`
         : `the hint queue for node ${owner} is full (${this.hintOptions.maxHintsPerOwner} keys, ${this.hintOptions.maxBytesPerOwner} bytes)`;
     return new OverloadedError(`replica ${this.node} refused a hinted write: ${why}`, { owner }).toWire();
+  }
+
+  /** Writes the hint for (owner, key) as it now stands to the hint store, or forgets it there if it is gone. */
+  private persistHint(owner: number, key: string): WireError | undefined {
+    if (this.hintStore === undefined) return undefined;
+    const current = this.hints.peek(owner, key);
+    try {
+      if (current === undefined) this.hintStore.delete(hintKey(owner, key));
+      else this.hintStore.set(hintKey(owner, key), current);
+      return undefined;
+    } catch (e) {
+      this.counters.storeErrors++;
+      if (e instanceof LeaderlessError) return e.toWire();
+      throw e;
+    }
+  }
+
+  /** A restarted actor takes back the hints its predecessor persisted (queued anew: their age restarts). */
+  private recoverHints(nowMs: number): void {
+    this.recovered = true;
+    this.hintStore?.forEach((k, clock) => {
+      const { owner, keyId } = parseHintKey(k);
+      this.hints.add(owner, keyId, clock, nowMs, nowMs);
+    });
   }
 
   /** Tracks who is down; hands hints off to owners that are back; retries handoffs that timed out; expires. */
@@ -267,7 +356,7 @@ export class Replica {
       this.handoffOwners.delete(h.owner);
       this.hints.nack(h.owner, h.keys);
     }
-    this.hints.expire(nowMs);
+    this.hints.expire(nowMs, (owner, key) => void this.persistHint(owner, key));
     for (const owner of this.hints.owners()) {
       if (!this.downSince.has(owner) && !this.handoffOwners.has(owner)) this.handoff(owner, nowMs, out);
     }
@@ -303,6 +392,7 @@ export class Replica {
   private write(key: string, clock: StoredClock): WireError | undefined {
     try {
       this.store.set(key, clock);
+      this.antiEntropy?.onWrite(key, clock);
       return undefined;
     } catch (e) {
       this.counters.storeErrors++;

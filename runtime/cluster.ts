@@ -30,6 +30,8 @@ interface ReplicaHost {
   control: Comlink.Remote<ReplicaControl> | undefined;
   controlPort: MessagePort | undefined;
   store: SharedStore;
+  /** the node's persisted hints (see actors/replica.ts HintStore) */
+  hintStore: SharedStore;
   /** DVV id of the store's current incarnation: changes on a wipe */
   replicaId: string;
   wipes: number;
@@ -131,6 +133,7 @@ export class Cluster extends ClusterClient {
       control: undefined,
       controlPort: undefined,
       store: SharedStore.create({ maxKeys: config.storeMaxKeys, arenaBytes: config.storeArenaBytes }),
+      hintStore: SharedStore.create(hintStoreSize(config)),
       replicaId: String(spec.id),
       wipes: 0,
       wipeOnRestart: false,
@@ -500,6 +503,15 @@ export class Cluster extends ClusterClient {
   }
 }
 
+/** Hint storage is bounded by the hint options: every other node's queue at its limit, in keys and bytes. */
+function hintStoreSize(config: ResolvedConfig): { maxKeys: number; arenaBytes: number } {
+  const others = Math.max(1, config.nodes.length - 1);
+  const maxKeys = Math.min(config.hints.maxHintsPerOwner * others, config.storeMaxKeys);
+  // two semispaces plus record headers; capped so a large cluster does not reserve absurd address space
+  const arenaBytes = Math.min(2 * (config.hints.maxBytesPerOwner * others + maxKeys * 64), 2 ** 31 - 1, 4 * config.storeArenaBytes);
+  return { maxKeys: Math.max(16, maxKeys), arenaBytes: Math.max(1 << 16, arenaBytes) };
+}
+
 /** A control-plane call; the port is referenced while it is in flight so the process waits for the answer. */
 async function control<T>(h: ReplicaHost, call: (c: Comlink.Remote<ReplicaControl>) => Promise<T>): Promise<T> {
   const port = h.controlPort!;
@@ -533,6 +545,7 @@ async function spawn(h: ReplicaHost, config: ResolvedConfig, view: SharedView, p
     replicaId: h.replicaId,
     config,
     store: h.store.buffers,
+    hintStore: h.hintStore.buffers,
     view: view.buffer,
     control: ctl.port1,
     peers,

@@ -8,7 +8,7 @@
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
-import type { Address, Message, Send } from '../actors/protocol.js';
+import type { Address, Message, Send, StoredClock } from '../actors/protocol.js';
 import { Replica, type ReplicaCounters } from '../actors/replica.js';
 import type { HintCounters } from '../actors/hints.js';
 import { SharedStore, type StoreBuffers } from './store.js';
@@ -23,6 +23,8 @@ export interface ReplicaWorkerData {
   replicaId: string;
   config: ResolvedConfig;
   store: StoreBuffers;
+  /** where this node's hinted writes persist (survives a crash like the store; a wipe clears both) */
+  hintStore: StoreBuffers;
   view: SharedArrayBuffer;
   control: MessagePort;
   peers: Array<[Address, MessagePort]>;
@@ -55,25 +57,34 @@ export interface ReplicaControl {
   stats(): ReplicaStats;
 }
 
+/** The writer's side of a SharedStore as the actor sees it (a writer never gets BUSY: it compacts synchronously). */
+function writerView(s: SharedStore): { get(k: string): StoredClock | undefined; set(k: string, c: StoredClock): void; delete(k: string): boolean } {
+  return {
+    get: (k) => {
+      const c = s.get(k);
+      if (typeof c === 'symbol') throw new Error('writer saw BUSY on its own store');
+      return c;
+    },
+    set: (k, c) => s.set(k, c),
+    delete: (k) => s.delete(k),
+  };
+}
+
 function main(data: ReplicaWorkerData): void {
   const view = new SharedView(data.view, data.config.nodes.length);
   const shared = SharedStore.attach(data.store, 'writer');
-  if (data.wipe) shared.clear();
-  const store = {
-    get: (k: string) => {
-      const c = shared.get(k);
-      if (typeof c === 'symbol') throw new Error('writer saw BUSY on its own store'); // cannot happen: it compacts synchronously
-      return c;
-    },
-    set: (k: string, c: Parameters<SharedStore['set']>[1]) => shared.set(k, c),
-  };
-  const replica = new Replica(store, {
+  const hinted = SharedStore.attach(data.hintStore, 'writer');
+  if (data.wipe) {
+    shared.clear();
+    hinted.clear();
+  }
+  const replica = new Replica(writerView(shared), {
     node: data.node,
     replicaId: data.replicaId,
     conflicts: data.config.conflicts,
     maxPendingPuts: data.config.maxPendingPuts,
     hints: data.config.hints,
-  });
+  }, { ...writerView(hinted), forEach: (fn) => hinted.forEach(fn) });
   const ports = new Map<Address, Port>();
   const codec = new WireCodec(data.config.datacenters);
   const outbox = new Outbox(ports, codec, view, data.config.mailboxCapacity, data.node);

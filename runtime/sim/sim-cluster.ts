@@ -25,7 +25,7 @@ import { resolveConfig, type ClusterOptions } from '../config.js';
 import { checkProbability, type NetworkCounters, type NetworkOptions } from './network.js';
 import { checkDistribution, type Distribution } from './prng.js';
 import { SimClient } from './sim-client.js';
-import { BLANK_REPLICA, SimWorld, addCounters, type WorldCounters } from './world.js';
+import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {
   /** the run's seed, a uint32 (default 1) */
@@ -167,6 +167,11 @@ export class SimCluster extends SimClient {
       queued: w.queue.size,
       queueOverflows: w.queue.overflows,
     };
+  }
+
+  /** Calls `tracer` on every message event from now on (null stops): for reading a replayed seed's run. */
+  trace(tracer: Tracer | null): void {
+    this.world.tracer = tracer;
   }
 
   /** The DVV id a replica currently writes under ("3", or "3.1" after one wipe). */

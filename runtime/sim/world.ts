@@ -31,11 +31,16 @@ import { TraceDigest } from './trace.js';
 /** Microtasks the pump lets run after an operation completes: enough for a few nested awaits to issue the next op. */
 export const YIELD_HOPS = 32;
 export const DEFAULT_MAX_QUEUED_EVENTS = 1 << 20;
+/** every this many ticks, every replica is ticked (otherwise only those with writes in flight or hints held) */
+export const FULL_TICK_EVERY = 10;
 
-const TYPE_CODE: Record<MessageType, number> = {
-  put: 1, 'put-reply': 2, replicate: 3, 'replicate-ack': 4, get: 5, 'get-reply': 6, repair: 7, 'repair-ack': 8, tick: 9,
-  handoff: 10, 'handoff-ack': 11,
-};
+/** A message type's word in the digest: its name hashed, so new protocol messages need no table here. */
+const typeCodes = new Map<MessageType, number>();
+function typeCode(t: MessageType): number {
+  let c = typeCodes.get(t);
+  if (c === undefined) typeCodes.set(t, (c = hash32(t)));
+  return c;
+}
 /** digest markers of what happened to a message */
 const DELIVERED = 1;
 const DROPPED_PARTITION = 2;
@@ -43,6 +48,11 @@ const DROPPED_DOWN = 3;
 const BUFFERED = 4;
 const TICK = 5;
 const WAKE = 6;
+
+const TRACE_WHAT = ['', 'delivered', 'dropped-partition', 'dropped-down', 'buffered'] as const;
+export type TraceWhat = (typeof TRACE_WHAT)[number];
+/** Sees every message event as it is processed (for replaying a seed and reading what happened). */
+export type Tracer = (timeMs: number, what: TraceWhat, from: Address, to: Address, msg: Message) => void;
 
 /** What the engine needs of a client. */
 export interface SimHost {
@@ -60,6 +70,8 @@ export interface SimNode {
   node: number;
   replica: Replica | null;
   store: MapStore;
+  /** the node's persisted hints: they survive a crash like the store; a wipe loses both */
+  hintStore: MapStore;
   status: 'up' | 'down';
   paused: boolean;
   inbox: SimEvent[];
@@ -105,6 +117,8 @@ export class SimWorld {
     events: 0, ticks: 0, delivered: 0, droppedDown: 0, droppedPausedFull: 0, droppedPartitionInFlight: 0, operationsCompleted: 0,
   };
   stopped = false;
+  /** debugging: called on every message event when set */
+  tracer: Tracer | null = null;
   /** the error an actor threw, which stopped the simulation (undefined while it runs) */
   crashed: Error | undefined;
   /** the nodes down now, as ticks tell replicas (the simulator's failure detector is perfect) */
@@ -134,8 +148,9 @@ export class SimWorld {
     this.network = new SimNetwork(this.queue, this.rng, dcs, near, config.localDc, options);
     this.nodes = config.nodes.map((spec) => {
       const store = this.newStore();
+      const hintStore = this.newStore();
       return {
-        node: spec.id, replica: this.newReplica(spec.id, store, 0), store, status: 'up', paused: false, inbox: [],
+        node: spec.id, replica: this.newReplica(spec.id, store, hintStore, 0), store, hintStore, status: 'up', paused: false, inbox: [],
         wipes: 0, past: zeroCounters(), messagesIn: 0, messagesOut: 0,
       };
     });
@@ -279,11 +294,12 @@ export class SimWorld {
     this.digest.word(TICK);
     this.digest.float(this.nowMs);
     const tickMsg: Message = { type: 'tick', nowMs: this.nowMs, down: this.down };
-    const full = this.membershipChanged;
+    const full = this.membershipChanged || this.counters.ticks % FULL_TICK_EVERY === 0;
     this.membershipChanged = false;
     for (const n of this.nodes) {
       // A replica with no write in flight and no hint held has nothing a tick could change but its view of who is
-      // down, and that changes only with membership: so it is ticked only then, which keeps a 100-node tick cheap.
+      // down, which changes only with membership: it is ticked then, and every FULL_TICK_EVERY ticks for whatever
+      // periodic work an actor may grow (anti-entropy); this keeps a 100-node tick cheap.
       if (n.replica === null || n.paused) continue;
       if (!full && n.replica.pendingPuts === 0 && n.replica.hints.owners().length === 0) continue;
       n.replica.handle(tickMsg, this.nowMs, this.out);
@@ -303,7 +319,7 @@ export class SimWorld {
 
   // ------------------------------------------------------------------------------------------------ messages
 
-  /** The network asks this before it puts a message in flight; the engine keeps the count for settle(). */
+  /** Puts a message on the network (the engine counts what is in flight, for settle()). */
   send(from: Address, to: Address, msg: Message): void {
     const before = this.queue.size;
     this.network.send(from, to, msg, this.nowMs);
@@ -370,14 +386,16 @@ export class SimWorld {
   }
 
   private fold(what: number, from: Address, to: Address, msg: Message): void {
+    if (this.tracer !== null) this.tracer(this.nowMs, TRACE_WHAT[what], from, to, msg);
     const d = this.digest;
     d.word(what);
     d.float(this.nowMs);
     d.word(from);
     d.word(to);
-    d.word(TYPE_CODE[msg.type]);
-    if (msg.type !== 'tick') d.word(msg.req);
-    if ('key' in msg) d.word(hash32(msg.key));
+    d.word(typeCode(msg.type));
+    const m = msg as { req?: unknown; key?: unknown };
+    if (typeof m.req === 'number') d.word(m.req);
+    if (typeof m.key === 'string') d.word(hash32(m.key));
     d.events++;
   }
 
@@ -387,14 +405,19 @@ export class SimWorld {
     return new MapStore({ maxKeys: this.config.storeMaxKeys, arenaBytes: this.config.storeArenaBytes });
   }
 
-  private newReplica(node: number, store: MapStore, wipes: number): Replica {
-    return new Replica(store, {
-      node,
-      // a wiped node must mint dots under a new id, or they would collide with its old dots still held elsewhere
-      replicaId: wipes === 0 ? String(node) : `${node}.${wipes}`,
-      conflicts: this.config.conflicts,
-      maxPendingPuts: this.config.maxPendingPuts,
-    });
+  private newReplica(node: number, store: MapStore, hintStore: MapStore, wipes: number): Replica {
+    return new Replica(
+      store,
+      {
+        node,
+        // a wiped node must mint dots under a new id, or they would collide with its old dots still held elsewhere
+        replicaId: wipes === 0 ? String(node) : `${node}.${wipes}`,
+        conflicts: this.config.conflicts,
+        maxPendingPuts: this.config.maxPendingPuts,
+        hints: this.config.hints,
+      },
+      hintStore,
+    );
   }
 
   private membershipUpdate(): void {
@@ -413,6 +436,7 @@ export class SimWorld {
     this.membershipUpdate();
     if (wipe) {
       n.store = this.newStore();
+      n.hintStore = this.newStore();
       n.wipes++;
     }
   }
@@ -421,7 +445,7 @@ export class SimWorld {
   restart(node: number): void {
     const n = this.nodes[node];
     if (n.replica !== null) return;
-    n.replica = this.newReplica(node, n.store, n.wipes);
+    n.replica = this.newReplica(node, n.store, n.hintStore, n.wipes);
     n.status = 'up';
     this.membershipUpdate();
   }
