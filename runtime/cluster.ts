@@ -14,7 +14,8 @@
 import { EventEmitter } from 'node:events';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { InvalidArgumentError, TimeoutError } from '../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, TimeoutError } from '../actors/errors.js';
+import { SimCluster, type SimOptions } from './sim/index.js';
 import { CLIENT_BASE, type Address } from '../actors/protocol.js';
 import { ClusterClient, type ClientHandle } from './client.js';
 import { nodeEndpoint } from './comlink-node.js';
@@ -123,8 +124,19 @@ export class Cluster extends ClusterClient {
     this.clients.push({ address: CLIENT_BASE, replace: (node, port) => this.replacePort(node, port) });
   }
 
-  static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    const config = resolveConfig(options);
+  /**
+   * Starts a cluster: one worker thread per replica. With `{ runtime: 'sim', seed }` the same actors run instead in
+   * the deterministic simulator (runtime/sim/): one thread, virtual time, a seeded network; same API.
+   */
+  static start(options: SimOptions & { runtime: 'sim' }): Promise<SimCluster>;
+  static start(options?: ClusterOptions & { runtime?: 'threads' }): Promise<Cluster>;
+  static async start(options: (ClusterOptions & { runtime?: 'threads' }) | (SimOptions & { runtime: 'sim' }) = {}): Promise<Cluster | SimCluster> {
+    if (options?.runtime === 'sim') return SimCluster.start(options);
+    if (options?.runtime !== undefined && options.runtime !== 'threads') {
+      throw new InvalidConfigError(`runtime must be 'threads' (worker threads, the default) or 'sim' (the deterministic simulator); got ${String(options.runtime)}`);
+    }
+    const { runtime: _runtime, ...rest } = options as ClusterOptions & { runtime?: string };
+    const config = resolveConfig(rest);
     const n = config.nodes.length;
     const view = SharedView.create(n);
     const hosts: ReplicaHost[] = config.nodes.map((spec) => ({

@@ -10,6 +10,7 @@ export {
   type PutResult,
 } from './client.js';
 export { type ClusterOptions, type DatacenterSpec } from './config.js';
+export { SimCluster, type SimOptions } from './sim/index.js';
 export * from '../actors/errors.js';
 export type { Key } from '../actors/hash.js';
 export type { Value, ConflictMode } from '../actors/types.js';
