@@ -205,6 +205,7 @@ export class ClusterClient {
         conflicts: this.config.conflicts,
         timeoutMs,
         retryAfterMs: this.config.readRetryMs,
+        fanout: this.config.readFanout,
       },
       nowMs(),
     );

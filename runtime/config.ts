@@ -8,7 +8,28 @@ import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
 import type { ConflictMode } from '../actors/types.js';
 import type { ReadRepairMode } from '../actors/coordinator/get.js';
 import { DEFAULT_HINTS, type HintOptions } from '../actors/replica.js';
+import { DEFAULT_ANTI_ENTROPY, validateAntiEntropyConfig, type AntiEntropyConfig } from '../actors/anti-entropy.js';
 import { DEFAULT_DETECTOR, DEFAULT_RESTART, type DetectorOptions, type RestartOptions } from './supervisor.js';
+
+/** Anti-entropy options: the protocol's (actors/anti-entropy.ts) plus the runtime's rebuild pool and health bound. */
+export interface AntiEntropyOptions extends AntiEntropyConfig {
+  /** cluster.health() flags a node whose last complete repair is older than this (ms) */
+  maxRepairAgeMs: number;
+  /** a rebuild of at least this many stored keys hashes on the worker pool (runtime/hash-pool.ts), else in-thread */
+  poolMinKeys: number;
+  /** threads of a replica's hashing pool */
+  poolThreads: number;
+  /** segments per pool task */
+  rebuildBatchSegments: number;
+}
+
+export const DEFAULT_ANTI_ENTROPY_OPTIONS: AntiEntropyOptions = {
+  ...DEFAULT_ANTI_ENTROPY,
+  maxRepairAgeMs: 24 * 3600_000,
+  poolMinKeys: 50_000,
+  poolThreads: 1,
+  rebuildBatchSegments: 256,
+};
 
 export interface DatacenterSpec {
   name: string;
@@ -49,12 +70,16 @@ export interface ClusterOptions {
   coordinatorFailoverMs?: number;
   /** a read still short of R after this asks one more replica (ms) */
   readRetryMs?: number;
+  /** 'quorum' (default): a read asks R replicas, more only if some fail; 'all': it asks all N and takes the first R */
+  readFanout?: 'quorum' | 'all';
   /** hinted handoff bounds (sloppy quorum) */
   hints?: Partial<HintOptions>;
   /** phi accrual failure detection by the supervisor */
   failureDetector?: Partial<DetectorOptions>;
   /** restart intensity: at most maxRestarts within withinMs, each after delayMs */
   restart?: Partial<RestartOptions>;
+  /** anti-entropy: Merkle trees per range, periodic exchanges (intervalMs, 0 = off), tombstone reaping */
+  antiEntropy?: Partial<AntiEntropyOptions>;
 }
 
 export interface ResolvedConfig {
@@ -80,9 +105,11 @@ export interface ResolvedConfig {
   hintAfterMs: number;
   coordinatorFailoverMs: number;
   readRetryMs: number;
+  readFanout: 'quorum' | 'all';
   hints: HintOptions;
   failureDetector: DetectorOptions;
   restart: RestartOptions;
+  antiEntropy: AntiEntropyOptions;
 }
 
 export const DEFAULTS = {
@@ -125,8 +152,10 @@ const KNOWN = new Set([
   'hintAfterMs',
   'coordinatorFailoverMs',
   'readRetryMs',
+  'readFanout',
   'failureDetector',
   'restart',
+  'antiEntropy',
   'runtime',
   'seed',
 ]);
@@ -266,6 +295,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
     hintAfterMs: intOption(options.hintAfterMs ?? 500, 'hintAfterMs', 1, 3_600_000),
     coordinatorFailoverMs: intOption(options.coordinatorFailoverMs ?? 1000, 'coordinatorFailoverMs', 1, 3_600_000),
     readRetryMs: intOption(options.readRetryMs ?? 500, 'readRetryMs', 1, 3_600_000),
+    readFanout: oneOf(options.readFanout ?? 'quorum', 'readFanout', ['quorum', 'all'] as const),
     hints: subOptions('hints', options.hints, DEFAULT_HINTS, {
       maxHintsPerOwner: [1, 1 << 24],
       maxBytesPerOwner: [1024, 2 ** 31 - 1],
@@ -285,8 +315,25 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
       withinMs: [1, 86_400_000],
       delayMs: [0, 3_600_000],
     }),
+    antiEntropy: subOptions('antiEntropy', options.antiEntropy, DEFAULT_ANTI_ENTROPY_OPTIONS, {
+      segments: [1, 1 << 20],
+      fanout: [2, 256],
+      intervalMs: [0, 86_400_000],
+      tombstoneGraceMs: [0, 365 * 86_400_000],
+      exchangeTimeoutMs: [1, 3_600_000],
+      maxKeysPerMessage: [1, 1 << 16],
+      maxNodesPerMessage: [1, 1 << 16],
+      maxSegmentsPerRequest: [1, 4096],
+      maxExchangesInFlight: [1, 1024],
+      maxReapsPerTick: [1, 1 << 20],
+      maxRepairAgeMs: [1, 365 * 86_400_000],
+      poolMinKeys: [0, 1 << 30],
+      poolThreads: [1, 64],
+      rebuildBatchSegments: [1, 1 << 16],
+    }),
   };
   if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
+  validateAntiEntropyConfig(config.antiEntropy); // powers of two and integers, beyond the ranges above
   config.maxPendingPuts = config.mailboxCapacity;
   new Ring({ nodes, vnodes, replication: rep }); // validates the placement can be built
   return config;

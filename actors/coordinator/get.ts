@@ -36,6 +36,8 @@ export interface GetParams {
   timeoutMs: number;
   /** a read still short of R after this long asks one more target (a slow or cut-off replica is replaced) */
   retryAfterMs: number;
+  /** 'all': ask every target at once and answer with the first R (Dynamo's and the PBS paper's read); default: R */
+  fanout?: 'quorum' | 'all';
 }
 
 export type GetResult =
@@ -77,7 +79,8 @@ export class GetFsm {
 
   start(out: Send[]): GetResult | undefined {
     // Ask as many replicas as could count (all of them when per-datacenter counts matter).
-    const wanted = Object.keys(this.params.need.perDc).length > 0 ? this.params.targets.length : this.params.need.total;
+    const everyone = this.params.fanout === 'all' || Object.keys(this.params.need.perDc).length > 0;
+    const wanted = everyone ? this.params.targets.length : this.params.need.total;
     while (this.outstanding < wanted && this.askNext(out));
     return this.settle(out);
   }

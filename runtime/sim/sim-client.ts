@@ -112,7 +112,7 @@ export class SimClient implements SimHost {
     this.checkInFlight();
     const params = {
       req: this.nextReq++, self: this.address, key: id, targets: placement.readTargets, need, sloppy: this.config.sloppy,
-      readRepair, conflicts: this.config.conflicts, timeoutMs, retryAfterMs: this.config.readRetryMs,
+      readRepair, conflicts: this.config.conflicts, timeoutMs, retryAfterMs: this.config.readRetryMs, fanout: this.config.readFanout,
     };
     return this.world.track<GetResult>((resolve, reject) => {
       const fsm = new GetFsm(params, this.world.nowMs);
