@@ -59,6 +59,12 @@ export interface PutReply {
   primaryOnly: boolean;
   /** the causal context of the version the coordinator wrote (empty when the write failed before it) */
   context: VersionVector;
+  /**
+   * Present only when the coordinator holds concurrent siblings beside the value written: every value (null for a
+   * tombstone) that `context` covers. A context can only say "all of replica r's events up to n", so it may cover a
+   * sibling the writer never saw; the writer must be told which (Riak's return_body, for the same reason).
+   */
+  siblings?: Array<Value | null>;
 }
 
 /** coordinator -> replica: merge `clock` into your copy of `key` (hintFor: you hold it for a down primary). */
@@ -149,7 +155,8 @@ export type Message =
   | RepairAck
   | Handoff
   | HandoffAck
-  | Tick;
+  | Tick
+  | AeMessage;
 
 export type MessageType = Message['type'];
 
@@ -158,3 +165,109 @@ export interface Send {
   to: Address;
   msg: Message;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Anti-entropy (actors/anti-entropy.ts). An initiator drives one exchange per (range, peer); the peer answers each
+// request from its current state and keeps no per-exchange state. `req` is the initiator's exchange id; `range` is
+// the sorted node list of a replica set, e.g. "0,2,3". Hashes travel as uint32 pairs [hi, lo], never bigints.
+//   ae-tree  -> ae-tree-reply   node hashes at one depth (depth 0 first: the peer rehashes its dirty segments)
+//   ae-keys  -> ae-keys-reply   (keyId, digest) lists of differing segments, sorted by key, paged after `after`
+//   ae-sync  -> ae-sync-reply   clocks the peer lacks or holds differently; clocks of the keys in `want` back
+//   ae-tombs -> ae-tombs-reply  tombstones the peer holds identically (reaping confirmations); ends the exchange
+//   ae-abort                    the peer cannot serve the request (busy rebuilding, not a replica of the range)
+
+/** initiator -> peer: your node hashes at `depth` for `indices` (at most maxNodesPerMessage). */
+export interface AeTreeRequest {
+  type: 'ae-tree';
+  req: number;
+  from: Address;
+  range: string;
+  depth: number;
+  indices: number[];
+}
+
+export interface AeTreeReply {
+  type: 'ae-tree-reply';
+  req: number;
+  from: Address;
+  depth: number;
+  /** two uint32 words [hi, lo] per requested index, in request order */
+  hashes: number[];
+}
+
+/** initiator -> peer: list your keys of `segments` (ascending key order); in the first segment only keys > after. */
+export interface AeKeysRequest {
+  type: 'ae-keys';
+  req: number;
+  from: Address;
+  range: string;
+  segments: number[];
+  after: string | null;
+}
+
+export interface AeKeysReply {
+  type: 'ae-keys-reply';
+  req: number;
+  from: Address;
+  /** the requested segments covered, a prefix of the request; counts[i] of the keys belong to segments[i] */
+  segments: number[];
+  counts: number[];
+  keys: string[];
+  digests: number[];
+  /** the last covered segment was cut short: ask again with after = its last key */
+  more: boolean;
+}
+
+/** initiator -> peer: merge these clocks (DVV sync), then send me your clocks of `want`. */
+export interface AeSync {
+  type: 'ae-sync';
+  req: number;
+  from: Address;
+  range: string;
+  entries: Array<{ key: string; clock: StoredClock }>;
+  want: string[];
+}
+
+export interface AeSyncReply {
+  type: 'ae-sync-reply';
+  req: number;
+  from: Address;
+  entries: Array<{ key: string; clock: StoredClock }>;
+}
+
+/** initiator -> peer: I hold these tombstones (tombstone-only clocks with these digests); which do you hold too? */
+export interface AeTombs {
+  type: 'ae-tombs';
+  req: number;
+  from: Address;
+  range: string;
+  keys: string[];
+  digests: number[];
+}
+
+export interface AeTombsReply {
+  type: 'ae-tombs-reply';
+  req: number;
+  from: Address;
+  /** the subset of the request's keys the peer holds as the same tombstone */
+  keys: string[];
+}
+
+/** peer -> initiator: the request cannot be served; the exchange fails and is retried in a later round. */
+export interface AeAbort {
+  type: 'ae-abort';
+  req: number;
+  from: Address;
+  reason: string;
+}
+
+export type AeMessage =
+  | AeTreeRequest
+  | AeTreeReply
+  | AeKeysRequest
+  | AeKeysReply
+  | AeSync
+  | AeSyncReply
+  | AeTombs
+  | AeTombsReply
+  | AeAbort;

@@ -24,6 +24,7 @@ import { NodeStatus, SharedView } from './shared-view.js';
 import { SharedStore } from './store.js';
 import { Supervisor, type ClusterEvent, type NodeEvent } from './supervisor.js';
 import type { ReplicaControl, ReplicaStats, ReplicaWorkerData } from './replica-worker.js';
+import { emptyAeStats } from './hash-pool.js';
 
 interface ReplicaHost {
   node: number;
@@ -59,6 +60,7 @@ function emptyStats(h: ReplicaHost): ReplicaStats {
     messagesOut: 0,
     batchesOut: 0,
     store: { keys: 0, liveBytes: 0, arenaBytes: 0, compactions: 0 },
+    ae: emptyAeStats(),
   };
 }
 
@@ -93,9 +95,44 @@ export interface ClusterMetrics {
     hintsExpired: number;
     hintsDropped: number;
     hintQueueKeys: number;
+    /** anti-entropy: exchanges completed, clocks merged from peers, bytes moved, tombstones reaped */
+    aeExchanges: number;
+    aeKeysRepaired: number;
+    aeBytesMoved: number;
+    tombstonesReaped: number;
     restarts: number;
     keys: number;
   };
+}
+
+/** What one anti-entropy round did (cluster.repair()). */
+export interface RepairResult {
+  /** distinct ranges (replica sets) compared */
+  ranges: number;
+  /** exchanges completed, failed (timeout, peer busy rebuilding), skipped (peer down) */
+  exchanges: number;
+  failed: number;
+  skipped: number;
+  /** nodes not asked to initiate because they were down or paused */
+  skippedNodes: number[];
+  /** leaf hashes compared, and segments whose key lists were exchanged because they differed */
+  segmentsCompared: number;
+  segmentsExchanged: number;
+  nodesCompared: number;
+  /** clocks sent between replicas, both directions */
+  keysSent: number;
+  /** estimated wire bytes: hashes, key lists, keys and encoded clocks */
+  bytesMoved: number;
+  durationMs: number;
+  /** tombstones reaped cluster-wide while the round ran */
+  tombstonesReaped: number;
+}
+
+export interface HealthReport {
+  ok: boolean;
+  /** per node: when it last completed an exchange with every peer of every range (null: never), and how long ago */
+  nodes: Array<{ node: number; lastRepairMs: number | null; repairAgeMs: number; overdue: boolean }>;
+  alerts: string[];
 }
 
 export interface SettleResult {
@@ -113,6 +150,8 @@ export class Cluster extends ClusterClient {
   private readonly clients: ClientEntry[] = [];
   private readonly supervisor: Supervisor;
   private readonly restartCounts: number[];
+  /** wall-clock start, the repair age of a node that never completed a repair */
+  private readonly startedAtMs = Date.now();
   private nextClient = 1;
   private stopping: Promise<void> | undefined;
 
@@ -377,12 +416,6 @@ export class Cluster extends ClusterClient {
     for (const from of froms) for (const to of all(spec.to, 'to')) f(from, to);
   }
 
-  private checkNode(node: unknown): asserts node is number {
-    if (typeof node !== 'number' || !Number.isInteger(node) || node < 0 || node >= this.config.nodes.length) {
-      throw new InvalidArgumentError(`node must be an integer from 0 to ${this.config.nodes.length - 1}; got ${String(node)}`);
-    }
-  }
-
   /**
    * Waits until hinted handoff has drained (every hint for an owner that is up has been delivered) and no mailbox
    * holds work, or until timeoutMs. Used before a final read at ALL (the harness) and in tests.
@@ -402,6 +435,65 @@ export class Cluster extends ClusterClient {
       if ((deliverable === 0 && !busy) || waited > timeoutMs) return { hintsPending: pending, durationMs: waited };
       await new Promise((r) => setTimeout(r, 5));
     }
+  }
+
+  /**
+   * One full anti-entropy round: node by node (so that a second exchange over the same keys does not race the
+   * first), each node that is up exchanges trees with every peer above it in every range they share; only differing
+   * segments are listed and only differing keys move, merged with DVV sync. Down and paused nodes are skipped.
+   */
+  async repair(): Promise<RepairResult> {
+    this.checkOpen();
+    const start = performance.now();
+    const total: RepairResult = {
+      ranges: 0, exchanges: 0, failed: 0, skipped: 0, skippedNodes: [], segmentsCompared: 0, segmentsExchanged: 0, nodesCompared: 0,
+      keysSent: 0, bytesMoved: 0, durationMs: 0, tombstonesReaped: 0,
+    };
+    const reapedBefore = (await this.metrics()).totals.tombstonesReaped;
+    const ranges = new Set<string>();
+    for (const h of this.hosts) {
+      if (h.exited || h.paused || h.control === undefined || this.view.status(h.node) === NodeStatus.Down) {
+        total.skippedNodes.push(h.node);
+        continue;
+      }
+      const r = await control(h, (c) => c.repair());
+      for (const id of r.rangeIds) ranges.add(id);
+      for (const k of ['exchanges', 'failed', 'skipped', 'segmentsCompared', 'segmentsExchanged', 'nodesCompared', 'keysSent', 'bytesMoved'] as const) {
+        total[k] += r[k];
+      }
+    }
+    total.ranges = ranges.size;
+    total.tombstonesReaped = (await this.metrics()).totals.tombstonesReaped - reapedBefore;
+    total.durationMs = performance.now() - start;
+    return total;
+  }
+
+  /**
+   * Flags every node whose last complete repair (an exchange with every peer of every range it belongs to) is older
+   * than maxRepairAgeMs (default: config antiEntropy.maxRepairAgeMs). A node that never completed one counts from
+   * the cluster's start.
+   */
+  async health(options: { maxRepairAgeMs?: number } = {}): Promise<HealthReport> {
+    const bound = options.maxRepairAgeMs ?? this.config.antiEntropy.maxRepairAgeMs;
+    if (typeof bound !== 'number' || !(bound > 0)) {
+      throw new InvalidArgumentError(`maxRepairAgeMs must be a positive number of ms; got ${String(bound)}`);
+    }
+    const m = await this.metrics();
+    const now = Date.now();
+    const alerts: string[] = [];
+    const nodes = m.nodes.map((n) => {
+      const last = n.ae.lastRepairMs;
+      const repairAgeMs = now - (last ?? this.startedAtMs);
+      const overdue = repairAgeMs > bound;
+      if (overdue) {
+        alerts.push(
+          `node ${n.node} repair overdue: ${last === null ? 'no complete repair since the cluster started' : 'last complete repair'} ` +
+            `${Math.round(repairAgeMs)} ms ago, bound ${bound} ms (antiEntropy.maxRepairAgeMs)`,
+        );
+      }
+      return { node: n.node, lastRepairMs: last, repairAgeMs, overdue };
+    });
+    return { ok: alerts.length === 0, nodes, alerts };
   }
 
   /** Counters per node (from each worker, over the control plane) and for this thread's client. */
@@ -436,6 +528,10 @@ export class Cluster extends ClusterClient {
         hintsExpired: sum((s) => s.hints.expired),
         hintsDropped: sum((s) => s.hints.dropped),
         hintQueueKeys: sum((s) => s.hints.keys),
+        aeExchanges: sum((s) => s.ae.exchangesCompleted),
+        aeKeysRepaired: sum((s) => s.ae.keysRepaired),
+        aeBytesMoved: sum((s) => s.ae.bytesMoved),
+        tombstonesReaped: sum((s) => s.ae.tombstonesReaped),
         restarts: this.restartCounts.reduce((a, b) => a + b, 0),
         keys: sum((s) => s.store.keys),
       },

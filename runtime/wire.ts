@@ -79,6 +79,8 @@ export interface WireCodecOptions {
 }
 
 const MAGIC = 0x57;
+/** Most sibling values a put-reply carries (a key with more siblings than this is already pathological). */
+const MAX_SIBLINGS = 65536;
 const TAG_PUT = 1;
 const TAG_PUT_REPLY = 2;
 const TAG_REPLICATE = 3;
@@ -104,6 +106,7 @@ const V_BYTES = 3;
 const F_OK = 1;
 const F_ERROR = 2;
 const F_PRIMARY_ONLY = 4; // put-reply
+const F_SIBLINGS = 8; // put-reply
 const F_SLOPPY = 1; // put
 const F_CONTEXT = 2; // put
 const F_HINT_FOR = 1; // replicate; placement (with F_PRIMARY = 2)
@@ -312,7 +315,8 @@ export class WireCodec {
   private writePutReply(m: PutReply): void {
     this.writeHead(TAG_PUT_REPLY, m.req, m.from);
     const hasError = m.error !== undefined;
-    this.out[this.p++] = (m.ok ? F_OK : 0) | (hasError ? F_ERROR : 0) | (m.primaryOnly ? F_PRIMARY_ONLY : 0);
+    const siblings = m.siblings;
+    this.out[this.p++] = (m.ok ? F_OK : 0) | (hasError ? F_ERROR : 0) | (m.primaryOnly ? F_PRIMARY_ONLY : 0) | (siblings !== undefined ? F_SIBLINGS : 0);
     const acked = m.acked;
     if (!Array.isArray(acked) || acked.length > MAX_TARGETS) badMessage(`acked must be an array of at most ${MAX_TARGETS} nodes`);
     this.ensure(VARINT_MAX_BYTES * (acked.length + 1));
@@ -320,6 +324,12 @@ export class WireCodec {
     for (let i = 0; i < acked.length; i++) this.writeUint(acked[i], 'acked node');
     this.writeContext(m.context);
     if (hasError) this.writeError(m.error as WireError);
+    if (siblings !== undefined) {
+      if (!Array.isArray(siblings) || siblings.length > MAX_SIBLINGS) badMessage(`siblings must be an array of at most ${MAX_SIBLINGS} values`);
+      this.ensure(VARINT_MAX_BYTES);
+      this.writeUint(siblings.length, 'siblings length');
+      for (let i = 0; i < siblings.length; i++) this.writeValue(siblings[i]);
+    }
   }
 
   private writeHandoff(m: Handoff): void {
@@ -649,7 +659,7 @@ export class WireCodec {
   }
 
   private readPutReply(req: number, from: number): PutReply {
-    const flags = this.readFlags(F_OK | F_ERROR | F_PRIMARY_ONLY);
+    const flags = this.readFlags(F_OK | F_ERROR | F_PRIMARY_ONLY | F_SIBLINGS);
     const count = this.readCount(1);
     if (count > MAX_TARGETS) this.malformed(`${count} acked nodes; at most ${MAX_TARGETS}`);
     const acked: number[] = new Array(count);
@@ -658,6 +668,13 @@ export class WireCodec {
     const ok = (flags & F_OK) !== 0;
     const m: PutReply = { type: 'put-reply', req, from, ok, acked, primaryOnly: (flags & F_PRIMARY_ONLY) !== 0, context };
     if ((flags & F_ERROR) !== 0) m.error = this.readError();
+    if ((flags & F_SIBLINGS) !== 0) {
+      const n = this.readCount(1);
+      if (n > MAX_SIBLINGS) this.malformed(`${n} siblings; at most ${MAX_SIBLINGS}`);
+      const siblings: Array<Value | null> = new Array(n);
+      for (let i = 0; i < n; i++) siblings[i] = this.readValue();
+      m.siblings = siblings;
+    }
     return m;
   }
 

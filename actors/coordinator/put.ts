@@ -14,6 +14,7 @@
 import { TimeoutError, QuorumError, type WireError } from '../errors.js';
 import type { Address, PutReply, PutRequest, Send, StoredClock } from '../protocol.js';
 import type { Placement } from '../ring.js';
+import type { Value } from '../types.js';
 import { join, type VersionVector } from '../versioning/dvv.js';
 import {
   newPutCore,
@@ -32,6 +33,8 @@ export class PutFsm {
   state: PutState = 'execute';
   /** the context of the version written locally: returned to the client so it can write again without a read */
   private context: VersionVector = [];
+  /** the values the context covers, when there is more than the one written (see PutReply.siblings) */
+  private siblings: Array<Value | null> | undefined;
   /** true once the client has been told the write met its quorum */
   succeeded = false;
   readonly core: PutCore;
@@ -66,6 +69,7 @@ export class PutFsm {
     if (this.state !== 'execute') throw new Error(`PutFsm.start in state ${this.state}`);
     this.state = 'collect';
     this.context = join(clock);
+    this.siblings = siblingValues(clock);
     this.clock = clock;
     this.answered.add(this.self);
     putAddReply(this.core, this.self, true);
@@ -155,7 +159,19 @@ export class PutFsm {
       primaryOnly: outcome.primaryOnly,
       context: this.context,
     };
+    if (this.siblings !== undefined) r.siblings = this.siblings;
     if (error) r.error = error;
     return r;
   }
+}
+
+/** Every value in the clock when there is more than one (siblings); undefined for the usual single value. */
+function siblingValues(clock: StoredClock): Array<Value | null> | undefined {
+  let n = clock.anonymous.length;
+  for (const e of clock.entries) n += e.values.length;
+  if (n <= 1) return undefined;
+  const out: Array<Value | null> = [];
+  for (const e of clock.entries) for (const s of e.values) out.push(s.v);
+  for (const s of clock.anonymous) out.push(s.v);
+  return out;
 }

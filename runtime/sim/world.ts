@@ -420,7 +420,11 @@ export class SimWorld {
     );
   }
 
+  /** bumped on every membership change (clients cache placements while it stands still) */
+  membershipVersion = 0;
+
   private membershipUpdate(): void {
+    this.membershipVersion++;
     this.down = this.nodes.filter((x) => x.status === 'down').map((x) => x.node);
     this.membershipChanged = true;
   }

@@ -1,0 +1,617 @@
+// The client's protocol side, shared by both runtimes: argument checks, placement (with sloppy-quorum stand-ins),
+// the read coordinator (actors/coordinator/get.ts), writes sent to a coordinating replica with failover, timeouts,
+// result shaping and counters. What differs between runtimes is behind a few abstract hooks: how a message is sent,
+// what time it is, who is up, whether a replica's store can be read without a message, and how a pending operation
+// is tracked (a real ticker in the thread runtime; virtual time in the simulator). ClusterClient (runtime/client.ts)
+// and SimClient (runtime/sim/sim-client.ts) fill them in.
+
+import { GetFsm, type GetResult as FsmGetResult, type ReadRepairMode } from '../actors/coordinator/get.js';
+import {
+  InvalidArgumentError,
+  KeyTooLargeError,
+  OverloadedError,
+  QuorumError,
+  StoppedError,
+  TimeoutError,
+  ValueTooLargeError,
+  fromWire,
+  type LeaderlessError,
+} from '../actors/errors.js';
+import { hash32, keyByteLength, keyId, utf8Length, type Key } from '../actors/hash.js';
+import type { Address, Message, PutReply, PutRequest, Send, StoredClock } from '../actors/protocol.js';
+import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../actors/quorum.js';
+import { Ring, type Placement } from '../actors/ring.js';
+import type { Value } from '../actors/types.js';
+import { decodeContext, encodeContext, join, type VersionVector } from '../actors/versioning/dvv.js';
+import type { ResolvedConfig } from './config.js';
+
+export interface GetOptions {
+  consistency?: Level;
+  r?: number;
+  timeoutMs?: number;
+  readRepair?: ReadRepairMode;
+}
+
+export interface PutOptions {
+  context?: string;
+  consistency?: Level;
+  w?: number;
+  timeoutMs?: number;
+}
+
+export interface GetResult {
+  /** false when no replica asked held a live value (nothing written, or deleted) */
+  found: boolean;
+  /** every sibling, in the type it was written in; more than one means concurrent writes */
+  values: Value[];
+  /** opaque causal context: pass it to the next put or delete of this key to supersede what you read */
+  context: string;
+  /** true when the value was read from a deleted key's tombstone (found is then false) */
+  deleted: boolean;
+  /** true when every reply that counted came from a primary replica (not a sloppy-quorum fallback) */
+  primaryOnly: boolean;
+}
+
+export interface PutResult {
+  /** replicas whose acknowledgement counted toward W */
+  acked: number[];
+  primaryOnly: boolean;
+  /**
+   * The context of the version just written: pass it to the next put of this key to supersede it without a read. It
+   * covers exactly `values`: when the coordinator held concurrent siblings, they are covered too (a version vector
+   * cannot leave them out), so a writer that reuses the context must merge them first, as after a read.
+   */
+  context: string;
+  /** what the context covers: the value written, plus any concurrent siblings the coordinator held (live values only) */
+  values: Value[];
+  /** true when `values` holds siblings beside the value written */
+  siblings: boolean;
+}
+
+export interface Inspection {
+  values: Value[];
+  context: string;
+  /** versions held, tombstones included */
+  versions: number;
+  deleted: boolean;
+}
+
+export interface ClientCounters {
+  gets: number;
+  /** consistency-ONE reads served from a replica's store without a message */
+  getsLocal: number;
+  puts: number;
+  failures: number;
+  timeouts: number;
+  readRepairs: number;
+  siblingsReturned: number;
+  coordinatorFailovers: number;
+}
+
+/** What a local store read may answer besides a clock: BUSY (ask by message instead) or null (not possible here). */
+export const LOCAL_BUSY: unique symbol = Symbol('local read busy');
+
+const GET_KEYS = new Set(['consistency', 'r', 'timeoutMs', 'readRepair']);
+const PUT_KEYS = new Set(['context', 'consistency', 'w', 'timeoutMs']);
+
+interface PendingPut {
+  resolve: (r: PutResult) => void;
+  reject: (e: LeaderlessError) => void;
+  deadlineMs: number;
+  timeoutMs: number;
+  /** the request, resent to the next coordinator when one does not answer */
+  msg: PutRequest;
+  attempt: number;
+  failoverAtMs: number;
+}
+
+interface PlacementSet {
+  targets: Placement[];
+  spares: Placement[];
+  /** what a read may ask: targets, then stand-ins not already among them */
+  readTargets: Placement[];
+}
+
+interface PendingGet {
+  fsm: GetFsm;
+  resolve?: (r: GetResult) => void;
+  reject?: (e: LeaderlessError) => void;
+}
+
+export abstract class ClientCore {
+  readonly config: ResolvedConfig;
+  readonly ring: Ring;
+  readonly address: Address;
+  /** the replica this client sits beside for partitions (-1: never cut off) */
+  readonly near: number;
+  readonly counters: ClientCounters = {
+    gets: 0,
+    getsLocal: 0,
+    puts: 0,
+    failures: 0,
+    timeouts: 0,
+    readRepairs: 0,
+    siblingsReturned: 0,
+    coordinatorFailovers: 0,
+  };
+  private readonly puts = new Map<number, PendingPut>();
+  private readonly gets = new Map<number, PendingGet>();
+  private readonly out: Send[] = [];
+  private nextReq = 1;
+  private knownStatusVersion = -1;
+  private allUp = false;
+  private readonly placements = new WeakMap<readonly number[], PlacementSet>();
+  private readonly isUpBound = (n: number): boolean => this.isUp(n);
+  private readonly levelCache = { read: new Map<Level, Requirement>(), write: new Map<Level, Requirement>() };
+  private readonly defaultRead: Requirement;
+  private readonly defaultWrite: Requirement;
+
+  constructor(config: ResolvedConfig, address: Address, near: number, ring?: Ring) {
+    this.config = config;
+    this.address = address;
+    this.near = near;
+    this.ring = ring ?? new Ring({ nodes: config.nodes, vnodes: config.vnodes, replication: config.replication });
+    this.defaultRead = this.cachedRequirement(config.read, 'read');
+    this.defaultWrite = this.cachedRequirement(config.write, 'write');
+  }
+
+  // ------------------------------------------------------------------------------------------ runtime hooks
+
+  protected abstract now(): number;
+  /** Sends one message (the runtime batches, delays or drops it as its network does). */
+  protected abstract transmit(to: Address, msg: Message): void;
+  /** Whether replica `to`'s mailbox has room. */
+  protected abstract accepts(to: Address): boolean;
+  protected abstract isUp(node: number): boolean;
+  /** Changes whenever any node's status changes (lets placements be cached while every node is up). */
+  protected abstract statusVersion(): number;
+  /** A replica's store read without a message: the clock, undefined (nothing), LOCAL_BUSY, or null (not here). */
+  protected abstract readStore(node: number, keyId: string): StoredClock | undefined | typeof LOCAL_BUSY | null;
+  /** Registers a pending operation with the runtime (which then delivers replies and ticks until it settles). */
+  protected abstract track<T>(start: (resolve: (v: T) => void, reject: (e: LeaderlessError) => void) => void): Promise<T>;
+  /** Throws STOPPED when the client or its cluster is closed. */
+  protected abstract checkOpen(): void;
+
+  // ---------------------------------------------------------------------------------------------- public API
+
+  async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
+    this.checkOpen();
+    checkOptions(options, GET_KEYS, 'get');
+    const id = this.checkKey(key);
+    const need = this.requirementOf(options.consistency, options.r, 'read');
+    const timeoutMs = options.timeoutMs === undefined ? this.config.timeoutMs : checkTimeout(options.timeoutMs);
+    const readRepair = options.readRepair ?? this.config.readRepair;
+    if (!['async', 'blocking', 'off'].includes(readRepair)) {
+      throw new InvalidArgumentError(`readRepair must be async, blocking or off; got ${String(readRepair)}`);
+    }
+    const placement = this.placeWithSpares(id);
+    this.counters.gets++;
+    if (need.total === 1 && !need.hintsCount) {
+      const local = this.readLocal(id, placement.targets, need);
+      if (local !== undefined) return local;
+    }
+    this.checkInFlight();
+    const fsm = new GetFsm(
+      {
+        req: this.nextReq++,
+        self: this.address,
+        key: id,
+        targets: placement.readTargets,
+        need,
+        sloppy: this.config.sloppy,
+        readRepair,
+        conflicts: this.config.conflicts,
+        timeoutMs,
+        retryAfterMs: this.config.readRetryMs,
+        fanout: this.config.readFanout,
+      },
+      this.now(),
+    );
+    return this.track<GetResult>((resolve, reject) => {
+      const pending: PendingGet = { fsm, resolve, reject };
+      this.gets.set(fsm.params.req, pending);
+      this.finishGet(pending, fsm.start(this.out));
+      this.route(pending);
+    });
+  }
+
+  async put(key: Key, value: Value, options: PutOptions = {}): Promise<PutResult> {
+    return this.write(key, this.checkValue(value), options);
+  }
+
+  /** Deletes by writing a tombstone. Pass the context of a read to delete exactly what you saw. */
+  async delete(key: Key, options: PutOptions = {}): Promise<PutResult> {
+    return this.write(key, null, options);
+  }
+
+  /** Operations in flight on this client. */
+  get inFlight(): number {
+    return this.puts.size + this.gets.size;
+  }
+
+  // ------------------------------------------------------------------------------- driven by the runtime
+
+  /** A message for this client arrived. */
+  receive(msg: Message): void {
+    switch (msg.type) {
+      case 'put-reply':
+        return this.onPutReply(msg);
+      case 'get-reply': {
+        const g = this.gets.get(msg.req);
+        if (g === undefined) return;
+        this.finishGet(g, g.fsm.onReply(msg, this.out));
+        this.route(g);
+        return;
+      }
+      case 'repair-ack': {
+        const g = this.gets.get(msg.req);
+        if (g !== undefined) this.finishGet(g, g.fsm.onRepairAck(msg.from));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Time passed: read retries and deadlines, write failover and deadlines. */
+  tick(nowMs: number): void {
+    for (const g of this.gets.values()) {
+      this.finishGet(g, g.fsm.onTick(nowMs, this.out));
+      this.route(g);
+    }
+    for (const [req, p] of this.puts) {
+      if (nowMs >= p.failoverAtMs && p.attempt + 1 < p.msg.targets.length && nowMs < p.deadlineMs) {
+        // The coordinating replica has not answered (down, cut off, or slow): the next replica coordinates. If the
+        // first one did apply the write, the value may appear twice as siblings (at-least-once: see the README).
+        p.attempt++;
+        p.failoverAtMs = nowMs + this.config.coordinatorFailoverMs;
+        p.deadlineMs = Math.max(p.deadlineMs, nowMs + p.timeoutMs + this.config.coordinatorFailoverMs);
+        this.counters.coordinatorFailovers++;
+        this.transmit(p.msg.targets[p.attempt].node, p.msg);
+        continue;
+      }
+      if (nowMs < p.deadlineMs) continue;
+      this.puts.delete(req);
+      this.counters.failures++;
+      this.counters.timeouts++;
+      const coordinators = p.msg.targets.slice(0, p.attempt + 1).map((t) => t.node);
+      p.reject(
+        new TimeoutError(`write timed out after ${p.timeoutMs} ms: coordinating replicas ${coordinators.join(',')} did not answer`, {
+          timeoutMs: p.timeoutMs,
+          coordinators,
+        }),
+      );
+    }
+  }
+
+  /** Fails every pending operation (the client closed or the cluster stopped). */
+  failAll(e: LeaderlessError = new StoppedError('the client was closed')): void {
+    for (const p of this.puts.values()) p.reject(e);
+    for (const g of this.gets.values()) g.reject?.(e);
+    this.puts.clear();
+    this.gets.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------- internals
+
+  private async write(key: Key, value: Value | null, options: PutOptions): Promise<PutResult> {
+    this.checkOpen();
+    checkOptions(options, PUT_KEYS, value === null ? 'delete' : 'put');
+    const id = this.checkKey(key);
+    const need = this.requirementOf(options.consistency, options.w, 'write');
+    const timeoutMs = options.timeoutMs === undefined ? this.config.timeoutMs : checkTimeout(options.timeoutMs);
+    let context: VersionVector | null = null;
+    if (options.context !== undefined) {
+      if (typeof options.context !== 'string') throw new InvalidArgumentError('context must be the string a get returned');
+      context = decodeContext(options.context);
+    }
+    const { targets, spares } = this.placeWithSpares(id);
+    if (targets.length === 0) {
+      throw new QuorumError(`no replica of the key is up: all ${this.config.nodes.length} nodes are down`, { needed: need.total });
+    }
+    // Unavailable before anything is written (as Cassandra's UnavailableException): a write that cannot meet its
+    // level with the replicas that are up is refused here, rather than applied to some of them and then failed.
+    if (!this.allUp) {
+      const feasibility = newPutCore(need, targets, { sloppy: this.config.sloppy });
+      if (putStatus(feasibility) === 'failed') {
+        const o = putOutcome(feasibility);
+        throw new QuorumError(`${o.message} (nothing was written)`, {
+          needed: o.needed,
+          acked: [],
+          failed: o.failedNodes,
+          up: targets.map((t) => t.node),
+        });
+      }
+    }
+    this.checkInFlight();
+    const coordinator = targets[0].node;
+    if (!this.accepts(coordinator)) {
+      throw new OverloadedError(
+        `replica ${coordinator}'s mailbox is full (${this.config.mailboxCapacity} messages, mailboxCapacity); retry later`,
+        { node: coordinator, capacity: this.config.mailboxCapacity },
+      );
+    }
+    this.counters.puts++;
+    const req = this.nextReq++;
+    const msg: PutRequest = {
+      type: 'put',
+      req,
+      from: this.address,
+      key: id,
+      value,
+      context,
+      targets,
+      spares,
+      need,
+      sloppy: this.config.sloppy,
+      timeoutMs,
+      hintAfterMs: this.config.hintAfterMs,
+    };
+    return this.track<PutResult>((resolve, reject) => {
+      const now = this.now();
+      const failoverMs = this.config.coordinatorFailoverMs;
+      this.puts.set(req, { resolve, reject, deadlineMs: now + timeoutMs + failoverMs, timeoutMs, msg, attempt: 0, failoverAtMs: now + failoverMs });
+      this.transmit(coordinator, msg);
+    });
+  }
+
+  /** Consistency ONE from a primary's store, with no message; undefined when that is not possible right now. */
+  private readLocal(id: string, targets: Placement[], need: Requirement): GetResult | undefined {
+    const localOnly = need.perDc[this.config.localDc] !== undefined;
+    for (const t of targets) {
+      if (!t.primary) continue; // a fallback's store does not hold the key (it holds hints)
+      if (localOnly && t.dc !== this.config.localDc) continue;
+      const clock = this.readStore(t.node, id);
+      if (clock === null || clock === LOCAL_BUSY) return undefined; // not here, or compacting: ask by message
+      this.counters.getsLocal++;
+      const r = toResult(clock ?? null, true);
+      if (r.values.length > 1) this.counters.siblingsReturned++;
+      return r;
+    }
+    return undefined;
+  }
+
+  private onPutReply(msg: PutReply): void {
+    const p = this.puts.get(msg.req);
+    if (p === undefined) return;
+    this.puts.delete(msg.req);
+    if (msg.ok) p.resolve(new WriteResult(msg.acked, msg.primaryOnly, msg.context, msg.siblings, p.msg.value));
+    else {
+      this.counters.failures++;
+      p.reject(fromWire(msg.error ?? { code: 'INTERNAL', message: 'write failed without a reason', details: {} }));
+    }
+  }
+
+  /** Sends what the FSM asked for; a target whose mailbox is full counts as unreachable at once. */
+  private route(g: PendingGet): void {
+    while (this.out.length > 0) {
+      const batch = this.out.splice(0);
+      for (const { to, msg } of batch) {
+        if (msg.type === 'get' && !this.accepts(to)) {
+          this.finishGet(g, g.fsm.onUnreachable(to, this.out));
+          continue;
+        }
+        this.transmit(to, msg);
+      }
+    }
+  }
+
+  private finishGet(g: PendingGet, r: FsmGetResult | undefined): void {
+    if (r !== undefined && g.resolve !== undefined) {
+      const resolve = g.resolve;
+      const reject = g.reject!;
+      g.resolve = undefined;
+      g.reject = undefined;
+      if (r.ok) {
+        if (r.repaired.length > 0) this.counters.readRepairs += r.repaired.length;
+        const result = toResult(r.clock, r.primaryOnly, r.context);
+        if (result.values.length > 1) this.counters.siblingsReturned++;
+        resolve(result);
+      } else {
+        this.counters.failures++;
+        if (r.error.code === 'TIMEOUT') this.counters.timeouts++;
+        reject(r.error);
+      }
+    }
+    if (g.fsm.state === 'done') this.gets.delete(g.fsm.params.req);
+  }
+
+  /**
+   * The key's placement plus, for a sloppy quorum, each primary's stand-in: the next healthy node on the ring that
+   * would take its writes (with a hint) were it down or slow. While every node is up (the common case) the result
+   * is cached per preference list (the ring hands out one frozen array per token position).
+   */
+  protected placeWithSpares(id: string): PlacementSet {
+    const h = hash32(id);
+    const version = this.statusVersion();
+    if (version !== this.knownStatusVersion) {
+      this.knownStatusVersion = version;
+      this.allUp = this.config.nodes.every((n) => this.isUp(n.id));
+    }
+    if (!this.allUp) return this.computePlacement(h);
+    const primaries = this.ring.preferenceList(h);
+    let cached = this.placements.get(primaries);
+    if (cached === undefined) {
+      cached = this.computePlacement(h);
+      this.placements.set(primaries, cached);
+    }
+    return cached;
+  }
+
+  private computePlacement(h: number): PlacementSet {
+    const targets = this.ring.place(h, this.isUpBound);
+    if (!this.config.sloppy) return { targets, spares: [], readTargets: targets };
+    const primaries = new Set(this.ring.preferenceList(h));
+    const spares = this.ring.place(h, (n) => !primaries.has(n) && this.isUp(n)).filter((p) => !p.primary);
+    const extra = spares.filter((s) => !targets.some((t) => t.node === s.node));
+    return { targets, spares, readTargets: extra.length === 0 ? targets : [...targets, ...extra] };
+  }
+
+  private requirementOf(level: Level | undefined, count: number | undefined, op: 'read' | 'write'): Requirement {
+    if (level !== undefined && count !== undefined) {
+      throw new InvalidArgumentError(`give consistency or ${op === 'read' ? 'r' : 'w'}, not both`);
+    }
+    const chosen = count ?? level;
+    if (chosen === undefined) return op === 'read' ? this.defaultRead : this.defaultWrite;
+    return this.cachedRequirement(chosen, op);
+  }
+
+  /** Requirements are pure functions of (level, op) for a given topology: computed once, then looked up. */
+  private cachedRequirement(level: Level, op: 'read' | 'write'): Requirement {
+    const cache = this.levelCache[op];
+    let r = cache.get(level);
+    if (r === undefined) {
+      r = requirement(parseLevel(level, op), op, { replicationByDc: this.config.replication, localDc: this.config.localDc });
+      if (cache.size < 64) cache.set(level, r); // bounded: only well-formed levels get here, but be safe
+    }
+    return r;
+  }
+
+  private checkInFlight(): void {
+    const n = this.puts.size + this.gets.size;
+    if (n >= this.config.maxInFlight) {
+      throw new OverloadedError(`${n} operations in flight on this client, its limit (maxInFlight); await some first`, {
+        limit: this.config.maxInFlight,
+      });
+    }
+  }
+
+  protected checkNode(node: unknown): asserts node is number {
+    if (typeof node !== 'number' || !Number.isInteger(node) || node < 0 || node >= this.config.nodes.length) {
+      throw new InvalidArgumentError(`node must be an integer from 0 to ${this.config.nodes.length - 1}; got ${String(node)}`);
+    }
+  }
+
+  protected checkKey(key: Key): string {
+    if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
+      throw new InvalidArgumentError(`a key must be a string or a Uint8Array; got ${describe(key)}`);
+    }
+    const bytes = keyByteLength(key);
+    if (bytes === 0) throw new InvalidArgumentError('a key must not be empty');
+    if (bytes > this.config.maxKeyBytes) throw new KeyTooLargeError(bytes, this.config.maxKeyBytes);
+    return keyId(key);
+  }
+
+  private checkValue(value: Value): Value {
+    if (typeof value === 'string') {
+      // cheap upper bound first: UTF-8 takes at most 3 bytes per UTF-16 unit
+      if (value.length * 3 > this.config.maxValueBytes) {
+        const bytes = utf8Length(value);
+        if (bytes > this.config.maxValueBytes) throw new ValueTooLargeError(bytes, this.config.maxValueBytes);
+      }
+      return value;
+    }
+    if (value instanceof Uint8Array) {
+      if (value.length > this.config.maxValueBytes) throw new ValueTooLargeError(value.length, this.config.maxValueBytes);
+      return value;
+    }
+    throw new InvalidArgumentError(`a value must be a string or a Uint8Array; got ${describe(value)}`);
+  }
+}
+
+/**
+ * A read's answer. The context is encoded only when asked for: a cache read that never writes back should not pay for
+ * it (encoding costs about as much as the whole shared-memory read).
+ */
+class ReadResult implements GetResult {
+  #clock: StoredClock | null;
+  #vv: VersionVector | undefined;
+  #context: string | undefined;
+  constructor(
+    readonly found: boolean,
+    readonly values: Value[],
+    readonly deleted: boolean,
+    readonly primaryOnly: boolean,
+    clock: StoredClock | null,
+    vv: VersionVector | undefined,
+  ) {
+    this.#clock = clock;
+    this.#vv = vv;
+  }
+  get context(): string {
+    if (this.#context === undefined) {
+      const vv = this.#vv ?? (this.#clock === null ? [] : join(this.#clock));
+      this.#context = vv.length === 0 ? '' : encodeContext(vv);
+    }
+    return this.#context;
+  }
+  toJSON(): GetResult {
+    return { found: this.found, values: this.values, context: this.context, deleted: this.deleted, primaryOnly: this.primaryOnly };
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): GetResult {
+    return this.toJSON();
+  }
+}
+
+class WriteResult implements PutResult {
+  #vv: VersionVector;
+  #context: string | undefined;
+  readonly values: Value[];
+  readonly siblings: boolean;
+  constructor(
+    readonly acked: number[],
+    readonly primaryOnly: boolean,
+    vv: VersionVector,
+    siblings: Array<Value | null> | undefined,
+    written: Value | null,
+  ) {
+    this.#vv = vv;
+    this.siblings = siblings !== undefined;
+    this.values = (siblings ?? [written]).filter((v): v is Value => v !== null);
+  }
+  get context(): string {
+    return (this.#context ??= this.#vv.length === 0 ? '' : encodeContext(this.#vv));
+  }
+  toJSON(): PutResult {
+    return { acked: this.acked, primaryOnly: this.primaryOnly, context: this.context, values: this.values, siblings: this.siblings };
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): PutResult {
+    return this.toJSON();
+  }
+}
+
+export function toResult(clock: StoredClock | null, primaryOnly: boolean, context?: VersionVector): GetResult {
+  if (clock === null) return new ReadResult(false, [], false, primaryOnly, null, context);
+  const values: Value[] = [];
+  let tombstones = 0;
+  for (const e of clock.entries) {
+    for (const s of e.values) {
+      if (s.v === null) tombstones++;
+      else values.push(s.v);
+    }
+  }
+  for (const s of clock.anonymous) {
+    if (s.v === null) tombstones++;
+    else values.push(s.v);
+  }
+  return new ReadResult(values.length > 0, values, values.length === 0 && tombstones > 0, primaryOnly, clock, context);
+}
+
+export function toInspection(clock: StoredClock): Inspection {
+  const r = toResult(clock, true);
+  let versions = clock.anonymous.length;
+  for (const e of clock.entries) versions += e.values.length;
+  return { values: r.values, context: r.context, versions, deleted: r.deleted };
+}
+
+function checkOptions(o: object, allowed: Set<string>, op: string): void {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`${op} options must be an object`);
+  for (const k in o) {
+    if (!allowed.has(k)) {
+      throw new InvalidArgumentError(`unknown ${op} option ${k}; allowed: ${[...allowed].join(', ')}`, { option: k });
+    }
+  }
+}
+
+function checkTimeout(t: unknown): number {
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 3_600_000) {
+    throw new InvalidArgumentError(`timeoutMs must be an integer from 1 to 3600000; got ${String(t)}`);
+  }
+  return t;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? `an object (${(v as object).constructor?.name ?? 'Object'})` : typeof v;
+}
