@@ -102,7 +102,7 @@ export interface ConsistencyReport {
 
 export const DEFAULT_BUCKETS_MS: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
 /** k-staleness stops counting here: a read that far behind is reported as this many */
-export const MAX_K = 1000;
+export const MAX_K = 100;
 const MAX_EXAMPLES = 10;
 
 interface KeyOps {
@@ -169,38 +169,31 @@ function checkBounds(bounds: readonly number[]): void {
 
 // ------------------------------------------------------------------------------------------------ supersession
 
-/** Does `a` supersede `b` through covers (a chain of writes each of which covered the one before)? */
-function covers(a: WriteOp, b: WriteOp, ops: KeyOps): boolean {
-  // A covered write was read before the covering write was invoked, so a chain descends in invocation time: writes
-  // invoked before b cannot lead to b, which bounds the search to the writes between b and a.
-  const stack: WriteOp[] = [a];
-  const seen = new Set<WriteOp>();
+/**
+ * The writes `from` supersede through covers, `from` included, searching only writes invoked at or after `minStartMs`.
+ * A covered write was read before the covering write was invoked, so a chain of covers descends in invocation time:
+ * writes invoked before the oldest one we ask about cannot lead to it, which bounds the search.
+ */
+function closure(from: readonly WriteOp[], minStartMs: number, ops: KeyOps): Set<WriteOp> {
+  const seen = new Set<WriteOp>(from);
+  const stack = [...from];
   while (stack.length > 0) {
     const w = stack.pop()!;
     for (const id of w.covers) {
-      if (id === b.value) return true;
       const c = ops.byValue.get(id);
-      if (c !== undefined && c.startMs >= b.startMs && !seen.has(c)) {
+      if (c !== undefined && c.startMs >= minStartMs && !seen.has(c)) {
         seen.add(c);
         stack.push(c);
       }
     }
   }
-  return false;
+  return seen;
 }
 
-function supersedes(a: WriteOp, b: WriteOp, mode: OracleInput['mode'], ops: KeyOps): boolean {
-  if (a === b) return false;
-  if (mode === 'lww' && b.endMs < a.startMs) return true;
-  return covers(a, b, ops);
-}
+/** In lww mode a write invoked after `older` completed has a later timestamp: it wins. */
+const lwwAfter = (mode: OracleInput['mode'], newer: WriteOp, older: WriteOp): boolean => mode === 'lww' && older.endMs < newer.startMs;
 
-/** Does a read that returned `v` account for write `w`? */
-function satisfies(v: WriteOp, w: WriteOp, mode: OracleInput['mode'], ops: KeyOps): boolean {
-  if (v === w) return true;
-  if (mode === 'lww' && !(v.endMs < w.startMs)) return true;
-  return covers(v, w, ops);
-}
+const minStart = (ws: readonly WriteOp[]): number => ws.reduce((m, w) => Math.min(m, w.startMs), Infinity);
 
 // ------------------------------------------------------------------------------------------------ reads
 
@@ -246,8 +239,10 @@ function judgeKey(ops: KeyOps, mode: OracleInput['mode'], acc: Accumulator): voi
 }
 
 function addToFrontier(frontier: WriteOp[], w: WriteOp, mode: OracleInput['mode'], ops: KeyOps): WriteOp[] {
-  const kept = frontier.filter((f) => !supersedes(w, f, mode, ops));
-  if (!kept.some((f) => supersedes(f, w, mode, ops))) kept.push(w);
+  const byW = closure([w], minStart(frontier), ops);
+  const kept = frontier.filter((f) => !byW.has(f) && !lwwAfter(mode, w, f));
+  // a frontier write may already supersede w (it read w before w's acknowledgement came back)
+  if (!kept.some((f) => lwwAfter(mode, f, w) || closure([f], w.startMs, ops).has(w))) kept.push(w);
   return kept;
 }
 
@@ -262,7 +257,13 @@ function judgeRead(
   acc: Accumulator,
 ): void {
   acc.judged++;
-  const seen = (w: WriteOp): boolean => returned.some((v) => satisfies(v, w, mode, ops));
+  let floorMs = minStart(frontier);
+  let byReturned = closure(returned, floorMs, ops);
+  const seen = (w: WriteOp): boolean => {
+    if (w.startMs < floorMs) byReturned = closure(returned, (floorMs = w.startMs), ops);
+    // lww: a value whose write did not complete before w was invoked may carry the later timestamp
+    return byReturned.has(w) || (mode === 'lww' && returned.some((v) => !(v.endMs < w.startMs)));
+  };
   const latest = frontier.reduce((a, b) => (b.endMs > a.endMs ? b : a));
   const bucket = bucketOf(r.startMs - latest.endMs, acc.bounds);
   acc.visReads[bucket]++;

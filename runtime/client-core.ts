@@ -24,6 +24,7 @@ import { Ring, type Placement } from '../actors/ring.js';
 import type { Value } from '../actors/types.js';
 import { decodeContext, encodeContext, join, type VersionVector } from '../actors/versioning/dvv.js';
 import type { ResolvedConfig } from './config.js';
+import * as hdr from 'hdr-histogram-js';
 
 export interface GetOptions {
   consistency?: Level;
@@ -76,6 +77,14 @@ export interface Inspection {
   deleted: boolean;
 }
 
+/** Latency percentiles of one kind of operation on this client, in microseconds (0 when none yet). */
+export interface LatencySummary {
+  count: number;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
 export interface ClientCounters {
   gets: number;
   /** consistency-ONE reads served from a replica's store without a message */
@@ -103,6 +112,7 @@ interface PendingPut {
   msg: PutRequest;
   attempt: number;
   failoverAtMs: number;
+  startMs: number;
 }
 
 interface PlacementSet {
@@ -114,6 +124,7 @@ interface PlacementSet {
 
 interface PendingGet {
   fsm: GetFsm;
+  startMs: number;
   resolve?: (r: GetResult) => void;
   reject?: (e: LeaderlessError) => void;
 }
@@ -145,6 +156,9 @@ export abstract class ClientCore {
   private readonly levelCache = { read: new Map<Level, Requirement>(), write: new Map<Level, Requirement>() };
   private readonly defaultRead: Requirement;
   private readonly defaultWrite: Requirement;
+  /** HDR histograms of completed operations (microseconds): what operators watch as read latency p99 */
+  private readonly readLatency = latencyHistogram();
+  private readonly writeLatency = latencyHistogram();
 
   constructor(config: ResolvedConfig, address: Address, near: number, ring?: Ring) {
     this.config = config;
@@ -191,6 +205,7 @@ export abstract class ClientCore {
       if (local !== undefined) return local;
     }
     this.checkInFlight();
+    const startMs = this.now();
     const fsm = new GetFsm(
       {
         req: this.nextReq++,
@@ -208,7 +223,7 @@ export abstract class ClientCore {
       this.now(),
     );
     return this.track<GetResult>((resolve, reject) => {
-      const pending: PendingGet = { fsm, resolve, reject };
+      const pending: PendingGet = { fsm, resolve, reject, startMs };
       this.gets.set(fsm.params.req, pending);
       this.finishGet(pending, fsm.start(this.out));
       this.route(pending);
@@ -222,6 +237,11 @@ export abstract class ClientCore {
   /** Deletes by writing a tombstone. Pass the context of a read to delete exactly what you saw. */
   async delete(key: Key, options: PutOptions = {}): Promise<PutResult> {
     return this.write(key, null, options);
+  }
+
+  /** Latency of this client's message-borne reads and of its writes (local ONE reads take about a microsecond). */
+  latency(): { read: LatencySummary; write: LatencySummary } {
+    return { read: summarize(this.readLatency), write: summarize(this.writeLatency) };
   }
 
   /** Operations in flight on this client. */
@@ -350,7 +370,16 @@ export abstract class ClientCore {
     return this.track<PutResult>((resolve, reject) => {
       const now = this.now();
       const failoverMs = this.config.coordinatorFailoverMs;
-      this.puts.set(req, { resolve, reject, deadlineMs: now + timeoutMs + failoverMs, timeoutMs, msg, attempt: 0, failoverAtMs: now + failoverMs });
+      this.puts.set(req, {
+        resolve,
+        reject,
+        deadlineMs: now + timeoutMs + failoverMs,
+        timeoutMs,
+        msg,
+        attempt: 0,
+        failoverAtMs: now + failoverMs,
+        startMs: now,
+      });
       this.transmit(coordinator, msg);
     });
   }
@@ -375,6 +404,7 @@ export abstract class ClientCore {
     const p = this.puts.get(msg.req);
     if (p === undefined) return;
     this.puts.delete(msg.req);
+    recordUs(this.writeLatency, this.now() - p.startMs);
     if (msg.ok) p.resolve(new WriteResult(msg.acked, msg.primaryOnly, msg.context, msg.siblings, p.msg.value));
     else {
       this.counters.failures++;
@@ -402,6 +432,7 @@ export abstract class ClientCore {
       const reject = g.reject!;
       g.resolve = undefined;
       g.reject = undefined;
+      recordUs(this.readLatency, this.now() - g.startMs);
       if (r.ok) {
         if (r.repaired.length > 0) this.counters.readRepairs += r.repaired.length;
         const result = toResult(r.clock, r.primaryOnly, r.context);
@@ -614,4 +645,17 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? `an object (${(v as object).constructor?.name ?? 'Object'})` : typeof v;
+}
+
+function latencyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 2 });
+}
+
+function recordUs(h: hdr.Histogram, ms: number): void {
+  h.recordValue(Math.max(1, Math.min(3_600_000_000, Math.round(ms * 1000))));
+}
+
+function summarize(h: hdr.Histogram): LatencySummary {
+  if (h.totalCount === 0) return { count: 0, p50Us: 0, p99Us: 0, maxUs: 0 };
+  return { count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), maxUs: h.maxValue };
 }

@@ -18,6 +18,8 @@ import { InvalidArgumentError, InvalidConfigError, TimeoutError } from '../actor
 import { SimCluster, type SimOptions } from './sim/index.js';
 import { CLIENT_BASE, type Address } from '../actors/protocol.js';
 import { ClusterClient, type ClientHandle } from './client.js';
+import type { LatencySummary } from './client-core.js';
+import { metricsText } from './metrics.js';
 import { nodeEndpoint } from './comlink-node.js';
 import { resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
 import { NodeStatus, SharedView } from './shared-view.js';
@@ -81,7 +83,26 @@ export interface NodeMetrics extends ReplicaStats {
 export interface ClusterMetrics {
   /** one entry per node; a node whose worker is down reports its last known counters with `stale: true` */
   nodes: NodeMetrics[];
-  client: ClusterClient['counters'];
+  client: ClusterClient['counters'] & { readLatency: LatencySummary; writeLatency: LatencySummary };
+  /** what the design note's monitoring table asks for, derived from the counters (rates are per second since start) */
+  watch: {
+    uptimeMs: number;
+    /** read repairs per second (high: replicas diverge) */
+    readRepairRate: number;
+    /** pending hints, all nodes (growing: a node is in trouble) */
+    hintQueueKeys: number;
+    /** coordinated writes that met W, over those finished (below 1: availability trouble) */
+    quorumSuccessRate: number;
+    /** this client's read latency p99, microseconds */
+    readLatencyUsP99: number;
+    /** reads that returned siblings (concurrent writes) */
+    versionConflicts: number;
+    /** deepest replica mailbox now */
+    maxMailboxDepth: number;
+    restarts: number;
+    /** longest time since any node's last complete anti-entropy round (ms; since start when none) */
+    maxRepairAgeMs: number;
+  };
   totals: {
     puts: number;
     putsOk: number;
@@ -130,9 +151,31 @@ export interface RepairResult {
 
 export interface HealthReport {
   ok: boolean;
-  /** per node: when it last completed an exchange with every peer of every range (null: never), and how long ago */
-  nodes: Array<{ node: number; lastRepairMs: number | null; repairAgeMs: number; overdue: boolean }>;
+  /**
+   * per node: whether it is reachable (up, worker running, not paused), its hint queue, its mailbox, and when it last
+   * completed an anti-entropy exchange with every peer of every range (null: never) and how long ago
+   */
+  nodes: Array<{
+    node: number;
+    reachable: boolean;
+    status: 'up' | 'suspect' | 'down';
+    hintQueueKeys: number;
+    mailboxDepth: number;
+    lastRepairMs: number | null;
+    repairAgeMs: number;
+    overdue: boolean;
+  }>;
+  /** one sentence per threshold crossed */
   alerts: string[];
+}
+
+export interface HealthOptions {
+  /** repair age past which a node is flagged (default config antiEntropy.maxRepairAgeMs) */
+  maxRepairAgeMs?: number;
+  /** hints queued on one node past which it is flagged (default 10000) */
+  maxHintQueueKeys?: number;
+  /** mailbox fill past which a node is flagged, as a share of mailboxCapacity (default 0.8) */
+  maxMailboxFill?: number;
 }
 
 export interface SettleResult {
@@ -473,10 +516,18 @@ export class Cluster extends ClusterClient {
    * than maxRepairAgeMs (default: config antiEntropy.maxRepairAgeMs). A node that never completed one counts from
    * the cluster's start.
    */
-  async health(options: { maxRepairAgeMs?: number } = {}): Promise<HealthReport> {
+  async health(options: HealthOptions = {}): Promise<HealthReport> {
     const bound = options.maxRepairAgeMs ?? this.config.antiEntropy.maxRepairAgeMs;
     if (typeof bound !== 'number' || !(bound > 0)) {
       throw new InvalidArgumentError(`maxRepairAgeMs must be a positive number of ms; got ${String(bound)}`);
+    }
+    const maxHints = options.maxHintQueueKeys ?? 10_000;
+    if (typeof maxHints !== 'number' || !(maxHints >= 0)) {
+      throw new InvalidArgumentError(`maxHintQueueKeys must be a number >= 0; got ${String(maxHints)}`);
+    }
+    const maxFill = options.maxMailboxFill ?? 0.8;
+    if (typeof maxFill !== 'number' || !(maxFill > 0 && maxFill <= 1)) {
+      throw new InvalidArgumentError(`maxMailboxFill must be a number in (0, 1]; got ${String(maxFill)}`);
     }
     const m = await this.metrics();
     const now = Date.now();
@@ -491,9 +542,31 @@ export class Cluster extends ClusterClient {
             `${Math.round(repairAgeMs)} ms ago, bound ${bound} ms (antiEntropy.maxRepairAgeMs)`,
         );
       }
-      return { node: n.node, lastRepairMs: last, repairAgeMs, overdue };
+      const reachable = n.status !== 'down' && !n.stale && !n.paused;
+      if (!reachable) alerts.push(`node ${n.node} unreachable: ${n.paused ? 'paused' : n.stale ? 'its worker is down' : 'the failure detector holds it down'}`);
+      if (n.hints.keys > maxHints) {
+        alerts.push(`node ${n.node} hint queue: ${n.hints.keys} keys held for down owners (bound ${maxHints}): an owner is down or unreachable`);
+      }
+      if (n.mailboxDepth > maxFill * this.config.mailboxCapacity) {
+        alerts.push(`node ${n.node} mailbox ${n.mailboxDepth} of ${this.config.mailboxCapacity} messages: it falls behind`);
+      }
+      return {
+        node: n.node,
+        reachable,
+        status: n.status,
+        hintQueueKeys: n.hints.keys,
+        mailboxDepth: n.mailboxDepth,
+        lastRepairMs: last,
+        repairAgeMs,
+        overdue,
+      };
     });
     return { ok: alerts.length === 0, nodes, alerts };
+  }
+
+  /** metrics() in Prometheus text exposition format (runtime/metrics.ts). */
+  async metricsText(): Promise<string> {
+    return metricsText(await this.metrics());
   }
 
   /** Counters per node (from each worker, over the control plane) and for this thread's client. */
@@ -512,9 +585,24 @@ export class Cluster extends ClusterClient {
       }),
     );
     const sum = (f: (s: NodeMetrics) => number): number => nodes.reduce((a, s) => a + f(s), 0);
+    const latency = this.latency();
+    const uptimeMs = Date.now() - this.startedAtMs;
+    const finished = sum((s) => s.counters.putsOk) + sum((s) => s.counters.putsFailed);
+    const now = Date.now();
     return {
       nodes,
-      client: { ...this.counters },
+      client: { ...this.counters, readLatency: latency.read, writeLatency: latency.write },
+      watch: {
+        uptimeMs,
+        readRepairRate: sum((s) => s.counters.repairs) / Math.max(uptimeMs / 1000, 1e-3),
+        hintQueueKeys: sum((s) => s.hints.keys),
+        quorumSuccessRate: finished === 0 ? 1 : sum((s) => s.counters.putsOk) / finished,
+        readLatencyUsP99: latency.read.p99Us,
+        versionConflicts: this.counters.siblingsReturned,
+        maxMailboxDepth: Math.max(0, ...nodes.map((s) => s.mailboxDepth)),
+        restarts: this.restartCounts.reduce((a, b) => a + b, 0),
+        maxRepairAgeMs: Math.max(0, ...nodes.map((s) => now - (s.ae.lastRepairMs ?? this.startedAtMs))),
+      },
       totals: {
         puts: sum((s) => s.counters.puts),
         putsOk: sum((s) => s.counters.putsOk),

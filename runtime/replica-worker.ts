@@ -17,6 +17,7 @@ import { Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
 import type { ResolvedConfig } from './config.js';
 import { nowMs } from './clock.js';
+import { AeDriver, antiEntropyFor, type AeStats, type RepairRoundResult, type RebuildStats } from './hash-pool.js';
 
 export interface ReplicaWorkerData {
   node: number;
@@ -44,6 +45,8 @@ export interface ReplicaStats {
   messagesOut: number;
   batchesOut: number;
   store: { keys: number; liveBytes: number; arenaBytes: number; compactions: number };
+  /** anti-entropy counters, last complete repair, rebuild state */
+  ae: AeStats;
 }
 
 export interface ReplicaControl {
@@ -55,6 +58,10 @@ export interface ReplicaControl {
   pause(): void;
   resume(): void;
   stats(): ReplicaStats;
+  /** one anti-entropy round: an exchange with every peer above this node in every shared range */
+  repair(): Promise<RepairRoundResult>;
+  /** rebuilds the Merkle trees from the store (on the hash pool for large stores) */
+  rebuildTrees(): Promise<RebuildStats>;
 }
 
 /** The writer's side of a SharedStore as the actor sees it (a writer never gets BUSY: it compacts synchronously). */
@@ -84,6 +91,7 @@ function main(data: ReplicaWorkerData): void {
     conflicts: data.config.conflicts,
     maxPendingPuts: data.config.maxPendingPuts,
     hints: data.config.hints,
+    antiEntropy: antiEntropyFor(data.config),
   }, { ...writerView(hinted), forEach: (fn) => hinted.forEach(fn) });
   const ports = new Map<Address, Port>();
   const codec = new WireCodec(data.config.datacenters);
@@ -121,7 +129,19 @@ function main(data: ReplicaWorkerData): void {
       outbox.send(to, msg);
     }
     out.length = 0;
+    ae.poll();
   };
+  const ae = new AeDriver({
+    replica,
+    store: shared,
+    options: data.config.antiEntropy,
+    act: (f) => {
+      f(out);
+      route();
+    },
+    down: () => [...Array(n).keys()].filter((i) => !view.isUp(i)),
+    now: nowMs,
+  });
 
   const listen = (addr: Address, port: MessagePort): void => {
     const old = ports.get(addr) as MessagePort | undefined;
@@ -181,12 +201,17 @@ function main(data: ReplicaWorkerData): void {
         messagesOut: outbox.messages,
         batchesOut: outbox.batches,
         store: shared.stats(),
+        ae: ae.stats(),
       };
     },
+    repair: () => ae.repair(),
+    rebuildTrees: () => ae.rebuild(),
   };
   Comlink.expose(control, nodeEndpoint(data.control));
   // Ready: the store is attached (and wiped if asked) and every port listens. The spawner waits for this.
   parentPort!.postMessage({ type: 'ready', node: data.node });
+  // Trees are not persisted: rebuild them from the store (a no-op when it is empty, e.g. after a wipe).
+  void ae.rebuild().catch(() => undefined);
 }
 
 if (!isMainThread && parentPort !== null && (workerData as { kind?: string })?.kind === 'replica') {

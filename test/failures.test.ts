@@ -146,6 +146,16 @@ describe('sloppy quorum and hinted handoff (5 nodes, N=3, W=2)', () => {
       }
       const before = await cluster.metrics();
       assert.equal(before.totals.hintsQueued, keys.length * 2, 'one hint per key per down primary');
+      // what an operator sees meanwhile: two nodes unreachable, hint queues growing, in health() and in Prometheus text
+      const health = await cluster.health({ maxHintQueueKeys: 0 });
+      assert.equal(health.ok, false);
+      assert.deepEqual(health.nodes.filter((n) => !n.reachable).map((n) => n.node), [0, 1]);
+      assert.ok(health.alerts.some((a) => /node 0 unreachable: paused/.test(a)));
+      assert.ok(health.alerts.some((a) => /hint queue: \d+ keys/.test(a)));
+      assert.equal(before.watch.hintQueueKeys, keys.length * 2);
+      const text = await cluster.metricsText();
+      assert.match(text, /leaderless_node_up\{node="0"[^}]*\} 0/);
+      assert.match(text, /hint/);
       assert.equal(before.totals.hintsDelivered, 0);
       for (const k of keys) {
         assert.equal(cluster.inspect(0, k), undefined);

@@ -1,0 +1,296 @@
+// Fault schedules: parsing `--fault` specs, checking them against the cluster, and driving them during a run.
+//
+// Syntax: KIND:ARGS@WINDOW, WINDOW is START or START-END, times as 500ms, 1.5s or 3 (seconds), from the start of the
+// measured run (after loading).
+//   kill:2@3s                  kill node 2's worker (the supervisor restarts it onto its store)
+//   crash:2@3s, crash:2:wipe@3s the same; wipe: it comes back with an empty store
+//   pause:2@1s-3s              node 2 stops processing messages, then resumes (no END: paused until the run ends)
+//   partition:0,1/2,3,4@2s-5s  cut the nodes into groups (unlisted nodes are isolated), heal at END
+//   delay:*:50ms@1s-4s         add latency on links: * (all), 2 (node 2's links), 0>2 (messages from 0 to 2)
+//   drop:1:0.2@1s-4s           drop messages on links with a probability (0..1, or a percentage like 20%)
+// Windowed faults end at END, or when the run ends; before the final read everything is healed and resumed.
+//
+// Data layout: a FaultSpec is plain data (kind, nodes, window in ms, the text it came from); a FaultDriver turns the
+// specs into a time-ordered list of start and end events and applies them through the cluster's `faults` object,
+// recording a marker per fault (when it started and ended) for the report's throughput chart.
+import { InvalidConfigError } from '../actors/errors.js';
+
+export type Link = { from: number | '*'; to: number | '*' };
+
+interface Window {
+  /** the spec as given on the command line */
+  text: string;
+  atMs: number;
+  /** undefined: until the run ends (or instantaneous, for kill and crash) */
+  endMs?: number;
+}
+
+export type FaultSpec = Window &
+  (
+    | { kind: 'kill'; node: number }
+    | { kind: 'crash'; node: number; wipe: boolean }
+    | { kind: 'pause'; node: number }
+    | { kind: 'partition'; groups: number[][] }
+    | { kind: 'delay'; links: Link[]; delayMs: number }
+    | { kind: 'drop'; links: Link[]; probability: number }
+  );
+
+/** What the harness drives: the cluster's `faults` object. Methods the cluster lacks make their kinds unsupported. */
+export interface FaultApi {
+  partition(groups: number[][]): void;
+  heal(): void;
+  kill(node: number): Promise<void> | void;
+  crash?(node: number, options: { wipe: boolean }): Promise<void> | void;
+  pause?(node: number): Promise<void> | void;
+  resume?(node: number): Promise<void> | void;
+  delay?(options: { from: number | '*'; to: number | '*'; ms: number }): void;
+  drop?(options: { from: number | '*'; to: number | '*'; probability: number }): void;
+  /** lifts every delay, drop and partition, and resumes paused nodes */
+  clear?(): Promise<void> | void;
+}
+
+export interface FaultMarker {
+  text: string;
+  kind: FaultSpec['kind'];
+  /** when it was applied, ms from the start of the run */
+  startMs: number;
+  /** when it was lifted; undefined for instantaneous faults */
+  endMs?: number;
+}
+
+export const FAULT_KINDS = ['kill', 'crash', 'pause', 'partition', 'delay', 'drop'] as const;
+/** Most faults one run takes: each is an event or two, and the report draws every one. */
+export const MAX_FAULTS = 64;
+
+const METHODS: Record<FaultSpec['kind'], Array<keyof FaultApi>> = {
+  kill: ['kill'],
+  crash: ['crash'],
+  pause: ['pause', 'resume'],
+  partition: ['partition', 'heal'],
+  delay: ['delay', 'clear'],
+  drop: ['drop', 'clear'],
+};
+
+function bad(text: string, why: string): InvalidConfigError {
+  return new InvalidConfigError(`--fault "${text}": ${why}`);
+}
+
+/** Parses one spec; node numbers are checked against the cluster by checkFaults. */
+export function parseFault(text: string): FaultSpec {
+  const at = text.lastIndexOf('@');
+  if (at < 0) throw bad(text, 'missing @WINDOW; write e.g. kill:2@3s or partition:0,1/2,3,4@2s-5s');
+  const window = parseWindow(text, text.slice(at + 1));
+  const [kind, ...args] = text.slice(0, at).split(':');
+  switch (kind) {
+    case 'kill':
+      return { ...window, kind, node: nodeArg(text, args, 1) };
+    case 'crash': {
+      if (args.length === 2 && args[1] !== 'wipe') throw bad(text, `unknown crash option ${args[1]}; allowed: wipe`);
+      return { ...window, kind, node: nodeArg(text, args.slice(0, 1), 1), wipe: args[1] === 'wipe' };
+    }
+    case 'pause':
+      return { ...window, kind, node: nodeArg(text, args, 1) };
+    case 'partition':
+      if (args.length !== 1) throw bad(text, 'write partition:GROUP/GROUP/..., e.g. partition:0,1/2,3,4@2s-5s');
+      return { ...window, kind, groups: args[0].split('/').map((g) => g.split(',').map((n) => nodeNumber(text, n))) };
+    case 'delay':
+      if (args.length !== 2) throw bad(text, 'write delay:LINKS:MS, e.g. delay:*:50ms@1s-4s (LINKS: *, 2 or 0>2)');
+      return { ...window, kind, links: parseLinks(text, args[0]), delayMs: parseTimeMs(text, args[1], 'ms') };
+    case 'drop':
+      if (args.length !== 2) throw bad(text, 'write drop:LINKS:P, e.g. drop:1:0.2@1s-4s (LINKS: *, 2 or 0>2)');
+      return { ...window, kind, links: parseLinks(text, args[0]), probability: parseProbability(text, args[1]) };
+    default:
+      throw bad(text, `unknown fault kind ${kind}; allowed: ${FAULT_KINDS.join(', ')}`);
+  }
+}
+
+function parseWindow(text: string, w: string): Window {
+  const m = /^([^-]+)(?:-(.+))?$/.exec(w);
+  if (m === null) throw bad(text, `malformed window "${w}"; write START or START-END, e.g. 2s or 2s-5s`);
+  const atMs = parseTimeMs(text, m[1], 's');
+  if (m[2] === undefined) return { text, atMs };
+  const endMs = parseTimeMs(text, m[2], 's');
+  if (endMs <= atMs) throw bad(text, `the window ends (${m[2]}) before it starts (${m[1]})`);
+  return { text, atMs, endMs };
+}
+
+/** `500ms`, `1.5s`, or a bare number in `bareUnit`. */
+export function parseTimeMs(text: string, t: string, bareUnit: 'ms' | 's'): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(t.trim());
+  if (m === null) throw bad(text, `malformed time "${t}"; write e.g. 500ms, 1.5s or 3`);
+  const unit = m[2] ?? bareUnit;
+  return Number(m[1]) * (unit === 's' ? 1000 : 1);
+}
+
+function nodeNumber(text: string, s: string): number {
+  if (!/^\d+$/.test(s.trim())) throw bad(text, `"${s}" is not a node number`);
+  return Number(s);
+}
+
+function nodeArg(text: string, args: string[], count: number): number {
+  if (args.length !== count) throw bad(text, 'name one node, e.g. kill:2@3s');
+  return nodeNumber(text, args[0]);
+}
+
+function parseLinks(text: string, s: string): Link[] {
+  if (s === '*') return [{ from: '*', to: '*' }];
+  const arrow = /^(\d+|\*)>(\d+|\*)$/.exec(s);
+  if (arrow !== null) {
+    const end = (x: string): number | '*' => (x === '*' ? '*' : Number(x));
+    return [{ from: end(arrow[1]), to: end(arrow[2]) }];
+  }
+  const node = nodeNumber(text, s);
+  return [
+    { from: node, to: '*' },
+    { from: '*', to: node },
+  ];
+}
+
+function parseProbability(text: string, s: string): number {
+  const pct = s.endsWith('%');
+  const n = Number(pct ? s.slice(0, -1) : s) / (pct ? 100 : 1);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw bad(text, `drop probability "${s}" must be from 0 to 1 (or 0% to 100%)`);
+  return n;
+}
+
+function nodesOf(f: FaultSpec): number[] {
+  switch (f.kind) {
+    case 'kill':
+    case 'crash':
+    case 'pause':
+      return [f.node];
+    case 'partition':
+      return f.groups.flat();
+    case 'delay':
+    case 'drop':
+      return f.links.flatMap((l) => [l.from, l.to]).filter((n): n is number => n !== '*');
+  }
+}
+
+/** Checks every spec against the cluster's size and the run's length (undefined: an operation-count run). */
+export function checkFaults(specs: readonly FaultSpec[], nodeCount: number, durationMs: number | undefined): void {
+  if (specs.length > MAX_FAULTS) throw new InvalidConfigError(`at most ${MAX_FAULTS} --fault specs; got ${specs.length}`);
+  for (const f of specs) {
+    for (const n of nodesOf(f)) {
+      if (n >= nodeCount) throw bad(f.text, `node ${n} does not exist: the cluster has nodes 0 to ${nodeCount - 1}`);
+    }
+    if (f.kind === 'partition') {
+      const all = f.groups.flat();
+      if (new Set(all).size !== all.length) throw bad(f.text, 'a node is in two groups');
+    }
+    if (durationMs !== undefined && f.atMs >= durationMs) {
+      throw bad(f.text, `it starts at ${f.atMs / 1000}s, after the run ends at ${durationMs / 1000}s`);
+    }
+  }
+}
+
+/** Throws one clear line when the cluster lacks a method some fault needs (the runtime may not have it yet). */
+export function checkSupported(api: Partial<FaultApi> | undefined, specs: readonly FaultSpec[]): void {
+  for (const f of specs) {
+    for (const m of METHODS[f.kind]) {
+      if (typeof api?.[m] !== 'function') {
+        throw new InvalidConfigError(`--fault "${f.text}": this cluster does not support ${f.kind} faults yet (it has no faults.${m})`);
+      }
+    }
+  }
+}
+
+interface FaultEvent {
+  atMs: number;
+  start: boolean;
+  spec: FaultSpec;
+  order: number;
+}
+
+export interface DriverClock {
+  nowMs(): number;
+  sleepMs(ms: number): Promise<void>;
+}
+
+/** Applies a schedule in time order; `stop()` ends it early, `restore()` undoes whatever is still in force. */
+export class FaultDriver {
+  readonly markers: FaultMarker[] = [];
+  private readonly events: FaultEvent[];
+  private readonly active = new Set<FaultSpec>();
+  private readonly open = new Map<FaultSpec, FaultMarker>();
+  private stopped = false;
+
+  constructor(
+    private readonly api: FaultApi,
+    specs: readonly FaultSpec[],
+    private readonly clock: DriverClock,
+  ) {
+    checkSupported(api, specs);
+    const events: FaultEvent[] = [];
+    specs.forEach((spec, i) => {
+      events.push({ atMs: spec.atMs, start: true, spec, order: i });
+      if (spec.endMs !== undefined) events.push({ atMs: spec.endMs, start: false, spec, order: i });
+    });
+    // ends before starts at the same instant, so a fault that replaces another is applied after the heal
+    this.events = events.sort((a, b) => a.atMs - b.atMs || Number(a.start) - Number(b.start) || a.order - b.order);
+  }
+
+  /** Runs the schedule; `originMs` is the clock reading at the start of the run. */
+  async run(originMs: number): Promise<void> {
+    for (const ev of this.events) {
+      const waitMs = originMs + ev.atMs - this.clock.nowMs();
+      if (waitMs > 0) await this.clock.sleepMs(waitMs);
+      if (this.stopped) return;
+      const t = this.clock.nowMs() - originMs;
+      if (ev.start) await this.apply(ev.spec, t);
+      else await this.lift(ev.spec, t);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Lifts everything still in force (the final read needs a healed cluster). Killed nodes stay dead. */
+  async restore(nowMs: number): Promise<void> {
+    this.stopped = true;
+    for (const spec of [...this.active]) await this.lift(spec, nowMs);
+  }
+
+  private async apply(f: FaultSpec, t: number): Promise<void> {
+    await this.perform(f);
+    const marker: FaultMarker = { text: f.text, kind: f.kind, startMs: t };
+    this.markers.push(marker);
+    if (f.kind === 'kill' || f.kind === 'crash') return;
+    this.active.add(f);
+    this.open.set(f, marker);
+  }
+
+  private async perform(f: FaultSpec): Promise<void> {
+    const api = this.api;
+    switch (f.kind) {
+      case 'kill':
+        return void (await api.kill(f.node));
+      case 'crash':
+        return void (await api.crash!(f.node, { wipe: f.wipe }));
+      case 'pause':
+        return void (await api.pause!(f.node));
+      case 'partition':
+        return api.partition(f.groups);
+      case 'delay':
+        for (const l of f.links) api.delay!({ from: l.from, to: l.to, ms: f.delayMs });
+        return;
+      case 'drop':
+        for (const l of f.links) api.drop!({ from: l.from, to: l.to, probability: f.probability });
+        return;
+    }
+  }
+
+  private async lift(f: FaultSpec, t: number): Promise<void> {
+    if (!this.active.delete(f)) return;
+    const marker = this.open.get(f);
+    if (marker !== undefined) marker.endMs = t;
+    this.open.delete(f);
+    if (f.kind === 'pause') return void (await this.api.resume!(f.node));
+    // heal() lifts every partition, and clear() every link fault, partition and pause: put back the others still in
+    // force (pausing a paused node is a no-op)
+    if (f.kind === 'partition') this.api.heal();
+    else await this.api.clear!();
+    for (const other of this.active) if (f.kind !== 'partition' || other.kind === 'partition') await this.perform(other);
+  }
+}
