@@ -18,6 +18,8 @@ import { benchHtml, benchTable, sweepHtml, sweepTable, type SweepReport } from '
 import { MAX_IN_FLIGHT, realClock, runBench, type BenchCluster, type BenchSpec, type RunDeps, type UpdateContext } from './run.js';
 import { parseConsistencyList, parseRw, runSweep, specsFor } from './sweep.js';
 import { DISTRIBUTIONS, MAX_KEYS, PRESETS, parseMix, type Distribution, type WorkloadSpec } from './workloads.js';
+import { PBS_PROFILES, parsePbsOptions, runPbs, type PbsRawOptions } from './pbs.js';
+import { SimCluster, type SimOptions } from '../runtime/sim/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -133,6 +135,36 @@ export function program(): Command {
     .addOption(new Option('--consistency <level>', 'one level for both reads and writes'))
     .action(async (o: BenchOptions, command: Command) => {
       await bench(o, command);
+    });
+
+  addCommonOptions(
+    cmd
+      .command('sim')
+      .description('the bench workload on the deterministic simulator: the same actors on virtual time over a seeded network; same seed, same run (its trace digest is printed); latencies and throughput are virtual'),
+    5,
+  )
+    .addOption(new Option('--r <level>', 'read consistency (default QUORUM)'))
+    .addOption(new Option('--w <level>', 'write consistency (default QUORUM)'))
+    .addOption(new Option('--consistency <level>', 'one level for both reads and writes'))
+    .addOption(new Option('--latency <profile>', 'one-way message latency: lan (uniform 0.5-1.5 ms) or a PBS profile (lnkd-ssd, lnkd-disk, ymmr)').choices(['lan', 'lnkd-ssd', 'lnkd-disk', 'ymmr']).default('lan'))
+    .action(async (o: SimCliOptions, command: Command) => {
+      await simCommand(o, command);
+    });
+
+  cmd
+    .command('pbs')
+    .description('probabilistically bounded staleness (Bailis et al., VLDB 2012) measured on the simulated cluster running the real protocol, beside the closed-form bound and WARS Monte Carlo models')
+    .addOption(new Option('--profile <list>', 'comma list of lnkd-ssd, lnkd-disk, ymmr, wan, or all').default('all'))
+    .addOption(new Option('--rw <list>', 'R/W pairs with N=3').default('1/1,1/2,2/1,2/2'))
+    .addOption(new Option('--trials <n>', 'simulated trials per cell (up to 200000)').default('4000'))
+    .addOption(new Option('--model-trials <n>', 'WARS Monte Carlo trials per cell, per model').default('100000'))
+    .addOption(new Option('--seed <n>', 'seed').default('1'))
+    .addOption(new Option('--t <list>', 'comma list of t values in ms (default: each profile\'s own grid)'))
+    .addOption(new Option('--format <format>', 'output').choices(['table', 'json']).default('table'))
+    .action(async (o: PbsRawOptions & { t?: string }) => {
+      const raw: PbsRawOptions = { profile: o.profile, rw: o.rw, trials: o.trials, modelTrials: o.modelTrials, seed: o.seed, format: o.format };
+      if (o.t !== undefined) raw.t = o.t;
+      await runPbs(parsePbsOptions(raw), process.stdout);
     });
 
   addCommonOptions(
@@ -310,6 +342,79 @@ async function sweep(o: SweepOptions, command: Command): Promise<void> {
   } finally {
     await s.close();
   }
+}
+
+// ------------------------------------------------------------------------------------------------ sim
+
+interface SimCliOptions extends BenchOptions {
+  latency: 'lan' | 'lnkd-ssd' | 'lnkd-disk' | 'ymmr';
+}
+
+/**
+ * The simulated cluster behind the harness's BenchCluster: the same API, with the fault vocabulary mapped onto the
+ * simulator's (its delays and drops are per destination node), and virtual time as the run's clock.
+ */
+function simAdapter(sim: SimCluster): BenchCluster {
+  const nodes = (to: number | '*'): number[] => (to === '*' ? sim.config.nodes.map((n) => n.id) : [to]);
+  return {
+    get: (key, options) => sim.get(key, options),
+    put: (key, value, options) => sim.put(key, value, options),
+    faults: {
+      partition: (groups) => sim.faults.partition(groups),
+      heal: () => sim.faults.heal(),
+      kill: async (node) => {
+        await sim.faults.kill(node);
+        sim.faults.restart(node); // as the thread runtime's supervisor restarts a killed worker
+      },
+      crash: (node, options) => {
+        sim.faults.crash(node, options);
+        sim.faults.restart(node);
+      },
+      pause: (node) => sim.faults.pause(node),
+      resume: (node) => sim.faults.resume(node),
+      delay: ({ to, ms }) => {
+        for (const n of nodes(to)) sim.faults.delay(n, ms);
+      },
+      drop: ({ to, probability }) => {
+        for (const n of nodes(to)) sim.faults.drop(probability, n);
+      },
+      clear: () => sim.faults.clear(),
+    },
+    settle: async () => {
+      await sim.settle();
+    },
+    stop: () => sim.stop(),
+  };
+}
+
+async function simCommand(o: SimCliOptions, command: Command): Promise<void> {
+  if (o.consistency !== undefined && (o.r !== undefined || o.w !== undefined)) throw usage('give --consistency or --r/--w, not both');
+  const cluster = clusterOptions(o, o.consistency ?? o.r, o.consistency ?? o.w);
+  const spec = baseSpec(o, command, cluster);
+  if (o.metricsPort !== undefined) throw usage('--metrics-port serves a live thread cluster; the simulator has none');
+  let sim: SimCluster | undefined;
+  const profile = o.latency === 'lan' ? undefined : PBS_PROFILES[o.latency];
+  const latency: Partial<SimOptions> =
+    profile === undefined
+      ? {}
+      : { latencyByType: { put: profile.w, replicate: profile.w, 'replicate-ack': profile.a, 'put-reply': profile.a, get: profile.r, 'get-reply': profile.s } };
+  const bar = o.progress ? new ProgressBar(process.stderr) : undefined;
+  const deps: RunDeps = {
+    factory: async (options, seed) => {
+      sim = await SimCluster.start({ ...options, ...latency, seed });
+      return simAdapter(sim);
+    },
+    clock: { nowMs: () => sim?.nowMs ?? 0, sleepMs: (ms) => (sim === undefined ? Promise.resolve() : sim.sleep(ms).then(() => undefined)) },
+    ...(bar !== undefined ? { onProgress: (p) => bar.update(p) } : {}),
+  };
+  const wallStart = performance.now();
+  const report = await runBench({ ...spec, label: `${spec.label} (simulated, ${o.latency})` }, deps);
+  bar?.done();
+  process.stdout.write(benchTable(report));
+  const wallS = (performance.now() - wallStart) / 1000;
+  const ops = (report.ops.all as { count?: number }).count ?? 0;
+  process.stdout.write(`simulated: trace digest ${sim?.traceDigest() ?? '-'}, ${wallS.toFixed(1)} s of wall time` + (ops > 0 ? `, ${Math.round(ops / wallS)} simulated ops/s` : '') + '\n');
+  writeOutputs(o, { ...report, simulated: { latency: o.latency, digest: sim?.traceDigest() } }, () => benchHtml(report));
 }
 
 // ------------------------------------------------------------------------------------------------ entry
