@@ -328,8 +328,8 @@ interface Tally {
   countable: boolean[];
   /** index into dcNames, or -1 when the target's dc has no perDc requirement */
   dcSlot: number[];
-  slotOf: Map<number, number>;
-  state: Uint8Array;
+  /** per target: PENDING, ACKED, ... (a plain array: targets are few, and typed-array allocation is slow in V8) */
+  state: number[];
   /** dcs named in req.perDc, with what each needs, has counted, and could still count */
   dcNames: string[];
   dcNeeded: number[];
@@ -376,8 +376,8 @@ function newTally(op: Op, req: Requirement, targets: readonly Target[], sloppy: 
   const dcNames = Object.keys(req.perDc);
   const t: Tally = {
     op, req, sloppy: sloppy === true,
-    nodes: [], primary: [], countable: [], dcSlot: [], slotOf: new Map(),
-    state: new Uint8Array(targets.length),
+    nodes: [], primary: [], countable: [], dcSlot: [],
+    state: new Array<number>(targets.length).fill(PENDING),
     dcNames, dcNeeded: dcNames.map((dc) => req.perDc[dc]),
     dcCounted: dcNames.map(() => 0), dcOpen: dcNames.map(() => 0),
     counted: 0, open: 0, countedFallbacks: 0, ackOrder: [], timedOut: false,
@@ -391,12 +391,11 @@ function addTarget(t: Tally, target: Target, i: number): void {
   if (!Number.isSafeInteger(node) || node < 0) {
     throw new InvalidArgumentError(`target ${i} has node ${node}: a node id is an integer >= 0`);
   }
-  if (t.slotOf.has(node)) {
+  if (t.nodes.includes(node)) {
     throw new InvalidArgumentError(`node ${node} is placed twice in targets: each node may appear once`);
   }
   const countable = primary || t.sloppy || t.req.hintsCount;
   const slot = t.dcNames.indexOf(dc);
-  t.slotOf.set(node, i);
   t.nodes.push(node);
   t.primary.push(primary === true);
   t.countable.push(countable);
@@ -409,8 +408,9 @@ function addTarget(t: Tally, target: Target, i: number): void {
 
 /** Records one reply; false when it was ignored (unknown node, second reply, or after a timeout). */
 function tallyReply(t: Tally, node: number, ok: boolean): boolean {
-  const i = t.slotOf.get(node);
-  if (i === undefined || t.state[i] !== PENDING || t.timedOut) return false;
+  // a linear search: a request has a handful of targets (at most MAX_TARGETS), and a Map per request costs more
+  const i = t.nodes.indexOf(node);
+  if (i < 0 || t.state[i] !== PENDING || t.timedOut) return false;
   const slot = t.dcSlot[i];
   if (t.countable[i]) {
     t.open--;

@@ -323,7 +323,7 @@ export abstract class ClientCore {
     let context: VersionVector | null = null;
     if (options.context !== undefined) {
       if (typeof options.context !== 'string') throw new InvalidArgumentError('context must be the string a get returned');
-      context = decodeContext(options.context);
+      context = contextOf(options.context);
     }
     const { targets, spares } = this.placeWithSpares(id);
     if (targets.length === 0) {
@@ -562,7 +562,7 @@ class ReadResult implements GetResult {
   get context(): string {
     if (this.#context === undefined) {
       const vv = this.#vv ?? (this.#clock === null ? [] : join(this.#clock));
-      this.#context = vv.length === 0 ? '' : encodeContext(vv);
+      this.#context = vv.length === 0 ? '' : rememberContext(vv);
     }
     return this.#context;
   }
@@ -591,7 +591,7 @@ class WriteResult implements PutResult {
     this.values = (siblings ?? [written]).filter((v): v is Value => v !== null);
   }
   get context(): string {
-    return (this.#context ??= this.#vv.length === 0 ? '' : encodeContext(this.#vv));
+    return (this.#context ??= this.#vv.length === 0 ? '' : rememberContext(this.#vv));
   }
   toJSON(): PutResult {
     return { acked: this.acked, primaryOnly: this.primaryOnly, context: this.context, values: this.values, siblings: this.siblings };
@@ -599,6 +599,24 @@ class WriteResult implements PutResult {
   [Symbol.for('nodejs.util.inspect.custom')](): PutResult {
     return this.toJSON();
   }
+}
+
+/**
+ * Contexts this thread handed out, by their string: a read-modify-write loop passes a context straight back, and
+ * decoding it again costs more than the rest of the client's work for a put. Bounded: cleared when full.
+ */
+const CONTEXT_CACHE_MAX = 4096;
+const contextCache = new Map<string, VersionVector>();
+
+function rememberContext(vv: VersionVector): string {
+  const s = encodeContext(vv);
+  if (contextCache.size >= CONTEXT_CACHE_MAX) contextCache.clear();
+  contextCache.set(s, vv);
+  return s;
+}
+
+function contextOf(s: string): VersionVector {
+  return contextCache.get(s) ?? decodeContext(s);
 }
 
 export function toResult(clock: StoredClock | null, primaryOnly: boolean, context?: VersionVector): GetResult {

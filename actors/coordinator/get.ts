@@ -61,10 +61,13 @@ export class GetFsm {
   readonly deadlineMs: number;
   private asked = 0;
   private outstanding = 0;
-  private readonly replies = new Map<number, StoredClock | null>();
+  /** replies in arrival order: node and its clock (null: it holds nothing) */
+  private readonly replyNodes: number[] = [];
+  private readonly replyClocks: Array<StoredClock | null> = [];
   private merged: StoredClock | null = null;
   private answer: GetResult | undefined;
-  private repairsOutstanding = new Set<number>();
+  /** replicas whose blocking repair has not been acked (allocated only for blocking repair) */
+  private repairsOutstanding: Set<number> | undefined;
 
   constructor(
     readonly params: GetParams,
@@ -86,13 +89,14 @@ export class GetFsm {
   }
 
   onReply(msg: GetReply, out: Send[]): GetResult | undefined {
-    if (this.state !== 'collect' || this.replies.has(msg.from)) return undefined;
+    if (this.state !== 'collect' || this.replyNodes.includes(msg.from)) return undefined;
     this.outstanding--;
     if (msg.error !== undefined) {
       getAddReply(this.core, msg.from, 'error');
       this.askNext(out);
     } else {
-      this.replies.set(msg.from, msg.clock);
+      this.replyNodes.push(msg.from);
+      this.replyClocks.push(msg.clock);
       getAddReply(this.core, msg.from, msg.clock === null ? 'notfound' : 'found');
     }
     return this.settle(out);
@@ -108,7 +112,7 @@ export class GetFsm {
   }
 
   onRepairAck(from: Address): GetResult | undefined {
-    if (this.state !== 'repair' || !this.repairsOutstanding.delete(from)) return undefined;
+    if (this.state !== 'repair' || this.repairsOutstanding === undefined || !this.repairsOutstanding.delete(from)) return undefined;
     if (this.repairsOutstanding.size > 0) return undefined;
     this.state = 'done';
     return this.answer;
@@ -175,7 +179,7 @@ export class GetFsm {
 
   private reconcile(out: Send[]): GetResult | undefined {
     let merged: StoredClock | null = null;
-    for (const clock of this.replies.values()) {
+    for (const clock of this.replyClocks) {
       if (clock === null) continue;
       merged = merged === null ? clock : sync(merged, clock, stampedEqual);
     }
@@ -185,10 +189,12 @@ export class GetFsm {
     const repaired: number[] = [];
     if (merged !== null && this.params.readRepair !== 'off') {
       const blocking = this.params.readRepair === 'blocking';
-      for (const [node, clock] of this.replies) {
+      for (let i = 0; i < this.replyNodes.length; i++) {
+        const node = this.replyNodes[i];
+        const clock = this.replyClocks[i];
         if (clock !== null && equal(clock, merged)) continue;
         repaired.push(node);
-        if (blocking) this.repairsOutstanding.add(node);
+        if (blocking) (this.repairsOutstanding ??= new Set()).add(node);
         out.push({
           to: node,
           msg: { type: 'repair', req: blocking ? this.params.req : -1, from: this.params.self, key: this.params.key, clock: merged },
@@ -203,7 +209,7 @@ export class GetFsm {
       primaryOnly: outcome.primaryOnly,
       repaired,
     };
-    if (this.repairsOutstanding.size > 0) {
+    if (this.repairsOutstanding !== undefined && this.repairsOutstanding.size > 0) {
       this.state = 'repair';
       return undefined;
     }
