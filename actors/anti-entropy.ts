@@ -792,7 +792,16 @@ export class AntiEntropy {
     this.askTree(ex, out);
   }
 
+  /**
+   * Sends the exchange's next request under a fresh request id, so that a late or duplicated reply to an earlier
+   * request (networks duplicate and reorder; the simulator does both) is recognized as stale and ignored instead of
+   * being taken for the answer to this one.
+   */
   private emit(ex: Exchange, msg: AeMessage, bytes: number, out: Send[]): void {
+    this.exchanges.delete(ex.req);
+    ex.req = this.nextReq++;
+    this.exchanges.set(ex.req, ex);
+    msg.req = ex.req;
     ex.stats.bytesMoved += HEADER_BYTES + ex.range.id.length + bytes;
     out.push({ to: ex.peer, msg });
   }

@@ -11,6 +11,7 @@
 //                                  coordinator failover may apply a write twice, as the thread runtime documents)
 // CI runs 50 seeds; SIM_SEEDS=N runs N; SIM_SEED=S replays one (SIM_SLOPPY=0|1 forces the quorum kind). A failure
 // prints its seed, the command that replays it, the trace digest and the fault log.
+import type { RepairResult } from '../runtime/cluster.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
@@ -55,6 +56,8 @@ interface Run {
   faults: string[];
   /** what failover duplicates did that the invariants excuse (see twice()) */
   anomalies: string[];
+  /** the anti-entropy round run after healing */
+  repair?: RepairResult;
 }
 
 /**
@@ -154,6 +157,9 @@ async function runSeed(seed: number, sloppy: boolean): Promise<{ run: Run; clust
   cluster.faults.clear();
   run.faults.push(`${cluster.nowMs.toFixed(1)} clear`);
   await cluster.sleep(100); // ticks: returning owners get their hints handed off
+  await cluster.settle();
+  // Anti-entropy alone must bring every replica of every key together, before any read repairs anything.
+  run.repair = await cluster.repair();
   await cluster.settle();
   return { run, cluster };
 }
@@ -284,7 +290,16 @@ async function check(run: Run, cluster: SimCluster): Promise<string[]> {
   const out: string[] = [];
   const covers = coverage(run);
   const sent = run.writes.filter((w) => w.status !== 'refused');
+  if (run.repair !== undefined && run.repair.failed > 0) out.push(`anti-entropy: ${run.repair.failed} exchanges failed after healing`);
+  if (process.env.SIM_SEED !== undefined) console.log(`anti-entropy round after healing: ${JSON.stringify(run.repair)}`);
   for (const key of KEYS) {
+    // after one repair round and no reads: every primary holds the same versions (same context, same values)
+    const held = cluster.ring.preferenceList(hash32(keyId(key))).map((n) => cluster.inspect(n, key));
+    const shapes = new Set(held.map((h) => (h === undefined ? 'nothing' : `${h.context} ${JSON.stringify(h.values.map(String).sort())}`)));
+    if (shapes.size > 1) {
+      const who = cluster.ring.preferenceList(hash32(keyId(key))).map((n, i) => `${n}: ${held[i] === undefined ? 'nothing' : held[i]!.context}`);
+      out.push(`${key}: replicas differ after a repair round: ${[...shapes].join(' | ')} (${who.join(', ')})`);
+    }
     const final = await finalRead(key, cluster, run, out);
     if (final === undefined) continue;
     const here = sent.filter((w) => w.key === key);

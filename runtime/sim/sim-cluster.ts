@@ -24,6 +24,7 @@ import type { StoreStats } from '../store.js';
 import { resolveConfig, type ClusterOptions } from '../config.js';
 import { checkProbability, type NetworkCounters, type NetworkOptions } from './network.js';
 import { checkDistribution, type Distribution } from './prng.js';
+import type { RepairResult } from '../cluster.js';
 import { SimClient } from './sim-client.js';
 import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
 
@@ -149,13 +150,56 @@ export class SimCluster extends SimClient {
   }
 
   /**
-   * Runs until no message is in flight and no client operation is pending (true), or maxMs of virtual time has
-   * passed (false). Messages buffered at a paused node wait for resume() and do not count as in flight.
+   * Runs until no message is in flight, no client operation is pending and no replica holds a hint for an owner that
+   * is up (true), or maxMs of virtual time has passed (false). Messages buffered at a paused node wait for resume()
+   * and do not count as in flight.
    */
   settle(maxMs = 60_000): Promise<boolean> {
     this.checkOpen();
     checkWait(maxMs, 'settle');
     return this.world.settle(maxMs);
+  }
+
+  /**
+   * One full anti-entropy round, as the thread runtime's repair(): node by node (so two exchanges over the same keys do
+   * not race), each node that is up exchanges trees with every peer above it in every range they share. Virtual time
+   * passes while it runs; a round that has not finished after maxMs of it is left running and counted as failed.
+   */
+  async repair(maxMs = 60_000): Promise<RepairResult> {
+    this.checkOpen();
+    const startMs = this.world.nowMs;
+    const total: RepairResult = {
+      ranges: 0, exchanges: 0, failed: 0, skipped: 0, skippedNodes: [], segmentsCompared: 0, segmentsExchanged: 0,
+      nodesCompared: 0, keysSent: 0, bytesMoved: 0, durationMs: 0, tombstonesReaped: 0,
+    };
+    const reaped = (): number => this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.tombstonesReaped ?? 0), 0);
+    const reapedBefore = reaped();
+    const ranges = new Set<string>();
+    for (const n of this.world.nodes) {
+      const id = this.world.startRepair(n.node);
+      if (id === undefined) {
+        total.skippedNodes.push(n.node);
+        continue;
+      }
+      const deadline = this.world.nowMs + maxMs;
+      let r = this.world.repairResult(n.node, id);
+      while (r === undefined && this.world.nowMs < deadline && n.replica !== null) {
+        await this.world.sleep(this.config.tickMs);
+        r = this.world.repairResult(n.node, id);
+      }
+      if (r === undefined) {
+        total.failed++;
+        continue;
+      }
+      for (const rid of r.rangeIds) ranges.add(rid);
+      for (const k of ['exchanges', 'failed', 'skipped', 'segmentsCompared', 'segmentsExchanged', 'nodesCompared', 'keysSent', 'bytesMoved'] as const) {
+        total[k] += r[k];
+      }
+    }
+    total.ranges = ranges.size;
+    total.tombstonesReaped = reaped() - reapedBefore;
+    total.durationMs = this.world.nowMs - startMs;
+    return total;
   }
 
   get simCounters(): SimCounters {

@@ -21,6 +21,8 @@ import { StoppedError } from '../../actors/errors.js';
 import { hash32 } from '../../actors/hash.js';
 import { CLIENT_BASE, type Address, type Message, type MessageType, type Send } from '../../actors/protocol.js';
 import { Replica, type ReplicaCounters } from '../../actors/replica.js';
+import { Ring } from '../../actors/ring.js';
+import { rangesOf, type RoundResult } from '../../actors/anti-entropy.js';
 import type { ResolvedConfig } from '../config.js';
 import { MapStore } from '../store.js';
 import { EventQueue } from './event-queue.js';
@@ -204,13 +206,22 @@ export class SimWorld {
 
   private checkWaiters(): void {
     if (this.waiters.size === 0) return;
-    const quiet = this.messagesQueued === 0 && this.clientOps() === 0;
+    const quiet = this.messagesQueued === 0 && this.clientOps() === 0 && !this.hintsDeliverable();
     for (const [id, w] of this.waiters) {
       if (w.settle && quiet) {
         this.waiters.delete(id);
         w.resolve(true);
       }
     }
+  }
+
+  /** Whether some running replica holds a hint for an owner that is up: settle waits for handoff, as the threads' does. */
+  private hintsDeliverable(): boolean {
+    for (const n of this.nodes) {
+      if (n.replica === null || n.paused) continue;
+      for (const owner of n.replica.hints.owners()) if (this.nodes[owner].status === 'up') return true;
+    }
+    return false;
   }
 
   private clientOps(): number {
@@ -406,7 +417,7 @@ export class SimWorld {
   }
 
   private newReplica(node: number, store: MapStore, hintStore: MapStore, wipes: number): Replica {
-    return new Replica(
+    const replica = new Replica(
       store,
       {
         node,
@@ -415,9 +426,38 @@ export class SimWorld {
         conflicts: this.config.conflicts,
         maxPendingPuts: this.config.maxPendingPuts,
         hints: this.config.hints,
+        antiEntropy: { ranges: rangesOf(this.ring), placement: (h) => this.ring.preferenceList(h), config: this.config.antiEntropy },
       },
       hintStore,
     );
+    // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
+    // runtime hands the hashing to a pool).
+    const ae = replica.antiEntropy!;
+    ae.reset();
+    store.forEach((keyId) => ae.index(keyId));
+    ae.rehashAll();
+    return replica;
+  }
+
+  /** The placement ring anti-entropy uses to know which range a key belongs to. */
+  private get ring(): Ring {
+    return (this.ringCache ??= new Ring({ nodes: this.config.nodes, vnodes: this.config.vnodes, replication: this.config.replication }));
+  }
+  private ringCache: Ring | undefined;
+
+  /** Starts one anti-entropy round at `node` (exchanges with every peer above it in every shared range). */
+  startRepair(node: number): number | undefined {
+    const n = this.nodes[node];
+    if (n.replica === null || n.paused || n.replica.antiEntropy === null) return undefined;
+    const id = n.replica.antiEntropy.startRound(this.nowMs, this.down, this.out);
+    this.route(n);
+    this.schedulePump();
+    return id;
+  }
+
+  /** The round's result once every exchange in it finished (undefined meanwhile, or if the node went down). */
+  repairResult(node: number, id: number): RoundResult | undefined {
+    return this.nodes[node].replica?.antiEntropy?.roundResult(id);
   }
 
   /** bumped on every membership change (clients cache placements while it stands still) */
