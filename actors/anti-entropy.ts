@@ -34,7 +34,7 @@
 // repair older than the grace period, so keep tombstoneGraceMs above the hint TTL.
 
 import { InvalidArgumentError, InvalidConfigError } from './errors.js';
-import { hash32 } from './hash.js';
+import { hash32, murmurFinal, murmurMix } from './hash.js';
 import { diffKeys, MerkleTree, segmentOf, type SegmentItem } from './merkle.js';
 import type { AeMessage, AeKeysReply, AeTreeReply, Address, Send, StoredClock } from './protocol.js';
 import type { Ring } from './ring.js';
@@ -196,23 +196,8 @@ export function rangesOf(ring: Ring): number[][] {
   return [...seen.values()];
 }
 
-function mix(h: number, word: number): number {
-  let k = Math.imul(word, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function finalMix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+const mix = murmurMix;
+const finalMix = murmurFinal;
 
 /**
  * The version digest of a key: a 32-bit hash of its causal history (each entry's id, counter and live value count)

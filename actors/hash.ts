@@ -60,23 +60,38 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+/** One MurmurHash3 (x86_32) block step: folds a 32-bit word into the running hash h. */
+export function murmurMix(h: number, word: number): number {
+  let k = Math.imul(word, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** MurmurHash3's finalizer (fmix32): spreads every input bit over the result. Unsigned 32-bit result. */
+export function murmurFinal(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** MurmurHash3 x86_32 over a key id (each char is one byte). Unsigned 32-bit result. */
 export function hash32(id: string, seed = 0): number {
   let h = seed >>> 0;
   const len = id.length;
   const blocks = len & ~3;
   for (let i = 0; i < blocks; i += 4) {
-    let k =
+    const k =
       (id.charCodeAt(i) & 0xff) |
       ((id.charCodeAt(i + 1) & 0xff) << 8) |
       ((id.charCodeAt(i + 2) & 0xff) << 16) |
       ((id.charCodeAt(i + 3) & 0xff) << 24);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h = murmurMix(h, k);
   }
   const rest = len & 3;
   if (rest > 0) {
@@ -89,11 +104,5 @@ export function hash32(id: string, seed = 0): number {
     k = Math.imul(k, 0x1b873593);
     h ^= k;
   }
-  h ^= len;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return murmurFinal(h ^ len);
 }

@@ -23,7 +23,7 @@
 //   a worker-pool rehash is never lost; `isSettled()` says whether every hash is current.
 
 import { InvalidArgumentError, InvalidConfigError } from './errors.js';
-import { hash32, keyId as toKeyId } from './hash.js';
+import { hash32, keyId as toKeyId, murmurFinal, murmurMix } from './hash.js';
 
 /** A 64-bit node or segment hash. */
 export type Hash64 = bigint;
@@ -93,25 +93,9 @@ function assertHash64(h: unknown, what: string): asserts h is bigint {
   }
 }
 
-// One MurmurHash3 block step over a 32-bit word: the inner-node hash runs it over its children's words.
-function mixWord(h: number, word: number): number {
-  let k = Math.imul(word, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function finalMix(h: number, lengthBytes: number): number {
-  h ^= lengthBytes;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+// The inner-node hash runs MurmurHash3's block step over its children's words (actors/hash.ts).
+const mixWord = murmurMix;
+const finalMix = (h: number, lengthBytes: number): number => murmurFinal(h ^ lengthBytes);
 
 function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
