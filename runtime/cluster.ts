@@ -447,16 +447,16 @@ export class Cluster extends ClusterClient {
     },
   };
 
+  /** Calls f for every directed link the spec names; a `from` of '*' includes the row of unplaced clients. */
   private forLinks(spec: LinkSpec, f: (from: number, to: number) => void): void {
     const n = this.config.nodes.length;
-    const all = (x: number | '*', what: string): number[] => {
+    const nodes = (x: number | '*'): number[] => {
       if (x === '*') return Array.from({ length: n }, (_, i) => i);
       this.checkNode(x);
-      void what;
       return [x];
     };
-    const froms = spec.from === '*' ? [...all('*', 'from'), n] : all(spec.from, 'from');
-    for (const from of froms) for (const to of all(spec.to, 'to')) f(from, to);
+    const froms = spec.from === '*' ? [...nodes('*'), n] : nodes(spec.from);
+    for (const from of froms) for (const to of nodes(spec.to)) f(from, to);
   }
 
   /**
