@@ -1,6 +1,7 @@
 // Failures on real worker threads: the supervisor's detection and restarts, fault injection, sloppy quorums with
 // hinted handoff, quorum size under permanent failures, and a Jepsen-style partition with clients on both sides.
 import { describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
 import { detectionTimeMs, phiParams } from '../actors/failure-detector.js';
@@ -111,6 +112,38 @@ describe('the supervisor', () => {
       assert.equal(cluster.nodeStatus(0), 'down');
       await cluster.put('still', 'works'); // QUORUM with 2 of 3
     } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+describe('a client in another thread across a replica restart', () => {
+  test('after a replica is killed and restarted, the attached thread reaches it on its new port', async () => {
+    const cluster = await Cluster.start({ nodes: 3, replication: 3, ...FAST });
+    const handle = await cluster.createHandle();
+    const worker = new Worker(new URL('./helpers/attached-server-worker.js', import.meta.url), {
+      workerData: { serve: handle },
+      transferList: handle.transfer as never,
+    });
+    const ask = (c: object): Promise<{ values?: string[]; acked?: number; error?: string }> =>
+      new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.postMessage(c);
+      });
+    try {
+      assert.deepEqual(await ask({ op: 'put', key: 'x', value: 'before', consistency: 'ALL' }), { acked: 3 });
+      const restarted = cluster.waitFor('node-restarted', 1);
+      await cluster.faults.kill(1);
+      await restarted;
+      await eventually('node 1 up', () => cluster.nodeStatus(1) === 'up');
+      // a read at ALL from the other thread asks node 1 directly: it needs the port the cluster sent it on restart
+      assert.deepEqual(await ask({ op: 'get', key: 'x', consistency: 'ALL' }), { values: ['before'] });
+      assert.deepEqual(await ask({ op: 'put', key: 'y', value: 'after', consistency: 'ALL' }), { acked: 3 });
+      assert.deepEqual(cluster.inspect(1, 'y')?.values, ['after']);
+      await ask({ op: 'close', key: '' });
+    } finally {
+      await worker.terminate();
       await cluster.stop();
     }
   });
