@@ -22,7 +22,8 @@ import type { Address, Message, PutReply, PutRequest, Send, StoredClock } from '
 import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../actors/quorum.js';
 import { Ring, type Placement } from '../actors/ring.js';
 import type { Value } from '../actors/types.js';
-import { decodeContext, encodeContext, join, type VersionVector } from '../actors/versioning/dvv.js';
+import { decodeContext, encodeContext, equal, join, sync, type VersionVector } from '../actors/versioning/dvv.js';
+import { resolveLww, stampedEqual } from '../actors/versioning/lww.js';
 import type { ResolvedConfig } from './config.js';
 import * as hdr from 'hdr-histogram-js';
 
@@ -200,8 +201,8 @@ export abstract class ClientCore {
     }
     const placement = this.placeWithSpares(id);
     this.counters.gets++;
-    if (need.total === 1 && !need.hintsCount) {
-      const local = this.readLocal(id, placement.targets, need);
+    if (need.total <= this.localReadLimit() && !need.hintsCount && (need.total === 1 || readRepair !== 'blocking')) {
+      const local = this.readLocal(id, placement.targets, need, readRepair);
       if (local !== undefined) return local;
     }
     this.checkInFlight();
@@ -384,21 +385,52 @@ export abstract class ClientCore {
     });
   }
 
-  /** Consistency ONE from a primary's store, with no message; undefined when that is not possible right now. */
-  private readLocal(id: string, targets: Placement[], need: Requirement): GetResult | undefined {
-    const localOnly = need.perDc[this.config.localDc] !== undefined;
+  /**
+   * A read served from the first R primaries' stores with no message (R = 1 always; more with sharedMemoryReads:
+   * 'quorum'), merged as the read coordinator merges replies, stale ones repaired by message (async). Undefined when
+   * that is not possible right now: a per-datacenter level other than the local one, too few primaries up, or a store
+   * that cannot be read directly (compacting, its node paused or cut off): the read then goes by message.
+   */
+  private readLocal(id: string, targets: Placement[], need: Requirement, readRepair: ReadRepairMode): GetResult | undefined {
+    const dcs = Object.keys(need.perDc);
+    if (dcs.length > 1 || (dcs.length === 1 && dcs[0] !== this.config.localDc)) return undefined;
+    const localOnly = dcs.length === 1;
+    const nodes: number[] = [];
+    const clocks: Array<StoredClock | undefined> = [];
     for (const t of targets) {
+      if (nodes.length === need.total) break;
       if (!t.primary) continue; // a fallback's store does not hold the key (it holds hints)
       if (localOnly && t.dc !== this.config.localDc) continue;
       const clock = this.readStore(t.node, id);
       if (clock === null || clock === LOCAL_BUSY) return undefined; // not here, or compacting: ask by message
-      this.counters.getsLocal++;
-      const r = toResult(clock ?? null, true);
-      if (r.values.length > 1) this.counters.siblingsReturned++;
-      return r;
+      nodes.push(t.node);
+      clocks.push(clock);
     }
-    return undefined;
+    if (nodes.length < need.total) return undefined;
+    this.counters.getsLocal++;
+    let merged: StoredClock | null = clocks[0] ?? null;
+    for (let i = 1; i < clocks.length; i++) {
+      const c = clocks[i];
+      if (c !== undefined) merged = merged === null ? c : sync(merged, c, stampedEqual);
+    }
+    if (merged !== null && clocks.length > 1) {
+      if (this.config.conflicts === 'lww') merged = resolveLww(merged);
+      if (readRepair !== 'off') {
+        for (let i = 0; i < nodes.length; i++) {
+          const c = clocks[i];
+          if (c !== undefined && equal(c, merged)) continue;
+          this.counters.readRepairs++;
+          this.transmit(nodes[i], { type: 'repair', req: -1, from: this.address, key: id, clock: merged });
+        }
+      }
+    }
+    const r = toResult(merged, true);
+    if (r.values.length > 1) this.counters.siblingsReturned++;
+    return r;
   }
+
+  /** How many replicas a read may take straight from their stores (0: none; reads go by message). */
+  protected abstract localReadLimit(): number;
 
   private onPutReply(msg: PutReply): void {
     const p = this.puts.get(msg.req);

@@ -142,9 +142,21 @@ export class ClusterClient extends ClientCore {
     return this.view.statusVersion();
   }
 
-  protected readStore(node: number, keyId: string): StoredClock | undefined | typeof LOCAL_BUSY {
+  /**
+   * A replica's store, read directly, as long as that is what asking it would give: not while it is paused (it would
+   * not answer), cut off from this client by a partition, or behind an injected delay or drop (the read must feel
+   * them, so it goes by message).
+   */
+  protected readStore(node: number, keyId: string): StoredClock | undefined | typeof LOCAL_BUSY | null {
+    const v = this.view;
+    if (v.paused(node) || v.impaired || (this.near >= 0 && v.blocked(this.near, node))) return null;
     const clock = this.readers[node].get(keyId);
     return clock === BUSY ? LOCAL_BUSY : clock;
+  }
+
+  protected localReadLimit(): number {
+    const mode = this.config.sharedMemoryReads;
+    return mode === 'quorum' ? Number.MAX_SAFE_INTEGER : mode === 'one' ? 1 : 0;
   }
 
   protected track<T>(start: (resolve: (v: T) => void, reject: (e: LeaderlessError) => void) => void): Promise<T> {

@@ -373,6 +373,7 @@ export class Cluster extends ClusterClient {
       this.checkNode(node);
       const h = this.hosts[node];
       if (h.exited || h.paused) return;
+      this.view.setPaused(node, true); // before the actor stops: no client reads its store directly from now on
       await control(h, (c) => c.pause());
       h.paused = true;
       this.supervisor.emit('node-paused', { node, atMs: Date.now() } satisfies NodeEvent);
@@ -384,6 +385,7 @@ export class Cluster extends ClusterClient {
       if (h.exited || !h.paused) return;
       await control(h, (c) => c.resume());
       h.paused = false;
+      this.view.setPaused(node, false);
       this.supervisor.emit('node-resumed', { node, atMs: Date.now() } satisfies NodeEvent);
     },
     /** Cuts the replicas into groups: messages between groups are dropped until heal(). Unlisted nodes are isolated. */
@@ -652,6 +654,7 @@ export class Cluster extends ClusterClient {
     worker.once('exit', (code) => {
       h.exited = true;
       h.paused = false;
+      this.view.setPaused(h.node, false);
       release(h);
       if (this.view.stopped) return;
       const allowed = this.supervisor.crashed(h.node, `${reason} (exit code ${code})`);

@@ -72,6 +72,12 @@ export interface ClusterOptions {
   readRetryMs?: number;
   /** 'quorum' (default): a read asks R replicas, more only if some fail; 'all': it asks all N and takes the first R */
   readFanout?: 'quorum' | 'all';
+  /**
+   * Reads served from replicas' shared memory with no message: 'one' (default: consistency-ONE reads), 'quorum'
+   * (any R: the first R primaries' stores are read and merged, stale ones repaired by message), 'off' (every read
+   * asks by message). A replica paused, cut off or behind an injected delay is always asked by message.
+   */
+  sharedMemoryReads?: 'one' | 'quorum' | 'off';
   /** hinted handoff bounds (sloppy quorum) */
   hints?: Partial<HintOptions>;
   /** phi accrual failure detection by the supervisor */
@@ -106,6 +112,7 @@ export interface ResolvedConfig {
   coordinatorFailoverMs: number;
   readRetryMs: number;
   readFanout: 'quorum' | 'all';
+  sharedMemoryReads: 'one' | 'quorum' | 'off';
   hints: HintOptions;
   failureDetector: DetectorOptions;
   restart: RestartOptions;
@@ -153,6 +160,7 @@ const KNOWN = new Set([
   'coordinatorFailoverMs',
   'readRetryMs',
   'readFanout',
+  'sharedMemoryReads',
   'failureDetector',
   'restart',
   'antiEntropy',
@@ -296,6 +304,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
     coordinatorFailoverMs: intOption(options.coordinatorFailoverMs ?? 1000, 'coordinatorFailoverMs', 1, 3_600_000),
     readRetryMs: intOption(options.readRetryMs ?? 500, 'readRetryMs', 1, 3_600_000),
     readFanout: oneOf(options.readFanout ?? 'quorum', 'readFanout', ['quorum', 'all'] as const),
+    sharedMemoryReads: oneOf(options.sharedMemoryReads ?? 'one', 'sharedMemoryReads', ['one', 'quorum', 'off'] as const),
     hints: subOptions('hints', options.hints, DEFAULT_HINTS, {
       maxHintsPerOwner: [1, 1 << 24],
       maxBytesPerOwner: [1024, 2 ** 31 - 1],

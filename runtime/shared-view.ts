@@ -10,6 +10,7 @@
 //   [NODE_BASE + node*STRIDE + DEPTH]       messages posted to the node and not yet handled (senders add, it subtracts)
 //   [NODE_BASE + node*STRIDE + HEARTBEAT]   heartbeat counter (the replica increments it)
 //   [NODE_BASE + node*STRIDE + INCARNATION] bumped each time the node's worker is (re)started
+//   [NODE_BASE + node*STRIDE + PAUSED]      1 while faults.pause holds the node (its store must not be read directly)
 //   [links + (LINK_FIELDS*(from*nodes + to)) + f]   per directed link between replicas, f one of
 //         BLOCKED  1 while messages on the link are dropped (a partition)
 //         DELAY    extra one-way delay in microseconds
@@ -29,11 +30,12 @@ const STATUS_VERSION = 1;
 /** 1 while any link has a delay or a drop probability */
 const IMPAIRED = 2;
 const NODE_BASE = 4;
-const STRIDE = 4;
+const STRIDE = 5;
 const STATUS = 0;
 const DEPTH = 1;
 const HEARTBEAT = 2;
 const INCARNATION = 3;
+const PAUSED = 4;
 const LINK_FIELDS = 3;
 const BLOCKED = 0;
 const DELAY = 1;
@@ -120,6 +122,13 @@ export class SharedView {
   }
   beat(node: number): void {
     Atomics.add(this.i32, NODE_BASE + node * STRIDE + HEARTBEAT, 1);
+  }
+
+  paused(node: number): boolean {
+    return Atomics.load(this.i32, NODE_BASE + node * STRIDE + PAUSED) !== 0;
+  }
+  setPaused(node: number, paused: boolean): void {
+    Atomics.store(this.i32, NODE_BASE + node * STRIDE + PAUSED, paused ? 1 : 0);
   }
 
   incarnation(node: number): number {

@@ -155,6 +155,54 @@ describe('a 5-node cluster, N=3, R=W=2 (siblings)', () => {
   });
 });
 
+describe('quorum reads from shared memory (sharedMemoryReads: quorum)', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await Cluster.start({ nodes: 5, replication: 3, sharedMemoryReads: 'quorum', failureDetector: { sampleMs: 10, minStdDeviationMs: 10 } });
+  });
+  after(() => cluster.stop());
+
+  test('R=2 and ALL reads merge the replicas\' stores with no message, siblings included', async () => {
+    await Promise.all([cluster.put('sm', 'a'), cluster.put('sm', 'b')]);
+    for (const n of primaries(cluster, 'sm')) {
+      await eventually(`replica ${n} holds both`, () => cluster.inspect(n, 'sm')?.values.length === 2);
+    }
+    const before = cluster.counters.getsLocal;
+    assert.deepEqual(sorted((await cluster.get('sm')).values), ['a', 'b']);
+    assert.deepEqual(sorted((await cluster.get('sm', { consistency: 'ALL' })).values), ['a', 'b']);
+    assert.equal(cluster.counters.getsLocal, before + 2);
+  });
+
+  test('a stale replica read directly is repaired by message', async () => {
+    const key = 'sm:stale';
+    const [a, b, c] = primaries(cluster, key);
+    const rest = [0, 1, 2, 3, 4].filter((n) => n !== a && n !== b && n !== c);
+    cluster.faults.partition([[a, b], [c, ...rest]]);
+    await cluster.put(key, 'new', { w: 2 });
+    cluster.faults.heal();
+    assert.equal(cluster.inspect(c, key), undefined);
+    const local = cluster.counters.getsLocal;
+    assert.deepEqual((await cluster.get(key, { consistency: 'ALL' })).values, ['new']);
+    assert.equal(cluster.counters.getsLocal, local + 1);
+    await eventually(`replica ${c} repaired`, () => cluster.inspect(c, key)?.values[0] === 'new');
+  });
+
+  test('a paused replica is never read directly: the read asks by message and replaces it', async () => {
+    const key = 'sm:paused';
+    await cluster.put(key, 'v', { consistency: 'ALL' });
+    const [first] = primaries(cluster, key);
+    await cluster.faults.pause(first);
+    try {
+      const local = cluster.counters.getsLocal;
+      const got = await cluster.get(key, { consistency: 'ONE', timeoutMs: 2000 });
+      assert.deepEqual(got.values, ['v']);
+      assert.equal(cluster.counters.getsLocal, local, 'not served from the paused replica\'s memory');
+    } finally {
+      await cluster.faults.resume(first);
+    }
+  });
+});
+
 describe('lww mode', () => {
   let cluster: Cluster;
   before(async () => {

@@ -81,7 +81,15 @@ export class SimClient extends ClientCore implements SimHost {
   }
 
   protected readStore(node: number, keyId: string): StoredClock | undefined | null {
-    return this.localReads ? this.world.nodes[node].store.get(keyId) : null;
+    const n = this.world.nodes[node];
+    if (!this.localReads || n.paused || n.status !== 'up') return null;
+    if (this.near >= 0 && this.world.network.blocked(this.address, node)) return null;
+    return n.store.get(keyId);
+  }
+
+  protected localReadLimit(): number {
+    if (!this.localReads) return 0;
+    return this.config.sharedMemoryReads === 'quorum' ? Number.MAX_SAFE_INTEGER : this.config.sharedMemoryReads === 'one' ? 1 : 0;
   }
 
   protected track<T>(start: (resolve: (v: T) => void, reject: (e: LeaderlessError) => void) => void): Promise<T> {
