@@ -42,6 +42,9 @@ export function hintKey(owner: number, keyId: string): string {
   return String.fromCharCode((owner >> 8) & 0xff, owner & 0xff) + keyId;
 }
 
+/** The hint store's record of dotFloor: owner 0xffff, which no node has (at most MAX_NODES), and an empty key. */
+const FLOOR_KEY = hintKey(0xffff, '');
+
 function parseHintKey(k: string): { owner: number; keyId: string } {
   return { owner: (k.charCodeAt(0) << 8) | k.charCodeAt(1), keyId: k.slice(2) };
 }
@@ -135,6 +138,12 @@ export class Replica {
   private readonly handoffOwners = new Set<number>();
 
   private recovered = false;
+  /**
+   * The highest counter this replica's own id had in any key it reaped. A key that is reaped and then written again
+   * starts its dots above it: a replica that still holds the old tombstone would otherwise take the new dot for one
+   * it has already seen (and hide the write). Persisted in the hint store under FLOOR_KEY, so a restart keeps it.
+   */
+  private dotFloor = 0;
 
   constructor(
     private readonly store: ReplicaStore,
@@ -162,7 +171,7 @@ export class Replica {
         : new AntiEntropy(
             {
               get: (k) => this.store.get(k),
-              delete: (k) => this.store.delete?.(k) ?? false,
+              delete: (k) => this.reap(k),
               merge: (k, c) => this.merge(k, c) === undefined,
             },
             { ...ae, node: this.node },
@@ -277,7 +286,7 @@ export class Replica {
     // that once the hint is delivered and forgotten it never mints the same dot again (a collision would make DVV
     // sync treat two different writes as one and drop one of them).
     const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
-    const local = hintFor === undefined ? this.store.get(msg.key) : (this.read(msg.key) ?? undefined);
+    const local = this.withFloor(hintFor === undefined ? this.store.get(msg.key) : (this.read(msg.key) ?? undefined));
     // A write is stamped later than every version this replica holds for the key, so that in lww mode a write that
     // supersedes a value also wins over it even when clocks across threads disagree (see actors/versioning/lww.ts).
     const stamped: Stamped = { v: msg.value, ts: Math.max(nowMs, maxTs(local) + 1e-3), by: this.replicaId };
@@ -341,9 +350,33 @@ export class Replica {
   private recoverHints(nowMs: number): void {
     this.recovered = true;
     this.hintStore?.forEach((k, clock) => {
+      if (k === FLOOR_KEY) {
+        this.dotFloor = clock.entries[0]?.n ?? 0;
+        return;
+      }
       const { owner, keyId } = parseHintKey(k);
       this.hints.add(owner, keyId, clock, nowMs, nowMs);
     });
+  }
+
+  /** Anti-entropy reaps a tombstone: remember the counter our id reached in it first (see dotFloor). */
+  private reap(key: string): boolean {
+    if (this.store.delete === undefined) return false;
+    const clock = this.store.get(key);
+    const own = clock?.entries.find((e) => e.id === this.replicaId)?.n ?? 0;
+    if (own > this.dotFloor) {
+      this.dotFloor = own;
+      // the floor must outlive the actor: without a hint store a restart could mint below it again
+      this.hintStore?.set(FLOOR_KEY, { entries: [{ id: this.replicaId, n: own, values: [] }], anonymous: [] });
+    }
+    return this.store.delete(key);
+  }
+
+  /** The local clock a write builds on: where our id has no entry yet, one at dotFloor, so the new dot lands above it. */
+  private withFloor(local: StoredClock | undefined): StoredClock | undefined {
+    if (this.dotFloor === 0 || local?.entries.some((e) => e.id === this.replicaId)) return local;
+    const floor: StoredClock = { entries: [{ id: this.replicaId, n: this.dotFloor, values: [] }], anonymous: [] };
+    return local === undefined ? floor : sync(local, floor, stampedEqual);
   }
 
   /** Tracks who is down; hands hints off to owners that are back; retries handoffs that timed out; expires. */
