@@ -252,13 +252,31 @@ export class Cluster extends ClusterClient {
       clientPorts.push([i, ch.port2]);
     }
     const supervisor = new Supervisor(view, config.failureDetector, config.restart);
-    await Promise.all(hosts.map((h, i) => spawn(h, config, view, peers[i])));
+    const spawned = await Promise.allSettled(hosts.map((h, i) => spawn(h, config, view, peers[i])));
     const cluster = new Cluster(
       { address: CLIENT_BASE, config, view: view.buffer, stores: hosts.map((h) => h.store.buffers), ports: clientPorts },
       hosts,
       supervisor,
     );
-    for (const h of hosts) cluster.watch(h);
+    for (const h of hosts) if (!h.exited) cluster.watch(h);
+    // A worker that died before it was ready is started again the way the supervisor restarts a crashed one (fresh
+    // channels to every live peer and client); if it fails twice more, the cluster does not start.
+    for (let i = 0; i < hosts.length; i++) {
+      const first = spawned[i];
+      if (first.status === 'fulfilled') continue;
+      let error: unknown = first.reason;
+      for (let attempt = 0; attempt < 2 && hosts[i].exited; attempt++) {
+        try {
+          await cluster.restart(hosts[i], false);
+        } catch (e) {
+          error = e;
+        }
+      }
+      if (hosts[i].exited) {
+        await cluster.stop();
+        throw error;
+      }
+    }
     supervisor.start();
     return cluster;
   }
@@ -657,17 +675,27 @@ export class Cluster extends ClusterClient {
       this.view.setPaused(h.node, false);
       release(h);
       if (this.view.stopped) return;
-      const allowed = this.supervisor.crashed(h.node, `${reason} (exit code ${code})`);
-      if (!allowed) {
-        h.gaveUp = true;
-        return;
-      }
-      h.restarting = true;
-      setTimeout(() => void this.restart(h), this.config.restart.delayMs);
+      this.scheduleRestart(h, `${reason} (exit code ${code})`);
     });
   }
 
-  private async restart(h: ReplicaHost): Promise<void> {
+  /** One-for-one: restart the node after delayMs unless the intensity limit says it stays down. */
+  private scheduleRestart(h: ReplicaHost, reason: string): void {
+    if (!this.supervisor.crashed(h.node, reason)) {
+      h.gaveUp = true;
+      return;
+    }
+    h.restarting = true;
+    setTimeout(() => {
+      this.restart(h).catch((e: Error) => {
+        // the new worker died before it was ready: that is one more crash for the restart policy to count
+        h.exited = true;
+        if (!this.view.stopped) this.scheduleRestart(h, `restart failed: ${e.message}`);
+      });
+    }, this.config.restart.delayMs);
+  }
+
+  private async restart(h: ReplicaHost, counted = true): Promise<void> {
     if (this.view.stopped) return;
     if (h.wipeOnRestart) {
       h.wipes++;
@@ -692,13 +720,13 @@ export class Cluster extends ClusterClient {
     h.wipeOnRestart = false;
     await Promise.all(handOffs.map((f) => f()));
     h.restarting = false;
-    this.restartCounts[h.node]++;
+    if (counted) this.restartCounts[h.node]++;
     this.watch(h);
     if (this.view.stopped) {
       await terminate(h);
       return;
     }
-    this.supervisor.restarted(h.node);
+    if (counted) this.supervisor.restarted(h.node);
   }
 }
 
