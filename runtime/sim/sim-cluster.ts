@@ -82,6 +82,11 @@ export interface SimMetrics {
     replicates: number;
     readRepairs: number;
     hintedWrites: number;
+    hintsQueued: number;
+    hintsDelivered: number;
+    /** anti-entropy: clocks merged from peers, tombstones reaped */
+    aeKeysRepaired: number;
+    tombstonesReaped: number;
     keys: number;
   };
   sim: SimCounters;
@@ -331,6 +336,10 @@ export class SimCluster extends SimClient {
         replicates: sum((s) => s.counters.replicates),
         readRepairs: sum((s) => s.counters.repairs),
         hintedWrites: sum((s) => s.counters.hintedWrites),
+        hintsQueued: sum((s) => s.hints.queued),
+        hintsDelivered: sum((s) => s.hints.delivered),
+        aeKeysRepaired: this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.keysRepaired ?? 0), 0),
+        tombstonesReaped: this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.tombstonesReaped ?? 0), 0),
         keys: sum((s) => s.store.keys),
       },
       sim: this.simCounters,
