@@ -343,6 +343,13 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   };
   if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
   validateAntiEntropyConfig(config.antiEntropy); // powers of two and integers, beyond the ranges above
+  if (config.antiEntropy.tombstoneGraceMs < config.hints.hintTtlMs) {
+    // A hint outlives a reaped tombstone otherwise, and handing it off would bring the deleted value back.
+    throw new InvalidConfigError(
+      `antiEntropy.tombstoneGraceMs (${config.antiEntropy.tombstoneGraceMs} ms) must be at least hints.hintTtlMs ` +
+        `(${config.hints.hintTtlMs} ms): a hint older than the grace period could bring a reaped value back; lower hints.hintTtlMs too`,
+    );
+  }
   config.maxPendingPuts = config.mailboxCapacity;
   new Ring({ nodes, vnodes, replication: rep }); // validates the placement can be built
   return config;

@@ -128,7 +128,12 @@ describe('repair on worker threads', () => {
   });
 
   test('a delete a partitioned replica missed: the key stays deleted everywhere, before and after reaping', async () => {
-    const cluster = await Cluster.start({ ...FAST, write: 2, antiEntropy: { tombstoneGraceMs: 200, exchangeTimeoutMs: 500 } });
+    const cluster = await Cluster.start({
+      ...FAST,
+      write: 2,
+      antiEntropy: { tombstoneGraceMs: 200, exchangeTimeoutMs: 500 },
+      hints: { hintTtlMs: 200 }, // the grace period must cover a hint's lifetime (config refuses less)
+    });
     try {
       await cluster.put('gone', 'old', { consistency: 'ALL' });
       await cluster.put('kept', 'v', { consistency: 'ALL' });
