@@ -11,7 +11,6 @@
 // (sent to the peer with replacePeer) and to every client (sent to the client with replacePort, or over the client's
 // control port when it lives in another thread).
 
-import { EventEmitter } from 'node:events';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { InvalidArgumentError, InvalidConfigError, TimeoutError } from '../actors/errors.js';

@@ -137,7 +137,6 @@ const EMPTY = 0;
 const DELETED = -1;
 /** record header: keyLen, clockLen, hash; three 32-bit words */
 const HEADER_BYTES = 12;
-const HEADER_WORDS = 3;
 const MAX_LOAD = 0.75;
 /** live + deleted slots may fill this fraction of the index before it is rebuilt */
 const MAX_USED_NUM = 13;
