@@ -10,6 +10,20 @@ import { eventually } from './helpers/eventually.js';
 const primaries = (c: Cluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
 const sorted = (vs: unknown[]): string[] => vs.map(String).sort();
 
+/**
+ * Writes `value` at W=2 while the key's third primary is cut off by a partition, then heals: that replica is stale.
+ * Returns it.
+ */
+async function staleThirdReplica(cluster: Cluster, key: string, value: string): Promise<number> {
+  const [a, b, c] = primaries(cluster, key);
+  const rest = cluster.config.nodes.map((n) => n.id).filter((n) => n !== a && n !== b && n !== c);
+  cluster.faults.partition([[a, b], [c, ...rest]]);
+  await cluster.put(key, value, { w: 2 });
+  cluster.faults.heal();
+  assert.equal(cluster.inspect(c, key), undefined, 'the cut-off replica missed the write');
+  return c;
+}
+
 async function rejectsWith(p: Promise<unknown>, code: string, pattern?: RegExp): Promise<LeaderlessError> {
   try {
     await p;
@@ -104,12 +118,7 @@ describe('a 5-node cluster, N=3, R=W=2 (siblings)', () => {
 
   test('read repair (async) makes a stale replica current', async () => {
     const key = 'stale:async';
-    const [a, b, c] = primaries(cluster, key);
-    const rest = [0, 1, 2, 3, 4].filter((n) => n !== a && n !== b && n !== c);
-    cluster.faults.partition([[a, b], [c, ...rest]]);
-    await cluster.put(key, 'new', { w: 2 });
-    cluster.faults.heal();
-    assert.equal(cluster.inspect(c, key), undefined, 'the cut-off replica missed the write');
+    const c = await staleThirdReplica(cluster, key, 'new');
     const got = await cluster.get(key, { consistency: 'ALL' });
     assert.deepEqual(got.values, ['new']);
     await eventually(`replica ${c} repaired`, () => cluster.inspect(c, key)?.values[0] === 'new');
@@ -117,12 +126,7 @@ describe('a 5-node cluster, N=3, R=W=2 (siblings)', () => {
 
   test('read repair (blocking) has repaired the stale replica before the read returns', async () => {
     const key = 'stale:blocking';
-    const [a, b, c] = primaries(cluster, key);
-    const rest = [0, 1, 2, 3, 4].filter((n) => n !== a && n !== b && n !== c);
-    cluster.faults.partition([[a, b], [c, ...rest]]);
-    await cluster.put(key, 'new', { w: 2 });
-    cluster.faults.heal();
-    assert.equal(cluster.inspect(c, key), undefined);
+    const c = await staleThirdReplica(cluster, key, 'new');
     await cluster.get(key, { consistency: 'ALL', readRepair: 'blocking' });
     assert.deepEqual(cluster.inspect(c, key)?.values, ['new']);
   });
@@ -175,12 +179,7 @@ describe('quorum reads from shared memory (sharedMemoryReads: quorum)', () => {
 
   test('a stale replica read directly is repaired by message', async () => {
     const key = 'sm:stale';
-    const [a, b, c] = primaries(cluster, key);
-    const rest = [0, 1, 2, 3, 4].filter((n) => n !== a && n !== b && n !== c);
-    cluster.faults.partition([[a, b], [c, ...rest]]);
-    await cluster.put(key, 'new', { w: 2 });
-    cluster.faults.heal();
-    assert.equal(cluster.inspect(c, key), undefined);
+    const c = await staleThirdReplica(cluster, key, 'new');
     const local = cluster.counters.getsLocal;
     assert.deepEqual((await cluster.get(key, { consistency: 'ALL' })).values, ['new']);
     assert.equal(cluster.counters.getsLocal, local + 1);
