@@ -214,6 +214,11 @@ export class HintQueue<T> {
     return this.owners_.get(owner)?.bytes ?? 0;
   }
 
+  /** True when no owner has a hint: the common case, checked on every read without allocating. */
+  get empty(): boolean {
+    return this.owners_.size === 0;
+  }
+
   /** Owners with at least one hint, ascending. */
   owners(): number[] {
     return [...this.owners_.keys()].sort((a, b) => a - b);

@@ -307,6 +307,7 @@ export class Replica {
   /** What a read sees here: the store, plus any hint this node holds for the key as a sloppy-quorum fallback. */
   private read(key: string): StoredClock | null {
     let clock = this.store.get(key) ?? null;
+    if (this.hints.empty) return clock; // every get passes here: no sorted owner list when there is nothing hinted
     for (const owner of this.hints.owners()) {
       const hinted = this.hints.peek(owner, key);
       if (hinted !== undefined) clock = clock === null ? hinted : this.resolve(sync(clock, hinted, stampedEqual));

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { hash32, keyId } from '../actors/hash.js';
 import { Cluster, LeaderlessError } from '../runtime/index.js';
 import { eventually } from './helpers/eventually.js';
+import { rejectsWith } from './helpers/errors.js';
 
 const primaries = (c: Cluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
 const sorted = (vs: unknown[]): string[] => vs.map(String).sort();
@@ -22,18 +23,6 @@ async function staleThirdReplica(cluster: Cluster, key: string, value: string): 
   cluster.faults.heal();
   assert.equal(cluster.inspect(c, key), undefined, 'the cut-off replica missed the write');
   return c;
-}
-
-async function rejectsWith(p: Promise<unknown>, code: string, pattern?: RegExp): Promise<LeaderlessError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof LeaderlessError, `expected a LeaderlessError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    if (pattern) assert.match(e.message, pattern);
-    return e;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
 }
 
 describe('a 5-node cluster, N=3, R=W=2 (siblings)', () => {

@@ -11,22 +11,11 @@ import { EventQueue } from '../runtime/sim/event-queue.js';
 import { Prng, checkDistribution, sample, type Distribution } from '../runtime/sim/prng.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { fcParams } from './helpers/fc.js';
+import { rejectsWith } from './helpers/errors.js';
 
 const primaries = (c: SimCluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
 const sorted = (vs: unknown[]): string[] => vs.map(String).sort();
 const ALL5 = [0, 1, 2, 3, 4];
-
-async function rejectsWith(p: Promise<unknown>, code: string, pattern?: RegExp): Promise<LeaderlessError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof LeaderlessError, `expected a LeaderlessError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    if (pattern) assert.match(e.message, pattern);
-    return e;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
-}
 
 describe('sim: a 5-node cluster, N=3, R=W=2 (siblings)', () => {
   const start = (extra: SimOptions = {}): Promise<SimCluster> =>

@@ -24,7 +24,7 @@ import type { StoreStats } from '../store.js';
 import { resolveConfig, type ClusterOptions } from '../config.js';
 import { checkProbability, type NetworkCounters, type NetworkOptions } from './network.js';
 import { checkDistribution, type Distribution } from './prng.js';
-import type { RepairResult } from '../cluster.js';
+import type { ClusterMetrics, RepairResult } from '../cluster.js';
 import { SimClient } from './sim-client.js';
 import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
 
@@ -74,21 +74,22 @@ export interface SimNodeMetrics {
 export interface SimMetrics {
   nodes: SimNodeMetrics[];
   client: SimClient['counters'];
-  totals: {
-    puts: number;
-    putsOk: number;
-    putsFailed: number;
-    gets: number;
-    replicates: number;
-    readRepairs: number;
-    hintedWrites: number;
-    hintsQueued: number;
-    hintsDelivered: number;
-    /** anti-entropy: clocks merged from peers, tombstones reaped */
-    aeKeysRepaired: number;
-    tombstonesReaped: number;
-    keys: number;
-  };
+  /** the thread runtime's totals that the simulator has too, under the same names (the harness reads them by name) */
+  totals: Pick<
+    ClusterMetrics['totals'],
+    | 'puts'
+    | 'putsOk'
+    | 'putsFailed'
+    | 'gets'
+    | 'replicates'
+    | 'readRepairs'
+    | 'hintedWrites'
+    | 'hintsQueued'
+    | 'hintsDelivered'
+    | 'aeKeysRepaired'
+    | 'tombstonesReaped'
+    | 'keys'
+  >;
   sim: SimCounters;
 }
 
