@@ -32,10 +32,11 @@ export interface ClientHandle {
   config: ResolvedConfig;
   view: SharedArrayBuffer;
   stores: StoreBuffers[];
-  ports: Array<[number, MessagePort]>;
+  /** a port per replica that was up when the handle was made, with that replica's incarnation (0 when left out) */
+  ports: Array<[node: number, port: MessagePort, incarnation?: number]>;
   /** place the client beside a replica: partitions that cut that replica off cut this client off too */
   near?: number;
-  /** from the owning thread: new ports for restarted replicas */
+  /** from the owning thread: new ports for restarted replicas; closing it tells the owner this client is gone */
   control?: MessagePort;
   /** pass as the transfer list when posting the handle to another thread */
   transfer: MessagePort[];
@@ -59,11 +60,11 @@ export class ClusterClient extends ClientCore {
     this.view = new SharedView(handle.view, handle.config.nodes.length);
     this.readers = handle.stores.map((b) => SharedStore.attach(b, 'reader'));
     this.outbox = new Outbox(this.ports, this.codec, this.view, this.config.mailboxCapacity, this.near);
-    for (const [node, port] of handle.ports) this.replacePort(node, port);
+    for (const [node, port, incarnation] of handle.ports) this.replacePort(node, port, incarnation);
     if (handle.control !== undefined) {
       // the owning thread tells an attached client about replicas restarted on new ports
-      handle.control.on('message', (m: { type: 'replace'; node: number; port: MessagePort }) => {
-        if (m?.type === 'replace') this.replacePort(m.node, m.port);
+      handle.control.on('message', (m: { type: 'replace'; node: number; port: MessagePort; incarnation: number }) => {
+        if (m?.type === 'replace') this.replacePort(m.node, m.port, m.incarnation);
       });
       handle.control.unref();
       this.control = handle.control;
@@ -95,11 +96,12 @@ export class ClusterClient extends ClientCore {
     return s === NodeStatus.Up ? 'up' : s === NodeStatus.Suspect ? 'suspect' : 'down';
   }
 
-  /** Talk to replica `node` on a new port (it was restarted); the old port is closed. */
-  replacePort(node: number, port: MessagePort): void {
+  /** Talk to replica `node` on a new port (it was restarted; the port leads to `incarnation`); the old port is closed. */
+  replacePort(node: number, port: MessagePort, incarnation = 0): void {
     const old = this.ports.get(node) as MessagePort | undefined;
     if (old !== undefined && old !== port) old.close();
     this.ports.set(node, port);
+    this.outbox.incarnations.set(node, incarnation);
     port.on('message', (buffer: ArrayBuffer) => {
       // a partition between the replica and the node this client sits beside drops its replies too
       if (this.near >= 0 && this.view.blocked(node, this.near)) return;

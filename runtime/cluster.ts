@@ -7,13 +7,15 @@
 // heartbeats and link faults to every thread. The control plane to each worker is comlink over its own port (attach a
 // client, replace a peer, pause, stats): never on the per-operation path.
 //
-// Restart wiring: a worker's MessagePorts die with it, so a restarted replica gets a fresh channel to every live peer
-// (sent to the peer with replacePeer) and to every client (sent to the client with replacePort, or over the client's
-// control port when it lives in another thread).
+// Restart wiring: a worker's MessagePorts die with it, so a restarted replica, once ready, gets a fresh channel to
+// every live peer (both ends sent with replacePeer) and to every client (sent to the client with replacePort, or over
+// the client's control port). Each host and client records which nodes it is linked with, so that two nodes that
+// come back together are linked by whichever is ready second, once. Every control-plane call settles: it fails
+// with NodeGoneError when its worker exits first, and the API calls answer around the node that went away.
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { InvalidArgumentError, InvalidConfigError, TimeoutError } from '../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, StoppedError, TimeoutError, type LeaderlessError } from '../actors/errors.js';
 import { SimCluster, type SimOptions } from './sim/index.js';
 import { CLIENT_BASE, type Address } from '../actors/protocol.js';
 import { ClusterClient, type ClientHandle } from './client.js';
@@ -45,6 +47,19 @@ interface ReplicaHost {
   gaveUp: boolean;
   paused: boolean;
   lastStats?: ReplicaStats;
+  /** rejecters of the control calls in flight to the current worker: they fail when it exits */
+  calls: Set<(e: LeaderlessError) => void>;
+  /** peers whose current worker has a channel to this node's current worker */
+  linked: Set<number>;
+  /** the restart in progress (a crash waits for it: it has already chosen whether to wipe) */
+  starting: Promise<void> | undefined;
+}
+
+/** A control-plane call's worker exited (killed, crashed) before it answered. */
+class NodeGoneError extends StoppedError {
+  constructor(node: number) {
+    super(`node ${node}'s worker exited (killed or crashed) before it answered; the supervisor restarts it`);
+  }
 }
 
 function emptyStats(h: ReplicaHost): ReplicaStats {
@@ -68,7 +83,9 @@ function emptyStats(h: ReplicaHost): ReplicaStats {
 /** A client the cluster must tell about restarted replicas. */
 interface ClientEntry {
   address: Address;
-  replace(node: number, port: MessagePort): void;
+  /** nodes whose current worker has a channel to this client */
+  linked: Set<number>;
+  replace(node: number, port: MessagePort, incarnation: number): void;
 }
 
 export interface NodeMetrics extends ReplicaStats {
@@ -202,7 +219,11 @@ export class Cluster extends ClusterClient {
     this.hosts = hosts;
     this.supervisor = supervisor;
     this.restartCounts = hosts.map(() => 0);
-    this.clients.push({ address: CLIENT_BASE, replace: (node, port) => this.replacePort(node, port) });
+    this.clients.push({
+      address: CLIENT_BASE,
+      linked: new Set(hosts.map((h) => h.node)),
+      replace: (node, port, incarnation) => this.replacePort(node, port, incarnation),
+    });
   }
 
   /**
@@ -234,6 +255,9 @@ export class Cluster extends ClusterClient {
       restarting: false,
       gaveUp: false,
       paused: false,
+      calls: new Set(),
+      linked: new Set(config.nodes.map((o) => o.id).filter((o) => o !== spec.id)),
+      starting: undefined,
     }));
     // full mesh between replicas, plus this thread's client
     const peers: Array<Array<[Address, MessagePort]>> = config.nodes.map(() => []);
@@ -318,41 +342,47 @@ export class Cluster extends ClusterClient {
    * `Cluster.attach(handle)` there. Each handle is one client with its own ports; it can be attached once.
    */
   async createHandle(options: { near?: number } = {}): Promise<ClientHandle> {
-    return this.newClient(options, true);
+    return this.newClient(options);
   }
 
   /** Another client in this thread, e.g. placed beside a replica for partition experiments (Jepsen style). */
   async client(options: { near?: number } = {}): Promise<ClusterClient> {
-    const handle = await this.newClient(options, false);
-    const client = new ClusterClient(handle);
-    this.clients.find((c) => c.address === handle.address)!.replace = (node, port) => client.replacePort(node, port);
-    return client;
+    return new ClusterClient(await this.newClient(options));
   }
 
-  private async newClient(options: { near?: number }, remote: boolean): Promise<ClientHandle> {
+  /**
+   * A client's ports to every live replica, and its control port: restarted replicas' ports come over it, and when the
+   * client closes it (or its thread ends) the cluster forgets the client, so churn leaves nothing behind.
+   */
+  private async newClient(options: { near?: number }): Promise<ClientHandle> {
     this.checkOpen();
     const near = options.near ?? -1;
     if (near !== -1) this.checkNode(near);
     const address = CLIENT_BASE + this.nextClient++;
-    const ports: Array<[number, MessagePort]> = [];
-    await Promise.all(
-      this.hosts.map(async (h) => {
-        const ch = new MessageChannel();
-        ports.push([h.node, ch.port2]);
-        if (h.control === undefined || h.exited) return; // down: the port is replaced when it restarts
-        await control(h, (c) => c.attachClient(address, Comlink.transfer(ch.port1, [ch.port1 as never])));
-      }),
-    );
-    ports.sort((a, b) => a[0] - b[0]);
-    const entry: ClientEntry = { address, replace: () => undefined };
-    let controlPort: MessagePort | undefined;
-    if (remote) {
-      const ch = new MessageChannel();
-      controlPort = ch.port2;
-      ch.port1.unref();
-      entry.replace = (node, port) => ch.port1.postMessage({ type: 'replace', node, port }, [port as never]);
-    }
+    const ctl = new MessageChannel();
+    ctl.port1.unref();
+    const entry: ClientEntry = {
+      address,
+      linked: new Set(),
+      replace: (node, port, incarnation) => ctl.port1.postMessage({ type: 'replace', node, port, incarnation }, [port as never]),
+    };
+    // registered before any await: a replica that comes back meanwhile links to this client too
     this.clients.push(entry);
+    ctl.port1.once('close', () => {
+      const i = this.clients.indexOf(entry);
+      if (i >= 0) this.clients.splice(i, 1);
+    });
+    const ports: ClientHandle['ports'] = [];
+    const attached: Array<Promise<unknown>> = [];
+    for (const h of this.hosts) {
+      if (!live(h)) continue; // down: it links to this client when it is back
+      const ch = new MessageChannel();
+      entry.linked.add(h.node);
+      ports.push([h.node, ch.port2, this.view.incarnation(h.node)]);
+      attached.push(ifThere(control(h, (c) => c.attachClient(address, Comlink.transfer(ch.port1, [ch.port1 as never])))));
+    }
+    await Promise.all(attached);
+    const controlPort = ctl.port2;
     const handle: ClientHandle = {
       address,
       near,
@@ -360,12 +390,9 @@ export class Cluster extends ClusterClient {
       view: this.view.buffer,
       stores: this.hosts.map((h) => h.store.buffers),
       ports,
-      transfer: ports.map(([, p]) => p),
+      control: controlPort,
+      transfer: [...ports.map(([, p]) => p), controlPort],
     };
-    if (controlPort !== undefined) {
-      handle.control = controlPort;
-      handle.transfer.push(controlPort);
-    }
     return handle;
   }
 
@@ -377,12 +404,25 @@ export class Cluster extends ClusterClient {
       this.checkNode(node);
       await terminate(this.hosts[node]);
     },
-    /** The worker dies; with wipe, it comes back with an empty store (a replaced disk) under a new DVV id. */
+    /**
+     * The worker dies; with wipe, it comes back with an empty store (a replaced disk) under a new DVV id. During a
+     * restart, the worker being started is the one that dies (after it is up), so the wipe happens all the same.
+     */
     crash: async (node: number, options: { wipe?: boolean } = {}): Promise<void> => {
       this.checkOpen();
       this.checkNode(node);
-      this.hosts[node].wipeOnRestart = options.wipe === true;
-      await terminate(this.hosts[node]);
+      const h = this.hosts[node];
+      // a restart in progress has already chosen whether to wipe: let it finish, then crash the worker it started
+      while (h.starting !== undefined) await h.starting.catch(() => undefined);
+      if (options.wipe === true) {
+        if (h.gaveUp) {
+          throw new InvalidArgumentError(
+            `node ${node} cannot be wiped: the restart policy gave up on it (restart.maxRestarts), so it never starts again`,
+          );
+        }
+        h.wipeOnRestart = true;
+      }
+      await terminate(h);
     },
     /** The actor stops processing its mailbox and stops heartbeating; messages wait, bounded by the mailbox. */
     pause: async (node: number): Promise<void> => {
@@ -391,7 +431,7 @@ export class Cluster extends ClusterClient {
       const h = this.hosts[node];
       if (h.exited || h.paused) return;
       this.view.setPaused(node, true); // before the actor stops: no client reads its store directly from now on
-      await control(h, (c) => c.pause());
+      if (!(await answered(control(h, (c) => c.pause())))) return; // it went away: it restarts unpaused
       h.paused = true;
       this.supervisor.emit('node-paused', { node, atMs: Date.now() } satisfies NodeEvent);
     },
@@ -400,7 +440,7 @@ export class Cluster extends ClusterClient {
       this.checkNode(node);
       const h = this.hosts[node];
       if (h.exited || !h.paused) return;
-      await control(h, (c) => c.resume());
+      if (!(await answered(control(h, (c) => c.resume())))) return; // it went away: it restarts unpaused
       h.paused = false;
       this.view.setPaused(node, false);
       this.supervisor.emit('node-resumed', { node, atMs: Date.now() } satisfies NodeEvent);
@@ -486,7 +526,10 @@ export class Cluster extends ClusterClient {
     this.checkOpen();
     const start = performance.now();
     for (;;) {
-      const stats = await Promise.all(this.hosts.filter((h) => !h.exited).map((h) => control(h, (c) => c.stats())));
+      const stats = (await Promise.all(this.hosts.map((h) => this.statsOf(h)))).filter((s) => s !== undefined);
+      // A node running again (resumed, restarted) counts as down until the failure detector has seen it beat, and
+      // nobody hands it its hints meanwhile: wait for the detector too.
+      const catchingUp = this.hosts.some((h) => live(h) && !h.paused && !this.view.isUp(h.node));
       const deliverable = stats.reduce(
         (a, s) => a + s.hints.owners.filter((o) => this.view.isUp(o)).length + s.hints.inFlight,
         0,
@@ -494,7 +537,7 @@ export class Cluster extends ClusterClient {
       const busy = this.hosts.some((h) => this.view.depth(h.node) > 0 && !h.exited && !h.paused);
       const pending = stats.reduce((a, s) => a + s.hints.keys, 0);
       const waited = performance.now() - start;
-      if ((deliverable === 0 && !busy) || waited > timeoutMs) return { hintsPending: pending, durationMs: waited };
+      if ((deliverable === 0 && !busy && !catchingUp) || waited > timeoutMs) return { hintsPending: pending, durationMs: waited };
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -514,11 +557,11 @@ export class Cluster extends ClusterClient {
     const reapedBefore = (await this.metrics()).totals.tombstonesReaped;
     const ranges = new Set<string>();
     for (const h of this.hosts) {
-      if (h.exited || h.paused || h.control === undefined || this.view.status(h.node) === NodeStatus.Down) {
+      const r = live(h) && !h.paused && this.view.status(h.node) !== NodeStatus.Down ? await ifThere(control(h, (c) => c.repair())) : undefined;
+      if (r === undefined) {
         total.skippedNodes.push(h.node);
         continue;
       }
-      const r = await control(h, (c) => c.repair());
       for (const id of r.rangeIds) ranges.add(id);
       for (const k of ['exchanges', 'failed', 'skipped', 'segmentsCompared', 'segmentsExchanged', 'nodesCompared', 'keysSent', 'bytesMoved'] as const) {
         total[k] += r[k];
@@ -596,11 +639,10 @@ export class Cluster extends ClusterClient {
         const st = this.view.status(h.node);
         const status = (st === NodeStatus.Up ? 'up' : st === NodeStatus.Suspect ? 'suspect' : 'down') as 'up' | 'suspect' | 'down';
         const base = { status, mailboxDepth: this.view.depth(h.node), restarts: this.restartCounts[h.node] };
-        if (h.exited || h.control === undefined) {
-          return { ...(h.lastStats ?? emptyStats(h)), ...base, status: 'down' as const, stale: true };
-        }
-        h.lastStats = await control(h, (c) => c.stats());
-        return { ...h.lastStats, ...base, stale: false };
+        const stats = await this.statsOf(h);
+        if (stats === undefined) return { ...(h.lastStats ?? emptyStats(h)), ...base, status: 'down' as const, stale: true };
+        h.lastStats = stats;
+        return { ...stats, ...base, stale: false };
       }),
     );
     const sum = (f: (s: NodeMetrics) => number): number => nodes.reduce((a, s) => a + f(s), 0);
@@ -653,12 +695,17 @@ export class Cluster extends ClusterClient {
       this.close();
       this.stopping = Promise.all(
         this.hosts.map(async (h) => {
-          release(h);
+          release(h, new StoppedError());
           await terminate(h);
         }),
       ).then(() => undefined);
     }
     return this.stopping;
+  }
+
+  /** A node's counters from its worker; undefined when it is down or goes away before it answers. */
+  private async statsOf(h: ReplicaHost): Promise<ReplicaStats | undefined> {
+    return live(h) ? ifThere(control(h, (c) => c.stats())) : undefined;
   }
 
   /** Restarts a worker that exited, unless the cluster is stopping or the restart policy gives up. */
@@ -672,7 +719,8 @@ export class Cluster extends ClusterClient {
       h.exited = true;
       h.paused = false;
       this.view.setPaused(h.node, false);
-      release(h);
+      release(h, new NodeGoneError(h.node));
+      this.unlink(h);
       if (this.view.stopped) return;
       this.scheduleRestart(h, `${reason} (exit code ${code})`);
     });
@@ -694,38 +742,75 @@ export class Cluster extends ClusterClient {
     }, this.config.restart.delayMs);
   }
 
-  private async restart(h: ReplicaHost, counted = true): Promise<void> {
+  /** Starts node h's worker again (h.starting while it runs). */
+  private restart(h: ReplicaHost, counted = true): Promise<void> {
+    const starting = this.startAgain(h, counted);
+    h.starting = starting;
+    const done = (): void => {
+      if (h.starting === starting) h.starting = undefined;
+    };
+    starting.then(done, done);
+    return starting;
+  }
+
+  private async startAgain(h: ReplicaHost, counted: boolean): Promise<void> {
     if (this.view.stopped) return;
-    if (h.wipeOnRestart) {
+    const wipe = h.wipeOnRestart;
+    if (wipe) {
       h.wipes++;
       h.replicaId = `${h.node}.${h.wipes}`;
     }
-    const peers: Array<[Address, MessagePort]> = [];
-    const handOffs: Array<() => Promise<void>> = [];
-    for (const other of this.hosts) {
-      if (other === h || other.exited || other.control === undefined) continue;
-      const ch = new MessageChannel();
-      peers.push([other.node, ch.port1]);
-      handOffs.push(() => control(other, (c) => c.replacePeer(h.node, Comlink.transfer(ch.port2, [ch.port2 as never]))));
-    }
-    for (const c of this.clients) {
-      const ch = new MessageChannel();
-      peers.push([c.address, ch.port1]);
-      handOffs.push(async () => c.replace(h.node, ch.port2));
-    }
-    this.view.resetDepth(h.node);
-    this.view.bumpIncarnation(h.node);
-    await spawn(h, this.config, this.view, peers);
-    h.wipeOnRestart = false;
-    await Promise.all(handOffs.map((f) => f()));
-    h.restarting = false;
-    if (counted) this.restartCounts[h.node]++;
+    this.unlink(h);
+    // what was posted to the old worker is gone with it; senders still holding its ports no longer count
+    this.view.resetDepth(h.node, this.view.bumpIncarnation(h.node));
+    await spawn(h, this.config, this.view, []);
+    if (wipe) h.wipeOnRestart = false; // no crash sets it while a restart runs: it waits for the restart
     this.watch(h);
     if (this.view.stopped) {
       await terminate(h);
       return;
     }
+    const worker = h.worker;
+    await this.link(h);
+    h.restarting = false;
+    if (counted) this.restartCounts[h.node]++;
+    // it died while being linked: its exit has already scheduled the next restart
+    if (h.exited || h.worker !== worker) return;
     if (counted) this.supervisor.restarted(h.node);
+  }
+
+  /**
+   * Gives node h's worker (just started) a fresh channel to every live peer and every client it has none with.
+   * Synchronous up to the hand-overs, so that of two nodes starting together, whichever is ready second links the
+   * pair, exactly once. Resolves when every end is handed over (or its worker went away: its restart links it).
+   */
+  private link(h: ReplicaHost): Promise<unknown> {
+    const handOffs: Array<Promise<unknown>> = [];
+    const incarnation = this.view.incarnation(h.node);
+    for (const other of this.hosts) {
+      if (other === h || !live(other) || h.linked.has(other.node)) continue;
+      const ch = new MessageChannel();
+      const otherIncarnation = this.view.incarnation(other.node);
+      h.linked.add(other.node);
+      other.linked.add(h.node);
+      handOffs.push(ifThere(control(h, (c) => c.replacePeer(other.node, Comlink.transfer(ch.port1, [ch.port1 as never]), otherIncarnation))));
+      handOffs.push(ifThere(control(other, (c) => c.replacePeer(h.node, Comlink.transfer(ch.port2, [ch.port2 as never]), incarnation))));
+    }
+    for (const client of this.clients) {
+      if (client.linked.has(h.node)) continue;
+      const ch = new MessageChannel();
+      client.linked.add(h.node);
+      handOffs.push(ifThere(control(h, (c) => c.attachClient(client.address, Comlink.transfer(ch.port1, [ch.port1 as never])))));
+      client.replace(h.node, ch.port2, incarnation);
+    }
+    return Promise.all(handOffs);
+  }
+
+  /** Node h's worker is gone, and every channel to it with it. */
+  private unlink(h: ReplicaHost): void {
+    h.linked.clear();
+    for (const other of this.hosts) other.linked.delete(h.node);
+    for (const client of this.clients) client.linked.delete(h.node);
   }
 }
 
@@ -738,23 +823,61 @@ function hintStoreSize(config: ResolvedConfig): { maxKeys: number; arenaBytes: n
   return { maxKeys: Math.max(16, maxKeys), arenaBytes: Math.max(1 << 16, arenaBytes) };
 }
 
-/** A control-plane call; the port is referenced while it is in flight so the process waits for the answer. */
-async function control<T>(h: ReplicaHost, call: (c: Comlink.Remote<ReplicaControl>) => Promise<T>): Promise<T> {
-  const port = h.controlPort!;
-  port.ref();
-  try {
-    return await call(h.control!);
-  } finally {
-    port.unref();
-  }
+/** Whether the node's worker is running and can be called (not down, not being started). */
+function live(h: ReplicaHost): boolean {
+  return !h.exited && h.control !== undefined;
 }
 
-/** Drops the control-plane proxy of a worker that is gone or going. */
-function release(h: ReplicaHost): void {
+/**
+ * A control-plane call. The port is referenced while any call to the worker is in flight (counted: one call ending
+ * must not let the process exit under another), and the call fails with NodeGoneError when the worker exits first.
+ */
+function control<T>(h: ReplicaHost, call: (c: Comlink.Remote<ReplicaControl>) => Promise<T>): Promise<T> {
+  const remote = h.control;
+  const port = h.controlPort;
+  if (remote === undefined || port === undefined || h.exited) return Promise.reject(new NodeGoneError(h.node));
+  return new Promise<T>((resolve, reject) => {
+    if (h.calls.size === 0) port.ref();
+    h.calls.add(reject);
+    const done = (): void => {
+      h.calls.delete(reject);
+      if (h.calls.size === 0) port.unref();
+    };
+    call(remote).then(
+      (v) => {
+        done();
+        resolve(v);
+      },
+      (e: unknown) => {
+        done();
+        reject(e);
+      },
+    );
+  });
+}
+
+/** What a control call answered; undefined when its worker went away first (its restart starts afresh). */
+function ifThere<T>(p: Promise<T>): Promise<T | undefined> {
+  return p.catch((e: unknown) => {
+    if (e instanceof NodeGoneError) return undefined;
+    throw e;
+  });
+}
+
+/** Whether a control call was answered (false: its worker went away first). */
+function answered(p: Promise<unknown>): Promise<boolean> {
+  return ifThere(p.then(() => true)).then((ok) => ok === true);
+}
+
+/** Drops the control-plane proxy of a worker that is gone or going; its calls in flight fail with `error`. */
+function release(h: ReplicaHost, error: LeaderlessError): void {
   const c = h.control;
   h.control = undefined;
   c?.[Comlink.releaseProxy]();
   h.controlPort?.close();
+  const calls = [...h.calls];
+  h.calls.clear();
+  for (const reject of calls) reject(error);
 }
 
 async function terminate(h: ReplicaHost): Promise<void> {
@@ -776,6 +899,7 @@ async function spawn(h: ReplicaHost, config: ResolvedConfig, view: SharedView, p
     control: ctl.port1,
     peers,
     wipe: h.wipeOnRestart,
+    incarnation: view.incarnation(h.node),
   };
   const worker = new Worker(WORKER_URL, {
     workerData: { kind: 'replica', data },

@@ -31,6 +31,8 @@ export interface ReplicaWorkerData {
   peers: Array<[Address, MessagePort]>;
   /** start empty: the node's disk was replaced (faults.crash with wipe) */
   wipe: boolean;
+  /** this worker's incarnation (SharedView): the mailbox-depth count it subtracts what it handled from */
+  incarnation: number;
 }
 
 export interface ReplicaStats {
@@ -52,8 +54,8 @@ export interface ReplicaStats {
 export interface ReplicaControl {
   attachClient(addr: Address, port: MessagePort): void;
   detachClient(addr: Address): void;
-  /** a peer was restarted: talk to it on this new port */
-  replacePeer(addr: Address, port: MessagePort): void;
+  /** a peer was restarted: talk to it on this new port, which leads to the peer's given incarnation */
+  replacePeer(addr: Address, port: MessagePort, incarnation: number): void;
   /** stop handling messages and heartbeating (a GC pause, a hung process); messages wait, bounded by the mailbox */
   pause(): void;
   resume(): void;
@@ -114,7 +116,7 @@ function main(data: ReplicaWorkerData): void {
     batchesIn++;
     messagesIn += batch.length;
     for (let i = 0; i < batch.length; i++) replica.handle(batch[i], now, out);
-    view.addDepth(data.node, -batch.length);
+    view.addDepth(data.node, -batch.length, data.incarnation);
     route();
   };
 
@@ -148,6 +150,10 @@ function main(data: ReplicaWorkerData): void {
     if (old !== undefined && old !== port) old.close();
     ports.set(addr, port);
     port.on('message', receive);
+    // a client that closes its end closes this one too: forget it, or client churn grows the map without bound
+    port.once('close', () => {
+      if (ports.get(addr) === port) ports.delete(addr);
+    });
   };
   for (const [addr, port] of data.peers) listen(addr, port);
 
@@ -173,7 +179,8 @@ function main(data: ReplicaWorkerData): void {
       ports.delete(addr);
       p?.close();
     },
-    replacePeer(addr, port) {
+    replacePeer(addr, port, incarnation) {
+      outbox.incarnations.set(addr, incarnation);
       listen(addr, port);
     },
     pause() {

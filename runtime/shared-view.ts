@@ -7,7 +7,8 @@
 //   [STATUS_VERSION]                bumped on every change of a node's status
 //   [IMPAIRED]                      1 while any link has a delay or drop set
 //   [NODE_BASE + node*STRIDE + STATUS]      NodeStatus of the node (written by the supervisor)
-//   [NODE_BASE + node*STRIDE + DEPTH]       messages posted to the node and not yet handled (senders add, it subtracts)
+//   [NODE_BASE + node*STRIDE + DEPTH]       messages posted to the node and not yet handled (senders add, it subtracts),
+//                                           in the low DEPTH_BITS; the node's incarnation (mod 64) in the bits above
 //   [NODE_BASE + node*STRIDE + HEARTBEAT]   heartbeat counter (the replica increments it)
 //   [NODE_BASE + node*STRIDE + INCARNATION] bumped each time the node's worker is (re)started
 //   [NODE_BASE + node*STRIDE + PAUSED]      1 while faults.pause holds the node (its store must not be read directly)
@@ -36,6 +37,14 @@ const DEPTH = 1;
 const HEARTBEAT = 2;
 const INCARNATION = 3;
 const PAUSED = 4;
+/**
+ * The depth word carries the incarnation it counts for, so that a sender still holding a port to a dead worker (a
+ * restart replaces ports only after the new worker is up) cannot add to the new worker's count: nobody would ever
+ * subtract it. 25 bits hold twice the largest mailboxCapacity (2^24); 6 bits of incarnation keep the word positive.
+ */
+const DEPTH_BITS = 25;
+const DEPTH_MASK = (1 << DEPTH_BITS) - 1;
+const TAG_MASK = 0x3f;
 const LINK_FIELDS = 3;
 const BLOCKED = 0;
 const DELAY = 1;
@@ -108,13 +117,25 @@ export class SharedView {
   }
 
   depth(node: number): number {
-    return Atomics.load(this.i32, NODE_BASE + node * STRIDE + DEPTH);
+    return Atomics.load(this.i32, NODE_BASE + node * STRIDE + DEPTH) & DEPTH_MASK;
   }
-  addDepth(node: number, n: number): void {
-    Atomics.add(this.i32, NODE_BASE + node * STRIDE + DEPTH, n);
+  /**
+   * Adds n (negative: handled) to the depth of the node's `incarnation`; false, and nothing counted, when the node has
+   * been restarted since (the caller's port leads to a worker that is gone).
+   */
+  addDepth(node: number, n: number, incarnation: number): boolean {
+    const slot = NODE_BASE + node * STRIDE + DEPTH;
+    const tag = (incarnation & TAG_MASK) << DEPTH_BITS;
+    for (;;) {
+      const word = Atomics.load(this.i32, slot);
+      if ((word & ~DEPTH_MASK) !== tag) return false;
+      const depth = Math.min(DEPTH_MASK, Math.max(0, (word & DEPTH_MASK) + n));
+      if (Atomics.compareExchange(this.i32, slot, word, tag | depth) === word) return true;
+    }
   }
-  resetDepth(node: number): void {
-    Atomics.store(this.i32, NODE_BASE + node * STRIDE + DEPTH, 0);
+  /** Starts the count of a new incarnation at zero: what was posted to the one before is gone with its worker. */
+  resetDepth(node: number, incarnation: number): void {
+    Atomics.store(this.i32, NODE_BASE + node * STRIDE + DEPTH, (incarnation & TAG_MASK) << DEPTH_BITS);
   }
 
   heartbeat(node: number): number {

@@ -6,7 +6,8 @@
 // (ARCHITECTURE.md: ~26 us per small round trip, millions of ops/s batched). Mailboxes are bounded: a sender adds
 // the batch length to the destination's depth counter in shared memory and the receiver subtracts what it handled;
 // `accepts(to)` tells whether the destination's mailbox has room, so an overloaded replica is refused at the sender
-// (OVERLOADED to the application) instead of queueing without limit.
+// (OVERLOADED to the application) instead of queueing without limit. The count belongs to one incarnation of the
+// destination (`incarnations`, set with each port): a batch for a worker restarted since is not posted or counted.
 
 import type { MessagePort } from 'node:worker_threads';
 import { CLIENT_BASE, type Address, type Message } from '../actors/protocol.js';
@@ -24,6 +25,8 @@ export class Outbox {
   private readonly queues = new Map<Address, Message[]>();
   private scheduled = false;
   private readonly flushBound = (): void => this.flush();
+  /** the incarnation of the replica each port in `ports` leads to (0, the first, when not set) */
+  readonly incarnations = new Map<Address, number>();
   /** messages and batches posted, for metrics */
   messages = 0;
   batches = 0;
@@ -95,7 +98,8 @@ export class Outbox {
       const port = this.ports.get(to);
       this.queues.set(to, []);
       if (port === undefined) continue; // destination gone (stopped or never attached): like a lost message
-      if (to < CLIENT_BASE) this.view.addDepth(to, batch.length);
+      // a port to an incarnation restarted since leads nowhere: the batch is lost like any message to a dead worker
+      if (to < CLIENT_BASE && !this.view.addDepth(to, batch.length, this.incarnations.get(to) ?? 0)) continue;
       // One binary buffer per batch, transferred (not cloned): see runtime/wire.ts for why.
       for (let i = 0; i < batch.length; i += MAX_BATCH_MESSAGES) {
         const buffer = this.codec.encode(i === 0 && batch.length <= MAX_BATCH_MESSAGES ? batch : batch.slice(i, i + MAX_BATCH_MESSAGES));

@@ -128,10 +128,10 @@ describe('the mailbox-depth counter across a restart', () => {
       await cluster.faults.resume(0); // node 0 acks the held replicates to node 1's old port
       await restarted;
       await eventually('every node up', () => [0, 1, 2].every((n) => cluster.nodeStatus(n) === 'up'));
-      const settled = await cluster.settle(1500);
+      const settled = await cluster.settle(5000);
       const depths = (await cluster.metrics()).nodes.map((n) => n.mailboxDepth);
       assert.deepEqual(depths, [0, 0, 0], 'every mailbox is empty once the cluster is idle');
-      assert.ok(settled.durationMs < 1500, `settle() returned before its timeout (${settled.durationMs.toFixed(0)} ms)`);
+      assert.ok(settled.durationMs < 5000, `settle() returned before its timeout (${settled.durationMs.toFixed(0)} ms)`);
     } finally {
       await cluster.stop();
     }
@@ -157,7 +157,7 @@ describe('control-plane calls', () => {
   test('settle, metrics, health, createHandle and repair racing a kill all settle', async () => {
     const cluster = await Cluster.start({ nodes: 3, replication: 3, ...FAST, restart: { maxRestarts: 100, withinMs: 60_000, delayMs: 20 } });
     try {
-      for (let round = 0; round < 10; round++) {
+      for (let round = 0; round < 6; round++) {
         // the calls go out while the worker is being terminated: some reach it, none is answered by it
         const killed = cluster.faults.kill(1);
         const calls: Array<[string, Promise<unknown>]> = [
@@ -203,7 +203,7 @@ describe('settle() after resume()', () => {
 });
 
 describe('client churn', () => {
-  test('2,000 client()/close() pairs leave the heap and the restart work as they were', async () => {
+  test('500 client()/close() pairs leave the heap and the restart work as they were', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
     const cluster = await Cluster.start({ nodes: 3, replication: 3, ...FAST });
@@ -214,12 +214,12 @@ describe('client churn', () => {
       await churn(100); // warm up
       gc();
       const before = process.memoryUsage().heapUsed;
-      await churn(2000);
+      await churn(500);
       await new Promise((r) => setTimeout(r, 50)); // let the ports' close events run
       gc();
       const grownMiB = (process.memoryUsage().heapUsed - before) / 2 ** 20;
-      console.log(`# heap after 2000 client/close pairs: ${grownMiB.toFixed(2)} MiB more`);
-      assert.ok(grownMiB < 2, `heap grew ${grownMiB.toFixed(2)} MiB`);
+      console.log(`# heap after 500 client/close pairs: ${grownMiB.toFixed(2)} MiB more`);
+      assert.ok(grownMiB < 1, `heap grew ${grownMiB.toFixed(2)} MiB`);
       const tracked = (cluster as unknown as { clients: unknown[] }).clients.length;
       assert.equal(tracked, 1, 'only the cluster\'s own client is left to re-wire on a restart');
     } finally {
