@@ -98,14 +98,16 @@ export class Outbox {
       const port = this.ports.get(to);
       this.queues.set(to, []);
       if (port === undefined) continue; // destination gone (stopped or never attached): like a lost message
+      // One binary buffer per batch, transferred (not cloned): see runtime/wire.ts for why. Encoded before the depth
+      // is counted, so that a worker terminated mid-flush has next to no window between counting and posting.
+      const buffers: ArrayBuffer[] = [];
+      for (let i = 0; i < batch.length; i += MAX_BATCH_MESSAGES) {
+        buffers.push(this.codec.encode(i === 0 && batch.length <= MAX_BATCH_MESSAGES ? batch : batch.slice(i, i + MAX_BATCH_MESSAGES)));
+      }
       // a port to an incarnation restarted since leads nowhere: the batch is lost like any message to a dead worker
       if (to < CLIENT_BASE && !this.view.addDepth(to, batch.length, this.incarnations.get(to) ?? 0)) continue;
-      // One binary buffer per batch, transferred (not cloned): see runtime/wire.ts for why.
-      for (let i = 0; i < batch.length; i += MAX_BATCH_MESSAGES) {
-        const buffer = this.codec.encode(i === 0 && batch.length <= MAX_BATCH_MESSAGES ? batch : batch.slice(i, i + MAX_BATCH_MESSAGES));
-        port.postMessage(buffer, [buffer]);
-        this.batches++;
-      }
+      for (const buffer of buffers) port.postMessage(buffer, [buffer]);
+      this.batches += buffers.length;
       this.messages += batch.length;
     }
   }

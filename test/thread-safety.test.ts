@@ -10,6 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { hash32, keyId } from '../actors/hash.js';
 import { Cluster, LeaderlessError, type ClusterOptions } from '../runtime/index.js';
+import { SharedView } from '../runtime/shared-view.js';
 import { eventually } from './helpers/eventually.js';
 
 const primaries = (c: Cluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
@@ -115,6 +116,25 @@ describe('crash with wipe during a restart', () => {
 });
 
 describe('the mailbox-depth counter across a restart', () => {
+  test('SharedView: a depth counts for one incarnation; adds for an older one are refused, a reset starts at zero', () => {
+    const view = SharedView.create(2);
+    assert.equal(view.addDepth(1, 5, 0), true);
+    assert.equal(view.depth(1), 5);
+    view.resetDepth(1, view.bumpIncarnation(1));
+    assert.equal(view.depth(1), 0);
+    assert.equal(view.addDepth(1, 3, 0), false, 'a sender on the old incarnation\'s port');
+    assert.equal(view.depth(1), 0);
+    assert.equal(view.addDepth(1, 3, 1), true);
+    assert.equal(view.addDepth(1, -3, 1), true);
+    assert.equal(view.depth(1), 0);
+    assert.equal(view.addDepth(1, -1, 1), true);
+    assert.equal(view.depth(1), 0, 'never below zero');
+    assert.equal(view.addDepth(1, 2 ** 26, 1), true);
+    assert.equal(view.depth(1), 2 ** 25 - 1, 'held at its bound, not spilling into the incarnation');
+    assert.equal(view.addDepth(1, 1, 65), true, 'incarnations count mod 64');
+    assert.equal(view.depth(0), 0, 'other nodes untouched');
+  });
+
   test('replies sent to a restarting node on its old ports do not count in its new mailbox', async () => {
     const cluster = await Cluster.start({ nodes: 3, replication: 3, ...FAST, restart: { delayMs: 0 } });
     try {
