@@ -365,7 +365,10 @@ interface Exchange {
   stats: ExchangeStats;
 }
 
-/** Due reaps waiting for every other node to say it holds no hint for their keys (one check in flight at most). */
+/**
+ * Due reaps waiting for every other node to say it holds no hint for their keys. At most maxKeysPerMessage keys per
+ * check, and enough checks in flight for maxReapsPerTick keys (no more).
+ */
 interface HintCheck {
   req: number;
   due: ReapItem[];
@@ -417,7 +420,7 @@ export class AntiEntropy {
   private readonly rounds = new Map<number, Round>();
   /** reap candidates in the order they became due (grace is constant, so dueMs ascends) */
   private readonly reapQueue: ReapItem[] = [];
-  private check: HintCheck | null = null;
+  private readonly checks = new Map<number, HintCheck>();
   /** every node of the ring but this one: each is asked about hints before a reap */
   private readonly others: readonly number[];
   /** (range, peer) pairs for periodic exchanges, and the next one to start */
@@ -481,7 +484,7 @@ export class AntiEntropy {
     }
     this.byList.clear();
     this.reapQueue.length = 0;
-    this.check = null;
+    this.checks.clear();
     this.pairs.length = 0;
     for (const r of this.ranges.values()) for (const peer of r.peers) this.pairs.push({ range: r, peer });
     this.hashing = 0;
@@ -669,17 +672,29 @@ export class AntiEntropy {
   }
 
   /**
-   * Takes the due reaps (at most maxReapsPerTick and maxKeysPerMessage) and asks every other node whether it holds
-   * a hint for them; they are reaped when all have answered (onHintsReply). Nothing starts while a node is down.
+   * Takes the due reaps (at most maxReapsPerTick) and asks every other node, maxKeysPerMessage keys at a time,
+   * whether it holds a hint for them; they are reaped when all have answered (onHintsReply). Nothing starts while a
+   * node is down; a check a node did not answer in time is put back.
    */
   private reap(nowMs: number, out: Send[]): void {
-    if (this.check !== null) {
-      const c = this.check;
-      if (nowMs < c.deadlineMs && ![...c.waiting].some((n) => this.down.has(n))) return;
-      this.endCheck(c.due, nowMs); // a node did not answer: it may hold a hint
+    for (const c of [...this.checks.values()]) {
+      if (nowMs >= c.deadlineMs || [...c.waiting].some((n) => this.down.has(n))) this.endCheck(c, c.due, nowMs);
     }
     if (this.others.some((n) => this.down.has(n))) return;
-    const max = Math.min(this.config.maxReapsPerTick, this.config.maxKeysPerMessage);
+    const perCheck = this.config.maxKeysPerMessage;
+    const maxChecks = Math.ceil(this.config.maxReapsPerTick / perCheck);
+    let taken = 0;
+    while (this.checks.size < maxChecks && taken < this.config.maxReapsPerTick) {
+      const due = this.takeDue(Math.min(perCheck, this.config.maxReapsPerTick - taken), nowMs);
+      if (due.length === 0) return;
+      taken += due.length;
+      if (this.others.length === 0) this.reapNow(due, nowMs);
+      else this.ask(due, nowMs, out);
+    }
+  }
+
+  /** Up to `max` due reaps that are still reapable; those this node holds a hint for are put back. */
+  private takeDue(max: number, nowMs: number): ReapItem[] {
     const due: ReapItem[] = [];
     const held: ReapItem[] = [];
     while (this.reapQueue.length > 0 && due.length < max && this.reapQueue[0].dueMs <= nowMs) {
@@ -687,30 +702,32 @@ export class AntiEntropy {
       if (!this.reapable(head, nowMs)) continue;
       (this.host.hinted(head.key) ? held : due).push(head);
     }
-    this.endCheck(held, nowMs);
-    if (due.length === 0) return;
-    if (this.others.length === 0) return this.reapNow(due, nowMs);
+    this.endCheck(null, held, nowMs);
+    return due;
+  }
+
+  private ask(due: ReapItem[], nowMs: number, out: Send[]): void {
     const req = this.nextReq++;
-    this.check = { req, due, waiting: new Set(this.others), held: new Set(), deadlineMs: nowMs + this.config.exchangeTimeoutMs };
+    this.checks.set(req, { req, due, waiting: new Set(this.others), held: new Set(), deadlineMs: nowMs + this.config.exchangeTimeoutMs });
     const keys = due.map((d) => d.key);
     for (const to of this.others) out.push({ to, msg: { type: 'ae-hints', req, from: this.node, keys } });
   }
 
   /** Every node answered the check: reap the keys none holds a hint for, put the others back. */
   private onHintsReply(msg: Extract<AeMessage, { type: 'ae-hints-reply' }>, nowMs: number): void {
-    const c = this.check;
-    if (c === null || c.req !== msg.req || !c.waiting.delete(msg.from)) return; // late, duplicated or unknown
+    const c = this.checks.get(msg.req);
+    if (c === undefined || !c.waiting.delete(msg.from)) return; // late, duplicated or unknown
     for (const k of msg.keys) c.held.add(k);
     if (c.waiting.size > 0) return;
-    this.check = null;
+    this.checks.delete(c.req);
     const free = c.due.filter((d) => !c.held.has(d.key) && !this.host.hinted(d.key));
-    this.endCheck(c.due.filter((d) => !free.includes(d)), nowMs);
+    this.endCheck(null, c.due.filter((d) => !free.includes(d)), nowMs);
     this.reapNow(free, nowMs);
   }
 
-  /** Puts reaps that could not happen now back in the queue, one grace period on (dueMs stays ascending). */
-  private endCheck(items: ReapItem[], nowMs: number): void {
-    if (this.check !== null && this.check.due === items) this.check = null;
+  /** Ends a check (if given) and puts reaps that could not happen back, one grace period on (dueMs stays ascending). */
+  private endCheck(check: HintCheck | null, items: ReapItem[], nowMs: number): void {
+    if (check !== null) this.checks.delete(check.req);
     for (const d of items) this.reapQueue.push({ key: d.key, range: d.range, dueMs: nowMs + this.config.tombstoneGraceMs });
     this.counters.reapsDeferred += items.length;
   }
@@ -735,7 +752,7 @@ export class AntiEntropy {
       this.untrack(d.range, d.key, segmentOf(d.key, this.config.segments));
       this.counters.tombstonesReaped++;
     }
-    this.endCheck(refused, nowMs);
+    this.endCheck(null, refused, nowMs);
   }
 
   /** Tombstones tracked here, and how many are confirmed on every replica. */
@@ -1060,8 +1077,9 @@ export class AntiEntropy {
       case 'ae-hints-reply':
         return this.onHintsReply(msg, nowMs);
       case 'ae-abort': {
-        if (this.check !== null && this.check.req === msg.req && this.check.waiting.has(msg.from)) {
-          return this.endCheck(this.check.due, nowMs); // the node cannot say: it may hold a hint
+        const check = this.checks.get(msg.req);
+        if (check !== undefined && check.waiting.has(msg.from)) {
+          return this.endCheck(check, check.due, nowMs); // the node cannot say: it may hold a hint
         }
         const ex = this.exchanges.get(msg.req);
         if (ex !== undefined && ex.peer === msg.from) this.fail(ex);
