@@ -56,8 +56,6 @@ function parseHintKey(k: string): { owner: number; keyId: string } {
  */
 const QUEUED_AT_ID = '@queuedAt';
 
-/** Bytes a persisted hint takes beyond its clock: the QUEUED_AT_ID entry (header, id, an 8-byte counter). */
-export const HINT_RECORD_EXTRA_BYTES = 3 + QUEUED_AT_ID.length + 8;
 
 function withQueuedAt(clock: StoredClock, queuedAtMs: number): StoredClock {
   return { entries: [...clock.entries, { id: QUEUED_AT_ID, n: Math.max(0, Math.floor(queuedAtMs)), values: [] }], anonymous: clock.anonymous };

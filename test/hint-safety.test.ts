@@ -5,8 +5,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
+import { InvalidConfigError } from '../actors/errors.js';
 import type { Message, PutRequest, Send, StoredClock } from '../actors/protocol.js';
 import { DEFAULT_HINTS, Replica } from '../actors/replica.js';
+import { HintQueue } from '../actors/hints.js';
 import { requirement } from '../actors/quorum.js';
 import { MapStore } from '../runtime/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
@@ -113,6 +115,12 @@ describe('hint safety: a restart keeps a hint\'s age (finding 3)', () => {
         await c.repair();
         const got = await c.get(key, { consistency: 'ALL' });
         assert.deepEqual(got.values, [], `the deleted value came back at ${c.nowMs} ms`);
+        // only garbage collection waited: with the hint delivered, the tombstones are reaped
+        await c.sleep(2500);
+        await c.repair();
+        await c.sleep(1100);
+        for (const n of [p, owner]) assert.equal(c.inspect(n, key), undefined, `node ${n} reaped its tombstone`);
+        assert.deepEqual((await c.get(key, { consistency: 'ALL' })).values, []);
       });
     }
   });
@@ -139,6 +147,29 @@ describe('hint safety: no timer drops an acknowledged write (finding 4)', () => 
         assert.deepEqual(await hintHolders(c), [], 'delivered, then dropped');
       });
     }
+  });
+});
+
+describe('hint safety: admission is atomic with the durable copy', () => {
+  // The queue asks `persist` before it changes: a write the store refuses leaves the queue exactly as it was (a new
+  // key is not queued, a merge does not happen, a write during delivery is not kept apart) and is counted as dropped.
+  test('a write whose durable copy is refused leaves the hint queue unchanged', () => {
+    const union = (a: number[], b: number[]): number[] => [...new Set([...a, ...b])].sort((x, y) => x - y);
+    const q = new HintQueue<number[]>({ maxHintsPerOwner: 10, maxBytesPerOwner: 1000, maxHintWindowMs: 1000, merge: union, sizeBytes: (p) => 8 * p.length });
+    const seen: Array<[number[], number]> = [];
+    const ok = (view: number[], at: number): boolean => (seen.push([view, at]), true);
+    const no = (): boolean => false;
+    assert.equal(q.add(1, 'k', [1], 10, 0, ok), 'queued');
+    assert.equal(q.add(1, 'j', [9], 11, 0, no), 'rejected-store');
+    assert.equal(q.add(1, 'k', [2], 20, 0, no), 'rejected-store');
+    assert.deepEqual([q.size(1), q.bytes(1), q.peek(1, 'k')], [1, 8, [1]]);
+    assert.deepEqual(q.take(1, 5).map((h) => h.keyId), ['k']); // now in flight
+    assert.equal(q.add(1, 'k', [3], 30, 0, no), 'rejected-store');
+    assert.equal(q.add(1, 'k', [4], 40, 0, ok), 'merged');
+    assert.deepEqual(seen, [[[1], 10], [[1, 4], 10]], 'persist sees the merged view and the first queued-at time');
+    assert.equal(q.ack(1, ['k']), 1);
+    assert.deepEqual([q.peek(1, 'k'), q.queuedAtMs(1, 'k')], [[4], 40]);
+    assert.equal(q.counters.dropped, 3);
   });
 });
 
@@ -181,5 +212,13 @@ describe('hint safety: a full hint store (finding 7)', () => {
     assert.equal(hints.size, 2 * 64 + 1);
     const defaults = hintStoreSize(resolveConfig({ nodes: 5 }));
     assert.ok(defaults.maxKeys >= 4 * DEFAULT_HINTS.maxHintsPerOwner + 1, `default hint store: ${defaults.maxKeys} keys`);
+  });
+
+  test('hint bounds no hint store can hold are refused when the cluster is configured', () => {
+    assert.throws(
+      () => resolveConfig({ nodes: 5, hints: { maxHintsPerOwner: 1 << 24 } }),
+      (e: unknown) => e instanceof InvalidConfigError && /maxHintsPerOwner \(16777216\) x 4 other nodes .* at most 16777215/.test(e.message),
+    );
+    assert.equal(hintStoreSize(resolveConfig({ nodes: 5, hints: { maxHintsPerOwner: (1 << 24) - 1 } })).maxKeys, 4 * ((1 << 24) - 1) + 1);
   });
 });
