@@ -121,7 +121,7 @@ export interface AeCounters {
   bytesMoved: number;
   tombstonesConfirmed: number;
   tombstonesReaped: number;
-  /** due reaps put back because a node held a hint for the key, was down or did not answer ae-hints */
+  /** due reaps put back: a node held a hint for the key, was down or did not answer ae-hints, or the delete was refused */
   reapsDeferred: number;
   segmentsRehashed: number;
   /** keys whose preference list does not name this node (they are not tracked) */
