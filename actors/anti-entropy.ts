@@ -30,8 +30,11 @@
 // its range has been seen holding the same tombstone (same digest) and tombstoneGraceMs has passed since. A fully
 // confirmed tombstone is never sent by anti-entropy: a peer that confirmed it and now lacks the key has reaped it,
 // so sending it back would only undo the reap. Clocks only grow, so a confirmed peer can never again hold a value
-// the delete superseded: the deleted key cannot come back through anti-entropy. It could through a hint or a read
-// repair older than the grace period, so keep tombstoneGraceMs above the hint TTL.
+// the delete superseded: the deleted key cannot come back through anti-entropy. It could through a hint: hints are
+// never dropped by a timer (an acknowledged write may live only there), so a hint for the key may be delivered any
+// time later. Hence a due reap first asks every other node (ae-hints) whether it holds a hint for the key, and
+// reaps only when none does (this node included) and every one answered; a node that is down, does not answer in
+// exchangeTimeoutMs or holds a hint puts the reap back by tombstoneGraceMs. Only garbage collection waits.
 
 import { InvalidArgumentError, InvalidConfigError } from './errors.js';
 import { hash32, murmurFinal, murmurMix } from './hash.js';
@@ -82,8 +85,10 @@ export const DEFAULT_ANTI_ENTROPY: AntiEntropyConfig = {
 /** What anti-entropy needs of its replica: reads, reaping, and the replica's own merge (DVV sync + store write). */
 export interface AntiEntropyHost {
   get(keyId: string): StoredClock | undefined;
-  /** deletes a reaped tombstone; false when the store cannot delete */
+  /** deletes a reaped tombstone; false when the store cannot delete (or the reap must not happen now) */
   delete(keyId: string): boolean;
+  /** whether this node holds a hint for the key (for any owner): its tombstone must not be reaped anywhere yet */
+  hinted(keyId: string): boolean;
   /** merges a clock from a peer into the local copy; false when the store refused the write */
   merge(keyId: string, clock: StoredClock): boolean;
 }
@@ -116,6 +121,8 @@ export interface AeCounters {
   bytesMoved: number;
   tombstonesConfirmed: number;
   tombstonesReaped: number;
+  /** due reaps put back: a node held a hint for the key, was down or did not answer ae-hints, or the delete was refused */
+  reapsDeferred: number;
   segmentsRehashed: number;
   /** keys whose preference list does not name this node (they are not tracked) */
   foreignKeys: number;
@@ -358,6 +365,26 @@ interface Exchange {
   stats: ExchangeStats;
 }
 
+/**
+ * Due reaps waiting for every other node to say it holds no hint for their keys. At most maxKeysPerMessage keys per
+ * check, and enough checks in flight for maxReapsPerTick keys (no more).
+ */
+interface HintCheck {
+  req: number;
+  due: ReapItem[];
+  /** nodes that have not answered yet */
+  waiting: Set<number>;
+  /** keys some node holds a hint for */
+  held: Set<string>;
+  deadlineMs: number;
+}
+
+interface ReapItem {
+  key: string;
+  range: RangeState;
+  dueMs: number;
+}
+
 interface Round {
   pending: number;
   ranges: Set<string>;
@@ -382,7 +409,7 @@ export class AntiEntropy {
   readonly counters: AeCounters = {
     exchangesStarted: 0, exchangesCompleted: 0, exchangesFailed: 0, exchangesSkipped: 0, exchangesServed: 0, nodesCompared: 0,
     segmentsCompared: 0, segmentsExchanged: 0, keysSent: 0, keysRepaired: 0, bytesMoved: 0, tombstonesConfirmed: 0,
-    tombstonesReaped: 0, segmentsRehashed: 0, foreignKeys: 0,
+    tombstonesReaped: 0, reapsDeferred: 0, segmentsRehashed: 0, foreignKeys: 0,
   };
   private readonly ranges = new Map<string, RangeState>();
   /** range of a preference-list array (the ring interns them, so identity is a cheap cache key) */
@@ -392,7 +419,10 @@ export class AntiEntropy {
   private readonly backlog: Array<{ range: RangeState; peer: number; round: number }> = [];
   private readonly rounds = new Map<number, Round>();
   /** reap candidates in the order they became due (grace is constant, so dueMs ascends) */
-  private readonly reapQueue: Array<{ key: string; range: RangeState; dueMs: number }> = [];
+  private readonly reapQueue: ReapItem[] = [];
+  private readonly checks = new Map<number, HintCheck>();
+  /** every node of the ring but this one: each is asked about hints before a reap */
+  private readonly others: readonly number[];
   /** (range, peer) pairs for periodic exchanges, and the next one to start */
   private readonly pairs: Array<{ range: RangeState; peer: number }> = [];
   private pairCursor = 0;
@@ -423,6 +453,9 @@ export class AntiEntropy {
       this.ranges.set(id, new RangeState(id, members, peers, this.config.segments, this.config.fanout));
     }
     for (const r of this.ranges.values()) for (const peer of r.peers) this.pairs.push({ range: r, peer });
+    const all = new Set<number>();
+    for (const list of options.ranges) for (const n of list) if (n !== this.node) all.add(n);
+    this.others = [...all].sort((a, b) => a - b);
   }
 
   /** Range ids this node belongs to. */
@@ -451,6 +484,7 @@ export class AntiEntropy {
     }
     this.byList.clear();
     this.reapQueue.length = 0;
+    this.checks.clear();
     this.pairs.length = 0;
     for (const r of this.ranges.values()) for (const peer of r.peers) this.pairs.push({ range: r, peer });
     this.hashing = 0;
@@ -637,22 +671,88 @@ export class AntiEntropy {
     return t !== undefined && t.allMs >= 0;
   }
 
-  private reap(nowMs: number): void {
-    let reaped = 0;
-    while (this.reapQueue.length > 0 && reaped < this.config.maxReapsPerTick) {
-      const head = this.reapQueue[0];
-      if (head.dueMs > nowMs) return;
-      this.reapQueue.shift();
-      const t = head.range.tombs.get(head.key);
-      if (t === undefined || t.allMs < 0 || t.allMs + this.config.tombstoneGraceMs > nowMs) continue;
-      // Check the store too: a write the hook saw would have dropped the tomb, but be sure before deleting.
-      const clock = this.host.get(head.key);
-      if (clock === undefined || !isTombstone(clock) || versionDigest(clock) !== t.digest) continue;
-      if (!this.host.delete(head.key)) continue;
-      this.untrack(head.range, head.key, segmentOf(head.key, this.config.segments));
-      this.counters.tombstonesReaped++;
-      reaped++;
+  /**
+   * Takes the due reaps (at most maxReapsPerTick) and asks every other node, maxKeysPerMessage keys at a time,
+   * whether it holds a hint for them; they are reaped when all have answered (onHintsReply). Nothing starts while a
+   * node is down; a check a node did not answer in time is put back.
+   */
+  private reap(nowMs: number, out: Send[]): void {
+    for (const c of [...this.checks.values()]) {
+      if (nowMs >= c.deadlineMs || [...c.waiting].some((n) => this.down.has(n))) this.endCheck(c, c.due, nowMs);
     }
+    if (this.others.some((n) => this.down.has(n))) return;
+    const perCheck = this.config.maxKeysPerMessage;
+    const maxChecks = Math.ceil(this.config.maxReapsPerTick / perCheck);
+    let taken = 0;
+    while (this.checks.size < maxChecks && taken < this.config.maxReapsPerTick) {
+      const due = this.takeDue(Math.min(perCheck, this.config.maxReapsPerTick - taken), nowMs);
+      if (due.length === 0) return;
+      taken += due.length;
+      if (this.others.length === 0) this.reapNow(due, nowMs);
+      else this.ask(due, nowMs, out);
+    }
+  }
+
+  /** Up to `max` due reaps that are still reapable; those this node holds a hint for are put back. */
+  private takeDue(max: number, nowMs: number): ReapItem[] {
+    const due: ReapItem[] = [];
+    const held: ReapItem[] = [];
+    while (this.reapQueue.length > 0 && due.length < max && this.reapQueue[0].dueMs <= nowMs) {
+      const head = this.reapQueue.shift()!;
+      if (!this.reapable(head, nowMs)) continue;
+      (this.host.hinted(head.key) ? held : due).push(head);
+    }
+    this.endCheck(null, held, nowMs);
+    return due;
+  }
+
+  private ask(due: ReapItem[], nowMs: number, out: Send[]): void {
+    const req = this.nextReq++;
+    this.checks.set(req, { req, due, waiting: new Set(this.others), held: new Set(), deadlineMs: nowMs + this.config.exchangeTimeoutMs });
+    const keys = due.map((d) => d.key);
+    for (const to of this.others) out.push({ to, msg: { type: 'ae-hints', req, from: this.node, keys } });
+  }
+
+  /** Every node answered the check: reap the keys none holds a hint for, put the others back. */
+  private onHintsReply(msg: Extract<AeMessage, { type: 'ae-hints-reply' }>, nowMs: number): void {
+    const c = this.checks.get(msg.req);
+    if (c === undefined || !c.waiting.delete(msg.from)) return; // late, duplicated or unknown
+    for (const k of msg.keys) c.held.add(k);
+    if (c.waiting.size > 0) return;
+    this.checks.delete(c.req);
+    const free = c.due.filter((d) => !c.held.has(d.key) && !this.host.hinted(d.key));
+    this.endCheck(null, c.due.filter((d) => !free.includes(d)), nowMs);
+    this.reapNow(free, nowMs);
+  }
+
+  /** Ends a check (if given) and puts reaps that could not happen back, one grace period on (dueMs stays ascending). */
+  private endCheck(check: HintCheck | null, items: ReapItem[], nowMs: number): void {
+    if (check !== null) this.checks.delete(check.req);
+    for (const d of items) this.reapQueue.push({ key: d.key, range: d.range, dueMs: nowMs + this.config.tombstoneGraceMs });
+    this.counters.reapsDeferred += items.length;
+  }
+
+  /** Still a tombstone every replica confirmed more than the grace period ago, and the store holds exactly it. */
+  private reapable(d: ReapItem, nowMs: number): boolean {
+    const t = d.range.tombs.get(d.key);
+    if (t === undefined || t.allMs < 0 || t.allMs + this.config.tombstoneGraceMs > nowMs) return false;
+    // Check the store too: a write the hook saw would have dropped the tomb, but be sure before deleting.
+    const clock = this.host.get(d.key);
+    return clock !== undefined && isTombstone(clock) && versionDigest(clock) === t.digest;
+  }
+
+  private reapNow(items: ReapItem[], nowMs: number): void {
+    const refused: ReapItem[] = [];
+    for (const d of items) {
+      if (!this.reapable(d, nowMs)) continue;
+      if (!this.host.delete(d.key)) {
+        refused.push(d); // the replica could not persist what a reap needs: try again later
+        continue;
+      }
+      this.untrack(d.range, d.key, segmentOf(d.key, this.config.segments));
+      this.counters.tombstonesReaped++;
+    }
+    this.endCheck(null, refused, nowMs);
   }
 
   /** Tombstones tracked here, and how many are confirmed on every replica. */
@@ -726,7 +826,7 @@ export class AntiEntropy {
   tick(nowMs: number, down: readonly number[], out: Send[]): void {
     this.down = new Set(down);
     for (const ex of [...this.exchanges.values()]) if (nowMs >= ex.deadlineMs || this.down.has(ex.peer)) this.fail(ex);
-    this.reap(nowMs);
+    this.reap(nowMs, out);
     if (this.config.intervalMs > 0 && nowMs >= this.nextPeriodicMs && this.pairs.length > 0) {
       this.nextPeriodicMs = nowMs + this.config.intervalMs;
       const pair = this.pairs[this.pairCursor++ % this.pairs.length];
@@ -972,7 +1072,15 @@ export class AntiEntropy {
       case 'ae-sync':
       case 'ae-tombs':
         return this.serve(msg, nowMs, out);
+      case 'ae-hints':
+        return this.serveHints(msg, out);
+      case 'ae-hints-reply':
+        return this.onHintsReply(msg, nowMs);
       case 'ae-abort': {
+        const check = this.checks.get(msg.req);
+        if (check !== undefined && check.waiting.has(msg.from)) {
+          return this.endCheck(check, check.due, nowMs); // the node cannot say: it may hold a hint
+        }
         const ex = this.exchanges.get(msg.req);
         if (ex !== undefined && ex.peer === msg.from) this.fail(ex);
         return this.pump(nowMs, out);
@@ -991,6 +1099,16 @@ export class AntiEntropy {
   }
 
   // ------------------------------------------------------------------------------------------ peer side
+
+  /** Which of the asked keys this node holds a hint for (any node may ask: hints are not range-bound). */
+  private serveHints(msg: Extract<AeMessage, { type: 'ae-hints' }>, out: Send[]): void {
+    if (!Array.isArray(msg.keys) || msg.keys.length > this.config.maxKeysPerMessage) {
+      out.push({ to: msg.from, msg: { type: 'ae-abort', req: msg.req, from: this.node, reason: 'ae-hints is malformed or too long' } });
+      return;
+    }
+    const keys = msg.keys.filter((k) => typeof k === 'string' && this.host.hinted(k));
+    out.push({ to: msg.from, msg: { type: 'ae-hints-reply', req: msg.req, from: this.node, keys } });
+  }
 
   private serve(msg: Extract<AeMessage, { type: 'ae-tree' | 'ae-keys' | 'ae-sync' | 'ae-tombs' }>, nowMs: number, out: Send[]): void {
     const r = this.ranges.get(msg.range);

@@ -10,12 +10,14 @@
 //   An owner with no hints has no entry.
 //
 // How to use it:
-//   on a sloppy write      add(owner, keyId, payload, nowMs, ownerDownSinceMs)
+//   on a sloppy write      add(owner, keyId, payload, nowMs, ownerDownSinceMs, persist)
 //   owner is back          for (;;) { const batch = q.take(owner, 64); if (!batch.length) break; send; ack / nack }
-//   periodically           expire(nowMs)
+//   after a restart        restore(owner, keyId, payload, queuedAtMs) for each persisted hint
 //   Hints for a node down longer than maxHintWindowMs are refused (Cassandra's max_hint_window): anti-entropy
-//   repairs it instead. Hints older than hintTtlMs are dropped, so an old hint cannot resurrect data that was
-//   deleted and reaped meanwhile. Time is injected (ms), never read.
+//   repairs it instead. Every bound is applied when a write is admitted; `persist` makes admission atomic with a
+//   durable copy (a write the hint store refuses is refused here too and leaves nothing behind).
+//   The replica never calls expire(): an acknowledged write may live only in a hint, so a hint leaves only by
+//   delivery (tombstone reaping waits for it instead; see actors/anti-entropy.ts). Time is injected (ms), never read.
 
 import { InvalidArgumentError, InvalidConfigError } from './errors.js';
 
@@ -26,7 +28,7 @@ export interface HintQueueConfig<T> {
   maxBytesPerOwner: number;
   /** an owner down longer than this gets no new hints */
   maxHintWindowMs: number;
-  /** hints queued longer ago than this are dropped by expire(); default: never */
+  /** hints queued longer ago than this are dropped by expire(); default: never (the replica never sets it) */
   hintTtlMs?: number;
   /** combines two payloads for one key; must not lose either (DVV sync) */
   merge: (a: T, b: T) => T;
@@ -34,7 +36,13 @@ export interface HintQueueConfig<T> {
   sizeBytes: (t: T) => number;
 }
 
-export type AddResult = 'queued' | 'merged' | 'rejected-window' | 'rejected-full';
+export type AddResult = 'queued' | 'merged' | 'rejected-window' | 'rejected-full' | 'rejected-store';
+
+/**
+ * Makes an admission durable before the queue changes: gets what the hint for the key would then hold (the payload
+ * merged with any later write, as peek() shows it) and when it was first queued; false refuses the write.
+ */
+export type PersistHint<T> = (view: T, queuedAtMs: number) => boolean;
 
 export interface HintBatchItem<T> {
   keyId: string;
@@ -51,7 +59,7 @@ export interface HintCounters {
   delivered: number;
   /** hints dropped by expire() */
   expired: number;
-  /** writes refused by add(): window passed or queue full */
+  /** writes refused by add(): window passed, queue full, or the durable copy could not be written */
   dropped: number;
   /** hints handed out by take() and not yet acked or nacked (a gauge) */
   inFlight: number;
@@ -109,7 +117,7 @@ export class HintQueue<T> {
     return { ...this.counters_ };
   }
 
-  add(owner: number, keyId: string, payload: T, nowMs: number, ownerDownSinceMs: number): AddResult {
+  add(owner: number, keyId: string, payload: T, nowMs: number, ownerDownSinceMs: number, persist?: PersistHint<T>): AddResult {
     assertOwner(owner);
     assertMs(nowMs, 'nowMs');
     assertMs(ownerDownSinceMs, 'ownerDownSinceMs');
@@ -120,9 +128,26 @@ export class HintQueue<T> {
     const q = this.owners_.get(owner) ?? { hints: new Map<string, Hint<T>>(), bytes: 0 };
     const hint = q.hints.get(keyId);
     const result =
-      hint === undefined ? this.addNew(q, keyId, payload, nowMs) : this.addMerge(q, hint, payload, nowMs);
+      hint === undefined ? this.addNew(q, keyId, payload, nowMs, persist) : this.addMerge(q, hint, payload, nowMs, persist);
     if (q.hints.size > 0) this.owners_.set(owner, q);
     return result;
+  }
+
+  /**
+   * Puts back a hint a predecessor persisted, with the time it was first queued (so its age survives a restart).
+   * Never refused: it was admitted under the bounds once, and refusing it now would drop an acknowledged write.
+   * Restore in ascending queuedAtMs so that take() stays oldest first. A key already queued merges.
+   */
+  restore(owner: number, keyId: string, payload: T, queuedAtMs: number): void {
+    assertOwner(owner);
+    assertMs(queuedAtMs, 'queuedAtMs');
+    const q = this.owners_.get(owner) ?? { hints: new Map<string, Hint<T>>(), bytes: 0 };
+    const old = q.hints.get(keyId);
+    const merged = old === undefined ? payload : this.config.merge(old.payload, payload);
+    const size = this.payloadBytes(merged);
+    q.bytes += size - (old?.sizeBytes ?? 0);
+    q.hints.set(keyId, newHint(merged, Math.min(queuedAtMs, old?.queuedAtMs ?? queuedAtMs), size));
+    this.owners_.set(owner, q);
   }
 
   /** Up to `max` hints for `owner` not already in flight, oldest first; they stay queued until ack or nack. */
@@ -205,6 +230,11 @@ export class HintQueue<T> {
     return hint.later === undefined ? hint.payload : this.config.merge(hint.payload, hint.later);
   }
 
+  /** When the hint for (owner, keyId) was first queued (what a restart must keep), if there is one. */
+  queuedAtMs(owner: number, keyId: string): number | undefined {
+    return this.owners_.get(owner)?.hints.get(keyId)?.queuedAtMs;
+  }
+
   /** Keys hinted for an owner, in flight included. */
   size(owner: number): number {
     return this.owners_.get(owner)?.hints.size ?? 0;
@@ -224,22 +254,26 @@ export class HintQueue<T> {
     return [...this.owners_.keys()].sort((a, b) => a - b);
   }
 
-  private addNew(q: OwnerQueue<T>, keyId: string, payload: T, nowMs: number): AddResult {
+  private addNew(q: OwnerQueue<T>, keyId: string, payload: T, nowMs: number, persist?: PersistHint<T>): AddResult {
     const size = this.payloadBytes(payload);
     if (q.hints.size >= this.config.maxHintsPerOwner || q.bytes + size > this.config.maxBytesPerOwner) {
       return this.drop('rejected-full');
     }
+    if (persist !== undefined && !persist(payload, nowMs)) return this.drop('rejected-store');
     q.hints.set(keyId, newHint(payload, nowMs, size));
     q.bytes += size;
     this.counters_.queued++;
     return 'queued';
   }
 
-  private addMerge(q: OwnerQueue<T>, hint: Hint<T>, payload: T, nowMs: number): AddResult {
-    if (!hint.inFlight) return this.mergeInto(q, hint, 'payload', payload);
-    if (hint.later !== undefined) return this.mergeInto(q, hint, 'later', payload);
+  private addMerge(q: OwnerQueue<T>, hint: Hint<T>, payload: T, nowMs: number, persist?: PersistHint<T>): AddResult {
+    if (!hint.inFlight) return this.mergeInto(q, hint, 'payload', payload, persist);
+    if (hint.later !== undefined) return this.mergeInto(q, hint, 'later', payload, persist);
     const size = this.payloadBytes(payload);
     if (q.bytes + size > this.config.maxBytesPerOwner) return this.drop('rejected-full');
+    if (persist !== undefined && !persist(this.config.merge(hint.payload, payload), hint.queuedAtMs)) {
+      return this.drop('rejected-store');
+    }
     hint.later = payload;
     hint.laterQueuedAtMs = nowMs;
     hint.sizeBytes += size;
@@ -248,11 +282,13 @@ export class HintQueue<T> {
     return 'merged';
   }
 
-  private mergeInto(q: OwnerQueue<T>, hint: Hint<T>, slot: 'payload' | 'later', payload: T): AddResult {
+  private mergeInto(q: OwnerQueue<T>, hint: Hint<T>, slot: 'payload' | 'later', payload: T, persist?: PersistHint<T>): AddResult {
     const old = hint[slot] as T;
     const merged = this.config.merge(old, payload);
     const growth = this.payloadBytes(merged) - this.config.sizeBytes(old);
     if (q.bytes + growth > this.config.maxBytesPerOwner) return this.drop('rejected-full');
+    const view = slot === 'payload' ? merged : this.config.merge(hint.payload, merged);
+    if (persist !== undefined && !persist(view, hint.queuedAtMs)) return this.drop('rejected-store');
     hint[slot] = merged;
     hint.sizeBytes += growth;
     q.bytes += growth;
@@ -288,7 +324,7 @@ export class HintQueue<T> {
     return size;
   }
 
-  private drop(result: 'rejected-window' | 'rejected-full'): AddResult {
+  private drop(result: 'rejected-window' | 'rejected-full' | 'rejected-store'): AddResult {
     this.counters_.dropped++;
     return result;
   }

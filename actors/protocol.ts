@@ -174,6 +174,8 @@ export interface Send {
 //   ae-keys  -> ae-keys-reply   (keyId, digest) lists of differing segments, sorted by key, paged after `after`
 //   ae-sync  -> ae-sync-reply   clocks the peer lacks or holds differently; clocks of the keys in `want` back
 //   ae-tombs -> ae-tombs-reply  tombstones the peer holds identically (reaping confirmations); ends the exchange
+//   ae-hints -> ae-hints-reply  asked of every other node before a reap, outside exchanges: which of these keys do
+//                               you hold a hint for? (a held hint, or no answer, keeps the tombstone)
 //   ae-abort                    the peer cannot serve the request (busy rebuilding, not a replica of the range)
 
 /** initiator -> peer: your node hashes at `depth` for `indices` (at most maxNodesPerMessage). */
@@ -253,6 +255,22 @@ export interface AeTombsReply {
   keys: string[];
 }
 
+/** reaper -> every other node: which of these keys (at most maxKeysPerMessage) do you hold a hint for? */
+export interface AeHints {
+  type: 'ae-hints';
+  req: number;
+  from: Address;
+  keys: string[];
+}
+
+export interface AeHintsReply {
+  type: 'ae-hints-reply';
+  req: number;
+  from: Address;
+  /** the subset of the request's keys this node holds a hint for, for any owner */
+  keys: string[];
+}
+
 /** peer -> initiator: the request cannot be served; the exchange fails and is retried in a later round. */
 export interface AeAbort {
   type: 'ae-abort';
@@ -270,4 +288,6 @@ export type AeMessage =
   | AeSyncReply
   | AeTombs
   | AeTombsReply
+  | AeHints
+  | AeHintsReply
   | AeAbort;

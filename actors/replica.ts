@@ -49,6 +49,26 @@ function parseHintKey(k: string): { owner: number; keyId: string } {
   return { owner: (k.charCodeAt(0) << 8) | k.charCodeAt(1), keyId: k.slice(2) };
 }
 
+/**
+ * A persisted hint carries the time it was first queued as one extra clock entry under this id (no replica id has
+ * an '@'), its counter the time in whole ms, so that a restart keeps the hint's age. The runtimes give actors times
+ * that mean the same in every worker and across restarts (wall-clock ms in threads, virtual ms in the simulator).
+ */
+const QUEUED_AT_ID = '@queuedAt';
+
+
+function withQueuedAt(clock: StoredClock, queuedAtMs: number): StoredClock {
+  return { entries: [...clock.entries, { id: QUEUED_AT_ID, n: Math.max(0, Math.floor(queuedAtMs)), values: [] }], anonymous: clock.anonymous };
+}
+
+/** The persisted hint's clock and queued-at time; a record without the entry (older format) counts as queued now. */
+function splitQueuedAt(record: StoredClock, nowMs: number): { clock: StoredClock; queuedAtMs: number } {
+  const at = record.entries.find((e) => e.id === QUEUED_AT_ID);
+  if (at === undefined) return { clock: record, queuedAtMs: nowMs };
+  // a clock that moved backwards across the restart must not make a hint younger than zero
+  return { clock: { entries: record.entries.filter((e) => e !== at), anonymous: record.anonymous }, queuedAtMs: Math.min(at.n, nowMs) };
+}
+
 export interface HintOptions {
   /** most keys hinted per down owner */
   maxHintsPerOwner: number;
@@ -56,8 +76,11 @@ export interface HintOptions {
   maxBytesPerOwner: number;
   /** an owner down longer than this gets no new hints (Cassandra's max_hint_window; default 3 h) */
   maxHintWindowMs: number;
-  /** hints older than this are dropped, counted (default: 3 h) */
-  hintTtlMs: number;
+  /**
+   * Deprecated, no effect. Hints were once dropped at this age, which lost writes acknowledged only through a hint;
+   * now a hint leaves only by delivery, and tombstone reaping waits for it (see README, "Hints and deletes").
+   */
+  hintTtlMs?: number;
   /** hints sent to a returning owner per handoff message */
   handoffBatch: number;
   /** a handoff not acked within this is retried */
@@ -68,7 +91,6 @@ export const DEFAULT_HINTS: HintOptions = {
   maxHintsPerOwner: 100_000,
   maxBytesPerOwner: 64 << 20,
   maxHintWindowMs: 3 * 3600_000,
-  hintTtlMs: 3 * 3600_000,
   handoffBatch: 256,
   handoffTimeoutMs: 2000,
 };
@@ -160,7 +182,6 @@ export class Replica {
       maxHintsPerOwner: this.hintOptions.maxHintsPerOwner,
       maxBytesPerOwner: this.hintOptions.maxBytesPerOwner,
       maxHintWindowMs: this.hintOptions.maxHintWindowMs,
-      hintTtlMs: this.hintOptions.hintTtlMs,
       merge: (a, b) => this.resolve(sync(a, b, stampedEqual)),
       sizeBytes: encodedClockSize,
     });
@@ -173,6 +194,7 @@ export class Replica {
               get: (k) => this.store.get(k),
               delete: (k) => this.reap(k),
               merge: (k, c) => this.merge(k, c) === undefined,
+              hinted: (k) => this.hinted(k),
             },
             { ...ae, node: this.node },
           );
@@ -249,6 +271,7 @@ export class Replica {
       case 'ae-keys':
       case 'ae-sync':
       case 'ae-tombs':
+      case 'ae-hints':
         if (this.antiEntropy !== null) return this.antiEntropy.handle(msg, nowMs, out);
         out.push({ to: msg.from, msg: { type: 'ae-abort', req: msg.req, from: this.node, reason: `anti-entropy is off on node ${this.node}` } });
         return;
@@ -256,6 +279,7 @@ export class Replica {
       case 'ae-keys-reply':
       case 'ae-sync-reply':
       case 'ae-tombs-reply':
+      case 'ae-hints-reply':
       case 'ae-abort':
         return this.antiEntropy?.handle(msg, nowMs, out);
       case 'put-reply':
@@ -319,12 +343,17 @@ export class Replica {
   private hint(owner: number, key: string, clock: StoredClock, nowMs: number): WireError | undefined {
     if (owner === this.node) return this.merge(key, clock); // the owner is back and is us: store it
     const since = this.downSince.get(owner) ?? nowMs;
-    const result = this.hints.add(owner, key, clock, nowMs, since);
+    let storeError: WireError | undefined;
+    // the durable copy is written before the queue changes: a write the hint store refuses leaves nothing behind
+    const persist = (view: StoredClock, queuedAtMs: number): boolean =>
+      (storeError = this.persistView(owner, key, view, queuedAtMs)) === undefined;
+    const result = this.hints.add(owner, key, clock, nowMs, since, this.hintStore === undefined ? undefined : persist);
     if (result === 'queued' || result === 'merged') {
       this.counters.hintedWrites++;
-      return this.persistHint(owner, key);
+      return undefined;
     }
     this.counters.hintsRefused++;
+    if (result === 'rejected-store') return storeError;
     const why =
       result === 'rejected-window'
         ? `node ${owner} has been down longer than the max hint window (${this.hintOptions.maxHintWindowMs} ms)`
@@ -332,13 +361,27 @@ export class Replica {
     return new OverloadedError(`replica ${this.node} refused a hinted write: ${why}`, { owner }).toWire();
   }
 
+  /** Whether this node holds a hint for the key, for any owner: tombstone reaping waits until none does. */
+  private hinted(key: string): boolean {
+    if (this.hints.empty) return false;
+    return this.hints.owners().some((owner) => this.hints.peek(owner, key) !== undefined);
+  }
+
   /** Writes the hint for (owner, key) as it now stands to the hint store, or forgets it there if it is gone. */
   private persistHint(owner: number, key: string): WireError | undefined {
-    if (this.hintStore === undefined) return undefined;
     const current = this.hints.peek(owner, key);
+    if (current !== undefined) return this.persistView(owner, key, current, this.hints.queuedAtMs(owner, key)!);
+    return this.storeCall(() => this.hintStore?.delete(hintKey(owner, key)));
+  }
+
+  private persistView(owner: number, key: string, view: StoredClock, queuedAtMs: number): WireError | undefined {
+    return this.storeCall(() => this.hintStore?.set(hintKey(owner, key), withQueuedAt(view, queuedAtMs)));
+  }
+
+  /** Runs a hint-store write; a store error is counted and returned (a refusal), anything else is a bug and throws. */
+  private storeCall(f: () => unknown): WireError | undefined {
     try {
-      if (current === undefined) this.hintStore.delete(hintKey(owner, key));
-      else this.hintStore.set(hintKey(owner, key), current);
+      f();
       return undefined;
     } catch (e) {
       this.counters.storeErrors++;
@@ -347,28 +390,44 @@ export class Replica {
     }
   }
 
-  /** A restarted actor takes back the hints its predecessor persisted (queued anew: their age restarts). */
+  /**
+   * A restarted actor takes back the hints its predecessor persisted, each with the time it was first queued (a
+   * restart must not make a hint young again), oldest first. It also makes sure the dot floor has its record, so
+   * that a hint store filled by hints still has the floor's key when a reap must raise it.
+   */
   private recoverHints(nowMs: number): void {
     this.recovered = true;
-    this.hintStore?.forEach((k, clock) => {
+    const found: Array<{ owner: number; keyId: string; clock: StoredClock; queuedAtMs: number }> = [];
+    let floorKept = false;
+    this.hintStore?.forEach((k, record) => {
       if (k === FLOOR_KEY) {
-        this.dotFloor = clock.entries[0]?.n ?? 0;
+        this.dotFloor = record.entries[0]?.n ?? 0;
+        floorKept = true;
         return;
       }
-      const { owner, keyId } = parseHintKey(k);
-      this.hints.add(owner, keyId, clock, nowMs, nowMs);
+      found.push({ ...parseHintKey(k), ...splitQueuedAt(record, nowMs) });
     });
+    found.sort((a, b) => a.queuedAtMs - b.queuedAtMs);
+    for (const h of found) this.hints.restore(h.owner, h.keyId, h.clock, h.queuedAtMs);
+    if (!floorKept) this.persistFloor(this.dotFloor);
   }
 
-  /** Anti-entropy reaps a tombstone: remember the counter our id reached in it first (see dotFloor). */
+  private persistFloor(n: number): WireError | undefined {
+    return this.storeCall(() => this.hintStore?.set(FLOOR_KEY, { entries: [{ id: this.replicaId, n, values: [] }], anonymous: [] }));
+  }
+
+  /**
+   * Anti-entropy reaps a tombstone: remember the counter our id reached in it first (see dotFloor). When the floor
+   * cannot be persisted the reap is refused (false): the tombstone stays and only garbage collection waits.
+   */
   private reap(key: string): boolean {
     if (this.store.delete === undefined) return false;
     const clock = this.store.get(key);
     const own = clock?.entries.find((e) => e.id === this.replicaId)?.n ?? 0;
     if (own > this.dotFloor) {
-      this.dotFloor = own;
       // the floor must outlive the actor: without a hint store a restart could mint below it again
-      this.hintStore?.set(FLOOR_KEY, { entries: [{ id: this.replicaId, n: own, values: [] }], anonymous: [] });
+      if (this.persistFloor(own) !== undefined) return false;
+      this.dotFloor = own;
     }
     return this.store.delete(key);
   }
@@ -380,7 +439,10 @@ export class Replica {
     return local === undefined ? floor : sync(local, floor, stampedEqual);
   }
 
-  /** Tracks who is down; hands hints off to owners that are back; retries handoffs that timed out; expires. */
+  /**
+   * Tracks who is down; hands hints off to owners that are back; retries handoffs that timed out. Hints never
+   * expire: an acknowledged write may live only here (see README, "Hints and deletes").
+   */
   private onMembership(down: readonly number[], nowMs: number, out: Send[]): void {
     for (const n of down) if (!this.downSince.has(n)) this.downSince.set(n, nowMs);
     for (const n of this.downSince.keys()) if (!down.includes(n)) this.downSince.delete(n);
@@ -390,7 +452,6 @@ export class Replica {
       this.handoffOwners.delete(h.owner);
       this.hints.nack(h.owner, h.keys);
     }
-    this.hints.expire(nowMs, (owner, key) => void this.persistHint(owner, key));
     for (const owner of this.hints.owners()) {
       if (!this.downSince.has(owner) && !this.handoffOwners.has(owner)) this.handoff(owner, nowMs, out);
     }

@@ -22,7 +22,7 @@ import { ClusterClient, type ClientHandle } from './client.js';
 import type { LatencySummary } from './client-core.js';
 import { metricsText } from './metrics.js';
 import { nodeEndpoint } from './comlink-node.js';
-import { resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
+import { hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { SharedStore } from './store.js';
 import { Supervisor, type ClusterEvent, type NodeEvent } from './supervisor.js';
@@ -812,15 +812,6 @@ export class Cluster extends ClusterClient {
     for (const other of this.hosts) other.linked.delete(h.node);
     for (const client of this.clients) client.linked.delete(h.node);
   }
-}
-
-/** Hint storage is bounded by the hint options: every other node's queue at its limit, in keys and bytes. */
-function hintStoreSize(config: ResolvedConfig): { maxKeys: number; arenaBytes: number } {
-  const others = Math.max(1, config.nodes.length - 1);
-  const maxKeys = Math.min(config.hints.maxHintsPerOwner * others, config.storeMaxKeys);
-  // two semispaces plus record headers; capped so a large cluster does not reserve absurd address space
-  const arenaBytes = Math.min(2 * (config.hints.maxBytesPerOwner * others + maxKeys * 64), 2 ** 31 - 1, 4 * config.storeArenaBytes);
-  return { maxKeys: Math.max(16, maxKeys), arenaBytes: Math.max(1 << 16, arenaBytes) };
 }
 
 /** Whether the node's worker is running and can be called (not down, not being started). */

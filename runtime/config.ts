@@ -192,6 +192,42 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
 
 export const MAX_NODES = 256;
 
+/** Most keys a store can be created with (runtime/store.ts). */
+const MAX_STORE_KEYS = 1 << 26;
+/** Bytes per hint record beyond its clock, on average, for sizing (store header, owner, key id, queued-at entry). */
+const HINT_RECORD_BYTES = 64;
+
+let hintTtlWarned = false;
+function warnHintTtl(): void {
+  if (hintTtlWarned) return;
+  hintTtlWarned = true;
+  process.emitWarning(
+    'hints.hintTtlMs has no effect: hints are no longer dropped by age (that lost writes acknowledged only through a hint); ' +
+      'bound hints at admission with hints.maxHintWindowMs, maxHintsPerOwner and maxBytesPerOwner',
+    { type: 'DeprecationWarning', code: 'LEADERLESS_HINT_TTL' },
+  );
+}
+
+/**
+ * A node's hint store, sized from the hint bounds so that it holds every other node's queue at its key bound, plus
+ * the dot floor's record (actors/replica.ts): it never fills before the bound a write is refused by. Its bytes are
+ * capped (2 GiB, and 4 x storeArenaBytes) so that a large cluster does not reserve absurd address space: beyond the
+ * cap, the arena is a per-node total that hinted writes are refused at (counted, nothing left behind).
+ */
+export function hintStoreSize(config: Pick<ResolvedConfig, 'nodes' | 'hints' | 'storeArenaBytes'>): { maxKeys: number; arenaBytes: number } {
+  const others = Math.max(1, config.nodes.length - 1);
+  const maxKeys = config.hints.maxHintsPerOwner * others + 1;
+  if (maxKeys > MAX_STORE_KEYS) {
+    throw new InvalidConfigError(
+      `hints.maxHintsPerOwner (${config.hints.maxHintsPerOwner}) x ${others} other nodes is more hints than a node's hint store ` +
+        `can hold (${MAX_STORE_KEYS - 1}); lower hints.maxHintsPerOwner to at most ${Math.floor((MAX_STORE_KEYS - 1) / others)}`,
+    );
+  }
+  // two semispaces (runtime/store.ts compacts by copying) of every queue's bytes plus record overheads
+  const arenaBytes = Math.min(2 * (config.hints.maxBytesPerOwner * others + maxKeys * HINT_RECORD_BYTES), 2 ** 31 - 1, 4 * config.storeArenaBytes);
+  return { maxKeys: Math.max(16, maxKeys), arenaBytes: Math.max(1 << 16, arenaBytes) };
+}
+
 function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: string[] } {
   if (options.datacenters !== undefined) {
     if (options.nodes !== undefined) {
@@ -309,7 +345,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
       maxHintsPerOwner: [1, 1 << 24],
       maxBytesPerOwner: [1024, 2 ** 31 - 1],
       maxHintWindowMs: [1, 30 * 86_400_000],
-      hintTtlMs: [1, 30 * 86_400_000],
+      hintTtlMs: [1, 30 * 86_400_000], // deprecated, no effect (actors/replica.ts HintOptions)
       handoffBatch: [1, 65536],
       handoffTimeoutMs: [1, 3_600_000],
     }),
@@ -343,13 +379,8 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   };
   if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
   validateAntiEntropyConfig(config.antiEntropy); // powers of two and integers, beyond the ranges above
-  if (config.antiEntropy.tombstoneGraceMs < config.hints.hintTtlMs) {
-    // A hint outlives a reaped tombstone otherwise, and handing it off would bring the deleted value back.
-    throw new InvalidConfigError(
-      `antiEntropy.tombstoneGraceMs (${config.antiEntropy.tombstoneGraceMs} ms) must be at least hints.hintTtlMs ` +
-        `(${config.hints.hintTtlMs} ms): a hint older than the grace period could bring a reaped value back; lower hints.hintTtlMs too`,
-    );
-  }
+  if (config.hints.hintTtlMs !== undefined) warnHintTtl();
+  hintStoreSize(config); // refuses hint bounds no hint store can hold
   config.maxPendingPuts = config.mailboxCapacity;
   new Ring({ nodes, vnodes, replication: rep }); // validates the placement can be built
   return config;

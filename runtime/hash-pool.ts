@@ -267,7 +267,7 @@ export function emptyAeStats(): AeStats {
   return {
     exchangesStarted: 0, exchangesCompleted: 0, exchangesFailed: 0, exchangesSkipped: 0, exchangesServed: 0, nodesCompared: 0,
     segmentsCompared: 0, segmentsExchanged: 0, keysSent: 0, keysRepaired: 0, bytesMoved: 0, tombstonesConfirmed: 0,
-    tombstonesReaped: 0, segmentsRehashed: 0, foreignKeys: 0, lastRepairMs: null, inFlight: 0, rebuilding: false, rebuilds: 0,
+    tombstonesReaped: 0, reapsDeferred: 0, segmentsRehashed: 0, foreignKeys: 0, lastRepairMs: null, inFlight: 0, rebuilding: false, rebuilds: 0,
     lastRebuild: null, tombstones: 0, confirmedTombstones: 0, ranges: 0,
   };
 }

@@ -233,7 +233,6 @@ describe('errors are typed, say what was wrong, and leave the cluster working', 
     await rejectsWith(Cluster.start({ nodes: 3, replication: { nowhere: 1 } }), 'INVALID_CONFIG', /nowhere/);
     await rejectsWith(Cluster.start({ nodez: 3 } as never), 'INVALID_CONFIG', /unknown option nodez/);
     await rejectsWith(Cluster.start({ nodes: 3, read: 'ANY' }), 'INVALID_CONFIG', /ANY/);
-    await rejectsWith(Cluster.start({ nodes: 3, antiEntropy: { tombstoneGraceMs: 1000 } }), 'INVALID_CONFIG', /hintTtlMs/);
   });
 
   test('bad options per call', async () => {

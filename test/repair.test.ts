@@ -132,7 +132,6 @@ describe('repair on worker threads', () => {
       ...FAST,
       write: 2,
       antiEntropy: { tombstoneGraceMs: 200, exchangeTimeoutMs: 500 },
-      hints: { hintTtlMs: 200 }, // the grace period must cover a hint's lifetime (config refuses less)
     });
     try {
       await cluster.put('gone', 'old', { consistency: 'ALL' });

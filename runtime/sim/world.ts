@@ -23,7 +23,7 @@ import { CLIENT_BASE, type Address, type Message, type MessageType, type Send } 
 import { Replica, type ReplicaCounters } from '../../actors/replica.js';
 import { Ring } from '../../actors/ring.js';
 import { rangesOf, type RoundResult } from '../../actors/anti-entropy.js';
-import type { ResolvedConfig } from '../config.js';
+import { hintStoreSize, type ResolvedConfig } from '../config.js';
 import { MapStore } from '../store.js';
 import { EventQueue } from './event-queue.js';
 import { EventKind, SimNetwork, type NetworkOptions, type SimEvent } from './network.js';
@@ -150,7 +150,7 @@ export class SimWorld {
     this.network = new SimNetwork(this.queue, this.rng, dcs, near, config.localDc, options);
     this.nodes = config.nodes.map((spec) => {
       const store = this.newStore();
-      const hintStore = this.newStore();
+      const hintStore = this.newHintStore();
       return {
         node: spec.id, replica: this.newReplica(spec.id, store, hintStore, 0), store, hintStore, status: 'up', paused: false, inbox: [],
         wipes: 0, past: zeroCounters(), messagesIn: 0, messagesOut: 0,
@@ -416,6 +416,11 @@ export class SimWorld {
     return new MapStore({ maxKeys: this.config.storeMaxKeys, arenaBytes: this.config.storeArenaBytes });
   }
 
+  /** Sized from the hint bounds, as the thread runtime's (see hintStoreSize). */
+  private newHintStore(): MapStore {
+    return new MapStore(hintStoreSize(this.config));
+  }
+
   private newReplica(node: number, store: MapStore, hintStore: MapStore, wipes: number): Replica {
     const replica = new Replica(
       store,
@@ -480,7 +485,7 @@ export class SimWorld {
     this.membershipUpdate();
     if (wipe) {
       n.store = this.newStore();
-      n.hintStore = this.newStore();
+      n.hintStore = this.newHintStore();
       n.wipes++;
     }
   }
