@@ -11,10 +11,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
 import { DEFAULT_ANTI_ENTROPY, rangesOf } from '../actors/anti-entropy.js';
-import { CLIENT_BASE, type Send, type StoredClock } from '../actors/protocol.js';
+import { GetFsm, type GetParams } from '../actors/coordinator/get.js';
+import { CLIENT_BASE, type GetReply, type Send, type StoredClock } from '../actors/protocol.js';
 import { Replica } from '../actors/replica.js';
-import type { Level } from '../actors/quorum.js';
-import { Ring } from '../actors/ring.js';
+import { getAddReply, getOutcome, getStatus, newGetCore, requirement, type Level } from '../actors/quorum.js';
+import { Ring, type Placement } from '../actors/ring.js';
 import { MapStore } from '../runtime/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { rejectsWith } from './helpers/errors.js';
@@ -193,5 +194,65 @@ describe('stand-ins: a refused hinted write leaves nothing behind', () => {
     await c.settle();
     await c.repair();
     assert.deepEqual((await c.get(key, { consistency: 'ALL' })).values, []);
+  });
+});
+
+describe('stand-ins: the read coordinator and the get core', () => {
+  const need = requirement('QUORUM', 'read', { replicationByDc: { dc1: 3 }, localDc: 'dc1' });
+  const P = (node: number): Placement => ({ node, dc: 'dc1', primary: true });
+  const S = (node: number, hintFor: number): Placement => ({ node, dc: 'dc1', primary: false, hintFor });
+  const asked = (out: Send[]): number[] => out.filter((s) => s.msg.type === 'get').map((s) => s.to);
+  const reply = (from: number, clock: StoredClock | null): GetReply => ({ type: 'get-reply', req: 1, from, key: 'k', clock });
+  const clock: StoredClock = { entries: [{ id: '0', n: 1, values: [{ v: 'v', ts: 1, by: '0' }] }], anonymous: [] };
+  const fsm = (targets: Placement[], extra: Partial<GetParams> = {}): GetFsm =>
+    new GetFsm({
+      req: 1, self: CLIENT_BASE, key: 'k', targets, need, sloppy: true, readRepair: 'async', conflicts: 'siblings',
+      timeoutMs: 1000, retryAfterMs: 50, fanout: 'all', ...extra,
+    }, 0);
+
+  test("fanout 'all' asks every primary and no stand-in; a silent primary's stand-in is asked after retryAfterMs", () => {
+    const f = fsm([P(0), P(1), P(2), S(3, 0), S(4, 1), S(5, 2)]);
+    const out: Send[] = [];
+    assert.equal(f.start(out), undefined);
+    assert.deepEqual(asked(out), [0, 1, 2]);
+    out.length = 0;
+    f.onReply(reply(1, null), out);
+    f.onTick(49, out);
+    assert.deepEqual(asked(out), [], 'not slow yet');
+    f.onTick(50, out);
+    assert.deepEqual(asked(out), [3, 5], 'in place of the two silent primaries');
+  });
+
+  test('a down primary is replaced at once; a failed one when it fails; a stand-in is never read-repaired', () => {
+    const f = fsm([P(0), P(1), S(3, 2), S(4, 0)], { fanout: 'quorum' });
+    const out: Send[] = [];
+    f.start(out);
+    assert.deepEqual(asked(out), [0, 1], 'R=2 of the primaries that are up');
+    out.length = 0;
+    f.onUnreachable(1, out);
+    assert.deepEqual(asked(out), [3], 'for the failed primary 1: the stand-in of primary 2, which is down (primary 0 is asked already)');
+    out.length = 0;
+    f.onReply(reply(3, clock), out); // the stand-in holds a hint: it counts
+    const r = f.onReply(reply(0, null), out);
+    assert.ok(r?.ok === true && r.clock !== null && !r.primaryOnly);
+    assert.deepEqual(r.repaired, [0], 'the primary is repaired, the stand-in is not');
+  });
+
+  test("get core: a stand-in's not-found does not count unless standInNotFoundOk; a seat counts once", () => {
+    const targets = [P(0), P(1), S(3, 0), S(4, 1)];
+    const strict = newGetCore(need, targets, { sloppy: true });
+    getAddReply(strict, 3, 'notfound');
+    getAddReply(strict, 4, 'notfound');
+    assert.equal(getStatus(strict), 'pending', 'the primaries may still answer');
+    getAddReply(strict, 0, 'found');
+    getAddReply(strict, 1, 'notfound');
+    assert.deepEqual([getStatus(strict), getOutcome(strict).ackedNodes, getOutcome(strict).uncountedNodes], ['ok', [0, 1], [3, 4]]);
+
+    const lenient = newGetCore(need, targets, { sloppy: true, standInNotFoundOk: true });
+    getAddReply(lenient, 3, 'notfound');
+    getAddReply(lenient, 0, 'found'); // primary 0's seat is already filled by its stand-in
+    assert.equal(getStatus(lenient), 'pending');
+    getAddReply(lenient, 4, 'notfound');
+    assert.deepEqual([getStatus(lenient), getOutcome(lenient).ackedNodes, getOutcome(lenient).primaryOnly], ['ok', [3, 4], false]);
   });
 });
