@@ -194,7 +194,9 @@ export class Replica {
       case 'replicate': {
         this.counters.replicates++;
         const error =
-          msg.hintFor !== undefined ? this.hint(msg.hintFor, msg.key, msg.clock, nowMs) : (this.foreign(msg.key) ?? this.merge(msg.key, msg.clock));
+          msg.hintFor !== undefined
+            ? this.hint(msg.hintFor, msg.key, msg.clock, nowMs)
+            : (this.foreign(msg.key) ?? this.merge(msg.key, msg.clock));
         const ack = { type: 'replicate-ack' as const, req: msg.req, from: this.node, ok: error === undefined };
         out.push({ to: msg.from, msg: error ? { ...ack, error } : ack });
         return;

@@ -189,7 +189,8 @@ export class GetFsm {
     let slow = 0;
     this.params.targets.forEach((t, i) => {
       const silent = this.askedAtMs[i] >= 0 && !this.replyNodes.includes(t.node) && !this.failedNodes.has(t.node);
-      if (!t.primary || !silent || this.replaceable.has(t.node) || nowMs - this.askedAtMs[i] < this.params.retryAfterMs) return;
+      const due = nowMs - this.askedAtMs[i] >= this.params.retryAfterMs;
+      if (!t.primary || !silent || !due || this.replaceable.has(t.node)) return;
       this.replaceable.add(t.node);
       slow++;
     });
