@@ -9,6 +9,7 @@
 //   - a write refused at admission (a hint the fallback coordinator cannot take) leaves nothing behind.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { hash32, keyId } from '../actors/hash.js';
 import { DEFAULT_ANTI_ENTROPY, rangesOf } from '../actors/anti-entropy.js';
 import { GetFsm, type GetParams } from '../actors/coordinator/get.js';
@@ -19,9 +20,11 @@ import { Ring, type Placement } from '../actors/ring.js';
 import { MapStore } from '../runtime/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { rejectsWith } from './helpers/errors.js';
+import { fcParams } from './helpers/fc.js';
 
 const primaries = (c: SimCluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
 const others = (c: SimCluster, key: string): number[] => c.config.nodes.map((n) => n.id).filter((n) => !primaries(c, key).includes(n));
+const reply = (from: number, clock: StoredClock | null): GetReply => ({ type: 'get-reply', req: 1, from, key: 'k', clock });
 const keys = (count: number): string[] => Array.from({ length: count }, (_, i) => `key-${i}`);
 
 /** Which of `names` a read at `consistency` does not find (they were all written at ALL before). */
@@ -202,7 +205,6 @@ describe('stand-ins: the read coordinator and the get core', () => {
   const P = (node: number): Placement => ({ node, dc: 'dc1', primary: true });
   const S = (node: number, hintFor: number): Placement => ({ node, dc: 'dc1', primary: false, hintFor });
   const asked = (out: Send[]): number[] => out.filter((s) => s.msg.type === 'get').map((s) => s.to);
-  const reply = (from: number, clock: StoredClock | null): GetReply => ({ type: 'get-reply', req: 1, from, key: 'k', clock });
   const clock: StoredClock = { entries: [{ id: '0', n: 1, values: [{ v: 'v', ts: 1, by: '0' }] }], anonymous: [] };
   const fsm = (targets: Placement[], extra: Partial<GetParams> = {}): GetFsm =>
     new GetFsm({
@@ -254,5 +256,85 @@ describe('stand-ins: the read coordinator and the get core', () => {
     assert.equal(getStatus(lenient), 'pending');
     getAddReply(lenient, 4, 'notfound');
     assert.deepEqual([getStatus(lenient), getOutcome(lenient).ackedNodes, getOutcome(lenient).primaryOnly], ['ok', [3, 4], false]);
+  });
+});
+
+describe('stand-ins: property of the read coordinator', () => {
+  // Random replica sets (some primaries down, some holding the key, stand-ins holding hints or not), random levels
+  // and fanouts, and random schedules of replies, errors and ticks. Whatever happens: a stand-in is asked only in
+  // place of a primary that is down, failed or silent for retryAfterMs; without standInNotFoundOk a "not found"
+  // answer is never made of a stand-in's reply; no stand-in is repaired; and the read settles by its deadline.
+  const scenario = fc.record({
+    n: fc.integer({ min: 1, max: 4 }),
+    downMask: fc.nat(15),
+    holdMask: fc.nat(15),
+    hintMask: fc.nat(15),
+    r: fc.integer({ min: 1, max: 4 }),
+    fanout: fc.constantFrom<'quorum' | 'all'>('quorum', 'all'),
+    standInNotFoundOk: fc.boolean(),
+    events: fc.array(fc.record({ kind: fc.constantFrom('reply', 'reply', 'error', 'tick'), pick: fc.nat(7), dt: fc.integer({ min: 1, max: 80 }) }), { maxLength: 24 }),
+  });
+
+  test('stand-ins are asked only in place of their primary, never outvote it, and are never repaired', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        const r = Math.min(s.r, s.n);
+        const up = (p: number): boolean => ((s.downMask >> p) & 1) === 0;
+        const primaries = Array.from({ length: s.n }, (_, p) => p);
+        const targets: Placement[] = [
+          ...primaries.filter(up).map((p) => ({ node: p, dc: 'dc1', primary: true })),
+          ...primaries.map((p) => ({ node: 10 + p, dc: 'dc1', primary: false, hintFor: p })),
+        ];
+        const holds = (node: number): boolean => (node < 10 ? (s.holdMask >> node) & 1 : (s.hintMask >> (node - 10)) & 1) === 1;
+        const need = requirement(r, 'read', { replicationByDc: { dc1: s.n }, localDc: 'dc1' });
+        const f = new GetFsm({
+          req: 1, self: CLIENT_BASE, key: 'k', targets, need, sloppy: true, readRepair: 'async', conflicts: 'siblings',
+          timeoutMs: 300, retryAfterMs: 50, fanout: s.fanout, standInNotFoundOk: s.standInNotFoundOk,
+        }, 0);
+        let now = 0;
+        const askedAt = new Map<number, number>();
+        const answered = new Set<number>();
+        const failed = new Set<number>();
+        let result: ReturnType<GetFsm['start']>;
+        const sent = (out: Send[]): void => {
+          for (const { to, msg } of out) {
+            if (msg.type === 'repair') assert.ok(to < 10, `repair sent to stand-in ${to}`);
+            if (msg.type !== 'get') continue;
+            if (to >= 10) {
+              const p = to - 10;
+              const slow = askedAt.has(p) && !answered.has(p) && now - askedAt.get(p)! >= 50;
+              assert.ok(!up(p) || failed.has(p) || slow, `stand-in ${to} asked at ${now} ms while primary ${p} is up and answering`);
+            }
+            askedAt.set(to, now);
+          }
+          out.length = 0;
+        };
+        const out: Send[] = [];
+        result = f.start(out);
+        sent(out);
+        for (const e of s.events) {
+          if (result !== undefined) break;
+          const waiting = [...askedAt.keys()].filter((node) => !answered.has(node) && !failed.has(node));
+          if (e.kind === 'tick') {
+            now += e.dt;
+            result = f.onTick(now, out);
+          } else if (waiting.length > 0) {
+            const node = waiting[e.pick % waiting.length];
+            if (e.kind === 'error') failed.add(node);
+            else answered.add(node);
+            const clock = holds(node) ? { entries: [{ id: String(node), n: 1, values: [{ v: 'v', ts: 1, by: String(node) }] }], anonymous: [] } : null;
+            result = f.onReply(e.kind === 'error' ? { ...reply(node, null), error: { code: 'INTERNAL', message: 'x', details: {} } } : reply(node, clock), out);
+          }
+          sent(out);
+        }
+        if (result === undefined) result = f.onTick(300, out);
+        sent(out);
+        assert.ok(result !== undefined, 'the read settles by its deadline');
+        if (result.ok && result.clock === null && !s.standInNotFoundOk) {
+          assert.ok(result.replied.every((node) => node < 10), `"not found" made of stand-ins' replies: ${result.replied}`);
+        }
+      }),
+      fcParams(500),
+    );
   });
 });
