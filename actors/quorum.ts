@@ -283,6 +283,8 @@ export interface Target {
   node: number;
   dc: string;
   primary: boolean;
+  /** a stand-in (a fallback): the primary it stands in for; reads count a stand-in's reply by the rules of the get core */
+  hintFor?: number;
 }
 
 export type CoreStatus = 'pending' | 'ok' | 'failed';
@@ -351,6 +353,9 @@ export interface GetCore {
   tally: Tally;
   found: number;
   notfound: number;
+  /** per target: the primary it answers for (its own node, or a stand-in's hintFor); -1: none (counted alone) */
+  seat: number[];
+  standInNotFoundOk: boolean;
 }
 
 function checkRequirement(req: Requirement): void {
@@ -499,13 +504,19 @@ function failMessage(t: Tally, o: CoreOutcome, status: CoreStatus): string {
   ];
   if (o.timedOutNodes.length > 0) parts.push(`timed out waiting for nodes ${list(o.timedOutNodes)}`);
   else parts.push(`${o.pendingNodes.length} still pending`);
-  if (o.uncountedNodes.length > 0) {
-    parts.push(`fallbacks ${list(o.uncountedNodes)} acked but do not count (sloppy quorum is off)`);
-  }
+  if (o.uncountedNodes.length > 0) parts.push(uncountedPart(t, o.uncountedNodes));
   const short = dcShortfall(t);
   if (short !== '') parts.push(short);
   if (status === 'failed' && !t.timedOut) parts.push(impossibleWhy(t));
   return parts.join('; ') + '.';
+}
+
+function uncountedPart(t: Tally, nodes: number[]): string {
+  if (t.op === 'write') return `fallbacks ${list(nodes)} acked but do not count (sloppy quorum is off)`;
+  return (
+    `replies from nodes ${list(nodes)} do not count: a stand-in's "not found" counts only with standInNotFoundOk, ` +
+    `a fallback only with sloppy quorum, and one primary's seat once`
+  );
 }
 
 function failedPart(failed: number[]): string {
@@ -528,7 +539,7 @@ function dcShortfall(t: Tally): string {
 function impossibleWhy(t: Tally): string {
   const countable = t.countable.filter((c) => c).length;
   const strict = t.nodes.length - countable;
-  const why = strict > 0 ? ` (${strict} fallback targets cannot count: sloppy quorum is off)` : '';
+  const why = strict > 0 && !t.sloppy && !t.req.hintsCount ? ` (${strict} fallback targets cannot count: sloppy quorum is off)` : '';
   return `it can no longer be met: ${t.open} countable targets still pending of ${countable} placed${why}`;
 }
 
@@ -572,23 +583,52 @@ export function putTimeout(core: PutCore): CoreOutcome {
 export type GetReply = 'found' | 'notfound' | 'error';
 export type GetOutcome = CoreOutcome & { found: number; notfound: number };
 
-export function newGetCore(req: Requirement, targets: readonly Target[], opts: { sloppy: boolean }): GetCore {
-  return { tally: newTally('read', req, targets, opts?.sloppy === true), found: 0, notfound: 0 };
+export interface GetCoreOptions {
+  sloppy: boolean;
+  /** a stand-in's "not found" counts toward R (Riak's notfound_ok, for stand-ins only); default false */
+  standInNotFoundOk?: boolean;
 }
 
 /**
- * Adds one read reply. notfound is a successful reply (Riak's notfound_ok). found/notfound are counted only for
- * replies that count toward the requirement. Ignores unknown nodes, duplicates, and replies after a timeout.
+ * A read's targets are primaries and stand-ins (targets with hintFor). A primary's seat counts once: whichever of
+ * the primary and its stand-ins first gives a reply that counts fills it, and the others no longer count. A
+ * primary's "not found" counts (Riak's notfound_ok); a stand-in's counts only with standInNotFoundOk, because a
+ * stand-in holds hints, not the key: its empty answer says nothing about what its primary holds.
+ */
+export function newGetCore(req: Requirement, targets: readonly Target[], opts: GetCoreOptions): GetCore {
+  const tally = newTally('read', req, targets, opts?.sloppy === true);
+  const seat = targets.map((t) => (t.primary ? t.node : (t.hintFor ?? -1)));
+  return { tally, found: 0, notfound: 0, seat, standInNotFoundOk: opts?.standInNotFoundOk === true };
+}
+
+/**
+ * Adds one read reply. A primary's notfound is a successful reply (notfound_ok); a stand-in's, only with
+ * standInNotFoundOk. found/notfound are counted only for replies that count toward the requirement. Ignores unknown
+ * nodes, duplicates, and replies after a timeout.
  */
 export function getAddReply(core: GetCore, node: number, reply: GetReply): void {
   if (reply !== 'found' && reply !== 'notfound' && reply !== 'error') {
     throw new InvalidArgumentError(`get reply must be 'found', 'notfound' or 'error', got ${String(reply)}`);
   }
   const t = core.tally;
+  const i = t.nodes.indexOf(node);
+  const standIn = i >= 0 && !t.primary[i] && core.seat[i] >= 0;
+  if (standIn && reply === 'notfound' && !core.standInNotFoundOk) uncount(t, i);
   const before = t.counted;
   if (!tallyReply(t, node, reply !== 'error') || t.counted === before) return;
   if (reply === 'found') core.found++;
   else core.notfound++;
+  // the seat is filled: the primary's other answerers (it, or its other stand-ins) no longer count
+  if (core.seat[i] < 0) return;
+  for (let j = 0; j < t.nodes.length; j++) if (j !== i && core.seat[j] === core.seat[i]) uncount(t, j);
+}
+
+/** A pending target whose reply will not count (it is recorded as uncounted when it comes). */
+function uncount(t: Tally, i: number): void {
+  if (t.state[i] !== PENDING || t.timedOut || !t.countable[i]) return;
+  t.countable[i] = false;
+  t.open--;
+  if (t.dcSlot[i] >= 0) t.dcOpen[t.dcSlot[i]]--;
 }
 
 export function getStatus(core: GetCore): CoreStatus {

@@ -8,7 +8,8 @@
 // (bounded), and counters. A replica's DVV id (`replicaId`) names this incarnation of the store: a wiped node must
 // come back under a new id, or it would mint dots that collide with its old ones still held by its peers.
 
-import { LeaderlessError, OverloadedError, type WireError } from './errors.js';
+import { InvalidArgumentError, LeaderlessError, OverloadedError, type WireError } from './errors.js';
+import { hash32 } from './hash.js';
 import type { Address, Message, PutRequest, Send, StoredClock } from './protocol.js';
 import { PutFsm } from './coordinator/put.js';
 import type { ConflictMode, Stamped } from './types.js';
@@ -159,6 +160,8 @@ export class Replica {
   private readonly handoffs = new Map<number, HandoffInFlight>();
   private readonly handoffOwners = new Set<number>();
 
+  /** the key's primaries by its hash (from the anti-entropy options); absent: this replica cannot tell what it owns */
+  private readonly placement: ((keyHash: number) => readonly number[]) | undefined;
   private recovered = false;
   /**
    * The highest counter this replica's own id had in any key it reaped. A key that is reaped and then written again
@@ -186,6 +189,7 @@ export class Replica {
       sizeBytes: encodedClockSize,
     });
     const ae = options.antiEntropy;
+    this.placement = ae?.placement;
     this.antiEntropy =
       ae === undefined
         ? null
@@ -211,7 +215,10 @@ export class Replica {
         return this.onPut(msg, nowMs, out);
       case 'replicate': {
         this.counters.replicates++;
-        const error = msg.hintFor === undefined ? this.merge(msg.key, msg.clock) : this.hint(msg.hintFor, msg.key, msg.clock, nowMs);
+        const error =
+          msg.hintFor !== undefined
+            ? this.hint(msg.hintFor, msg.key, msg.clock, nowMs)
+            : (this.foreign(msg.key) ?? this.merge(msg.key, msg.clock));
         const ack = { type: 'replicate-ack' as const, req: msg.req, from: this.node, ok: error === undefined };
         out.push({ to: msg.from, msg: error ? { ...ack, error } : ack });
         return;
@@ -252,7 +259,7 @@ export class Replica {
       }
       case 'repair': {
         this.counters.repairs++;
-        const error = this.merge(msg.key, msg.clock);
+        const error = this.foreign(msg.key) ?? this.merge(msg.key, msg.clock);
         if (msg.req >= 0) {
           out.push({ to: msg.from, msg: { type: 'repair-ack', req: msg.req, from: this.node, ok: error === undefined } });
         }
@@ -305,27 +312,61 @@ export class Replica {
     }
     const localReq = this.nextLocalReq++;
     const fsm = new PutFsm(this.node, localReq, msg, nowMs);
-    // A coordinator standing in for a down primary (every primary was down) hands its copy back as a hint for that
-    // primary. It also keeps the copy in its own store: the store remembers the dots it has minted for the key, so
-    // that once the hint is delivered and forgotten it never mints the same dot again (a collision would make DVV
-    // sync treat two different writes as one and drop one of them).
+    // A coordinator standing in for a down primary (every primary was down) keeps the write only as a hint for that
+    // primary: a copy in its store would escape anti-entropy and tombstone reaping (a reaped delete would come back
+    // through it). With no copy left once the hint is delivered, it must still never mint the same dot twice for the
+    // key (DVV sync would take two writes for one and drop one), so each such write gets a DVV id of its own.
     const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
-    const local = this.withFloor(hintFor === undefined ? this.store.get(msg.key) : (this.read(msg.key) ?? undefined));
+    const id = hintFor === undefined ? (this.foreign(msg.key) ?? this.replicaId) : this.standInId();
+    if (typeof id !== 'string') return this.failPut(fsm, id, out);
+    const local = hintFor === undefined ? this.withFloor(this.store.get(msg.key)) : (this.read(msg.key) ?? undefined);
     // A write is stamped later than every version this replica holds for the key, so that in lww mode a write that
     // supersedes a value also wins over it even when clocks across threads disagree (see actors/versioning/lww.ts).
     const stamped: Stamped = { v: msg.value, ts: Math.max(nowMs, maxTs(local) + 1e-3), by: this.replicaId };
     const fresh = msg.context === null ? newClock(stamped) : newWithContext(msg.context, stamped);
-    let clock = updateWith(fresh, local ?? { entries: [], anonymous: [] }, this.replicaId);
+    let clock = updateWith(fresh, local ?? { entries: [], anonymous: [] }, id);
     if (this.conflicts === 'lww') clock = resolveLww(clock);
-    const error = this.write(msg.key, clock) ?? (hintFor === undefined ? undefined : this.hint(hintFor, msg.key, clock, nowMs));
-    if (error !== undefined) {
-      fsm.failLocal(error, out);
-      this.counters.putsFailed++;
-      return;
-    }
+    // refused at admission (e.g. past the max hint window): nothing was kept
+    const error = hintFor === undefined ? this.write(msg.key, clock) : this.hint(hintFor, msg.key, clock, nowMs);
+    if (error !== undefined) return this.failPut(fsm, error, out);
     this.pending.set(localReq, fsm);
     fsm.start(clock, out);
     this.retire(localReq, fsm);
+  }
+
+  private failPut(fsm: PutFsm, error: WireError, out: Send[]): void {
+    fsm.failLocal(error, out);
+    this.counters.putsFailed++;
+  }
+
+  /**
+   * The DVV id of one write coordinated as a stand-in: `${replicaId}~${n}`, n one above dotFloor, which is raised to
+   * n and persisted first, so no restart hands the same id out again. A fresh id claims no history: under
+   * replicaId itself the new dot would claim every earlier one, and hide a write this node coordinated before.
+   */
+  private standInId(): string | WireError {
+    const n = this.dotFloor + 1;
+    try {
+      this.hintStore?.set(FLOOR_KEY, { entries: [{ id: this.replicaId, n, values: [] }], anonymous: [] });
+    } catch (e) {
+      this.counters.storeErrors++;
+      if (e instanceof LeaderlessError) return e.toWire();
+      throw e;
+    }
+    this.dotFloor = n;
+    return `${this.replicaId}~${n}`;
+  }
+
+  /** An error when the key is not this node's (by the ring): it keeps data for another node's key only as a hint. */
+  private foreign(key: string): WireError | undefined {
+    if (this.placement === undefined) return undefined; // no ring given: it cannot tell
+    const owners = this.placement(hash32(key));
+    if (owners.includes(this.node)) return undefined;
+    return new InvalidArgumentError(
+      `replica ${this.node} does not own the key (its replicas are ${owners.join(',')}) and was not sent it as a hint: ` +
+        'a node keeps data for a key it does not own only as a hint',
+      { node: this.node, owners: [...owners] },
+    ).toWire();
   }
 
   /** What a read sees here: the store, plus any hint this node holds for the key as a sloppy-quorum fallback. */

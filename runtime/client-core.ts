@@ -32,6 +32,8 @@ export interface GetOptions {
   r?: number;
   timeoutMs?: number;
   readRepair?: ReadRepairMode;
+  /** this read only: whether a stand-in's "not found" counts toward R (see ClusterOptions.standInNotFoundOk) */
+  standInNotFoundOk?: boolean;
 }
 
 export interface PutOptions {
@@ -101,7 +103,7 @@ export interface ClientCounters {
 /** What a local store read may answer besides a clock: BUSY (ask by message instead) or null (not possible here). */
 export const LOCAL_BUSY: unique symbol = Symbol('local read busy');
 
-const GET_KEYS = new Set(['consistency', 'r', 'timeoutMs', 'readRepair']);
+const GET_KEYS = new Set(['consistency', 'r', 'timeoutMs', 'readRepair', 'standInNotFoundOk']);
 const PUT_KEYS = new Set(['context', 'consistency', 'w', 'timeoutMs']);
 
 interface PendingPut {
@@ -119,7 +121,7 @@ interface PendingPut {
 interface PlacementSet {
   targets: Placement[];
   spares: Placement[];
-  /** what a read may ask: targets, then stand-ins not already among them */
+  /** what a read may ask: targets, then stand-ins not already among them (asked only in place of their primary) */
   readTargets: Placement[];
 }
 
@@ -199,6 +201,10 @@ export abstract class ClientCore {
     if (!['async', 'blocking', 'off'].includes(readRepair)) {
       throw new InvalidArgumentError(`readRepair must be async, blocking or off; got ${String(readRepair)}`);
     }
+    const standInNotFoundOk = options.standInNotFoundOk ?? this.config.standInNotFoundOk;
+    if (typeof standInNotFoundOk !== 'boolean') {
+      throw new InvalidArgumentError(`standInNotFoundOk must be true or false; got ${String(standInNotFoundOk)}`);
+    }
     const placement = this.placeWithSpares(id);
     this.counters.gets++;
     if (need.total <= this.localReadLimit() && !need.hintsCount && (need.total === 1 || readRepair !== 'blocking')) {
@@ -220,6 +226,7 @@ export abstract class ClientCore {
         timeoutMs,
         retryAfterMs: this.config.readRetryMs,
         fanout: this.config.readFanout,
+        standInNotFoundOk,
       },
       this.now(),
     );

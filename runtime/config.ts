@@ -78,6 +78,13 @@ export interface ClusterOptions {
    * asks by message). A replica paused, cut off or behind an injected delay is always asked by message.
    */
   sharedMemoryReads?: 'one' | 'quorum' | 'off';
+  /**
+   * Whether a stand-in's "not found" counts toward R (default false). A stand-in answers a read only in place of a
+   * primary that is down, failed or slow, and holds hints, not the key: by default its empty answer does not count, so
+   * it never outvotes a primary that holds the key (a read then waits for the primary, or fails QUORUM_UNREACHABLE).
+   * true trades that for availability: a read can answer "not found" while the primaries that hold the key are away.
+   */
+  standInNotFoundOk?: boolean;
   /** hinted handoff bounds (sloppy quorum) */
   hints?: Partial<HintOptions>;
   /** phi accrual failure detection by the supervisor */
@@ -113,6 +120,7 @@ export interface ResolvedConfig {
   readRetryMs: number;
   readFanout: 'quorum' | 'all';
   sharedMemoryReads: 'one' | 'quorum' | 'off';
+  standInNotFoundOk: boolean;
   hints: HintOptions;
   failureDetector: DetectorOptions;
   restart: RestartOptions;
@@ -161,6 +169,7 @@ const KNOWN = new Set([
   'readRetryMs',
   'readFanout',
   'sharedMemoryReads',
+  'standInNotFoundOk',
   'failureDetector',
   'restart',
   'antiEntropy',
@@ -341,6 +350,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
     readRetryMs: intOption(options.readRetryMs ?? 500, 'readRetryMs', 1, 3_600_000),
     readFanout: oneOf(options.readFanout ?? 'quorum', 'readFanout', ['quorum', 'all'] as const),
     sharedMemoryReads: oneOf(options.sharedMemoryReads ?? 'one', 'sharedMemoryReads', ['one', 'quorum', 'off'] as const),
+    standInNotFoundOk: options.standInNotFoundOk ?? false,
     hints: subOptions('hints', options.hints, DEFAULT_HINTS, {
       maxHintsPerOwner: [1, 1 << 24],
       maxBytesPerOwner: [1024, 2 ** 31 - 1],
@@ -378,6 +388,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
     }),
   };
   if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
+  if (typeof config.standInNotFoundOk !== 'boolean') throw new InvalidConfigError('standInNotFoundOk must be true or false');
   validateAntiEntropyConfig(config.antiEntropy); // powers of two and integers, beyond the ranges above
   if (config.hints.hintTtlMs !== undefined) warnHintTtl();
   hintStoreSize(config); // refuses hint bounds no hint store can hold

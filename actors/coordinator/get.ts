@@ -1,13 +1,17 @@
 // The read coordinator, hosted by a client (riak_kv_get_fsm in spirit, counting in the get core of actors/quorum.ts).
 //
 // States, in order:
-//   collect    `get` goes to as many targets as the read needs (primaries first); a target that fails, or a read
-//              still short after retryAfterMs, asks the next unasked one (with a sloppy quorum the targets end with
-//              the primaries' stand-ins, which answer from their hints); replies are counted until R is met, has
-//              become impossible, or time runs out
+//   collect    `get` goes to as many targets as the read needs (fanout 'all': every one it may ask now); a target
+//              that fails, or a read still short after retryAfterMs, asks the next one it may. The targets are the
+//              primaries that are up, then stand-ins (hintFor: the primary each stands in for, answering from its
+//              hints). A stand-in is asked only in place of its primary: one that is down (not among the targets),
+//              failed, or slow (asked retryAfterMs ago and silent). Replies are counted by the get core until R is
+//              met, has become impossible, or time runs out; a stand-in's "not found" counts only with
+//              standInNotFoundOk, and a primary's seat counts once (see newGetCore)
 //   reconcile  the clocks received are merged with DVV sync (and LWW-resolved in lww mode): every sibling survives
-//   repair     each replica that answered with less than the merged clock gets a `repair`; with blocking read
-//              repair the answer waits for their acks (monotonic quorum reads), otherwise it is given at once
+//   repair     each primary that answered with less than the merged clock gets a `repair`; with blocking read
+//              repair the answer waits for their acks (monotonic quorum reads), otherwise it is given at once. A
+//              stand-in is never repaired: a node keeps data for a key it does not own only as a hint
 //   done
 //
 // The host calls start / onReply / onRepairAck / onTick with `nowMs` and performs the sends appended to `out`.
@@ -36,8 +40,10 @@ export interface GetParams {
   timeoutMs: number;
   /** a read still short of R after this long asks one more target (a slow or cut-off replica is replaced) */
   retryAfterMs: number;
-  /** 'all': ask every target at once and answer with the first R (Dynamo's and the PBS paper's read); default: R */
+  /** 'all': ask every primary at once and answer with the first R (Dynamo's and the PBS paper's read); default: R */
   fanout?: 'quorum' | 'all';
+  /** a stand-in's "not found" counts toward R (availability over the guarantee that it never outvotes a primary) */
+  standInNotFoundOk?: boolean;
 }
 
 export type GetResult =
@@ -59,7 +65,13 @@ export class GetFsm {
   state: GetState = 'collect';
   readonly core: GetCore;
   readonly deadlineMs: number;
-  private asked = 0;
+  /** per target: when it was asked (-1: not yet) */
+  private readonly askedAtMs: number[];
+  /** primaries that failed (error or unreachable) or stayed silent past retryAfterMs: their stand-ins may be asked */
+  private readonly replaceable = new Set<number>();
+  private readonly failedNodes = new Set<number>();
+  /** the latest time the FSM was given (asks between ticks are dated by it) */
+  private lastMs: number;
   private outstanding = 0;
   /** replies in arrival order: node and its clock (null: it holds nothing) */
   private readonly replyNodes: number[] = [];
@@ -73,9 +85,11 @@ export class GetFsm {
     readonly params: GetParams,
     nowMs: number,
   ) {
-    this.core = newGetCore(params.need, params.targets, { sloppy: params.sloppy });
+    this.core = newGetCore(params.need, params.targets, { sloppy: params.sloppy, standInNotFoundOk: params.standInNotFoundOk });
     this.deadlineMs = nowMs + params.timeoutMs;
     this.retryAtMs = nowMs + params.retryAfterMs;
+    this.askedAtMs = params.targets.map(() => -1);
+    this.lastMs = nowMs;
   }
 
   private retryAtMs: number;
@@ -83,7 +97,7 @@ export class GetFsm {
   start(out: Send[]): GetResult | undefined {
     // Ask as many replicas as could count (all of them when per-datacenter counts matter).
     const everyone = this.params.fanout === 'all' || Object.keys(this.params.need.perDc).length > 0;
-    const wanted = everyone ? this.params.targets.length : this.params.need.total;
+    const wanted = everyone ? Infinity : this.params.need.total;
     while (this.outstanding < wanted && this.askNext(out));
     return this.settle(out);
   }
@@ -92,6 +106,7 @@ export class GetFsm {
     if (this.state !== 'collect' || this.replyNodes.includes(msg.from)) return undefined;
     this.outstanding--;
     if (msg.error !== undefined) {
+      this.failed(msg.from);
       getAddReply(this.core, msg.from, 'error');
       this.askNext(out);
     } else {
@@ -106,6 +121,7 @@ export class GetFsm {
   onUnreachable(node: number, out: Send[]): GetResult | undefined {
     if (this.state !== 'collect') return undefined;
     this.outstanding--;
+    this.failed(node);
     getAddReply(this.core, node, 'error');
     this.askNext(out);
     return this.settle(out);
@@ -120,9 +136,12 @@ export class GetFsm {
 
   /** The read's deadline: fails a collecting read; answers a blocking repair that took too long anyway. */
   onTick(nowMs: number, out: Send[]): GetResult | undefined {
+    this.lastMs = nowMs;
     if (this.state === 'collect' && nowMs >= this.retryAtMs && nowMs < this.deadlineMs) {
       this.retryAtMs = nowMs + this.params.retryAfterMs;
-      this.askNext(out);
+      // one more target, or more: one in place of each primary that has just been found slow
+      let more = Math.max(1, this.markSlow(nowMs));
+      while (more-- > 0 && this.askNext(out));
     }
     if (nowMs < this.deadlineMs || this.state === 'done') return undefined;
     if (this.state === 'repair') {
@@ -143,13 +162,39 @@ export class GetFsm {
     };
   }
 
+  /** Asks the first target not yet asked that may be asked now (primaries come first in the targets). */
   private askNext(out: Send[]): boolean {
     const targets = this.params.targets;
-    if (this.asked >= targets.length) return false;
-    const t = targets[this.asked++];
+    const i = targets.findIndex((t, k) => this.askedAtMs[k] < 0 && this.mayAsk(t));
+    if (i < 0) return false;
+    this.askedAtMs[i] = this.lastMs;
     this.outstanding++;
-    out.push({ to: t.node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key } });
+    out.push({ to: targets[i].node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key } });
     return true;
+  }
+
+  /** A stand-in answers only in place of its primary: one that is down (not a target), failed, or slow. */
+  private mayAsk(t: Placement): boolean {
+    if (t.primary || t.hintFor === undefined) return true;
+    return this.replaceable.has(t.hintFor) || !this.params.targets.some((p) => p.primary && p.node === t.hintFor);
+  }
+
+  private failed(node: number): void {
+    this.failedNodes.add(node);
+    this.replaceable.add(node);
+  }
+
+  /** Primaries asked at least retryAfterMs ago that have not answered become replaceable; returns how many did. */
+  private markSlow(nowMs: number): number {
+    let slow = 0;
+    this.params.targets.forEach((t, i) => {
+      const silent = this.askedAtMs[i] >= 0 && !this.replyNodes.includes(t.node) && !this.failedNodes.has(t.node);
+      const due = nowMs - this.askedAtMs[i] >= this.params.retryAfterMs;
+      if (!t.primary || !silent || !due || this.replaceable.has(t.node)) return;
+      this.replaceable.add(t.node);
+      slow++;
+    });
+    return slow;
   }
 
   private settle(out: Send[]): GetResult | undefined {
@@ -193,6 +238,7 @@ export class GetFsm {
         const node = this.replyNodes[i];
         const clock = this.replyClocks[i];
         if (clock !== null && equal(clock, merged)) continue;
+        if (!this.isPrimary(node)) continue; // a stand-in keeps nothing but hints: a copy there escapes anti-entropy
         repaired.push(node);
         if (blocking) (this.repairsOutstanding ??= new Set()).add(node);
         out.push({
@@ -215,6 +261,10 @@ export class GetFsm {
     }
     this.state = 'done';
     return this.answer;
+  }
+
+  private isPrimary(node: number): boolean {
+    return this.params.targets.some((t) => t.node === node && t.primary);
   }
 
   get mergedClock(): StoredClock | null {
