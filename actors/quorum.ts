@@ -443,6 +443,15 @@ function tallyStatus(t: Tally): CoreStatus {
   return possible ? 'pending' : 'failed';
 }
 
+/** Whether counting `node` failed would make the requirement impossible (false for a node not pending or not counted). */
+function tallyNeeds(t: Tally, node: number): boolean {
+  const i = t.nodes.indexOf(node);
+  if (i < 0 || t.state[i] !== PENDING || !t.countable[i] || t.timedOut) return false;
+  if (t.counted + t.open - 1 < t.req.total) return true;
+  const slot = t.dcSlot[i];
+  return slot >= 0 && t.dcCounted[slot] + t.dcOpen[slot] - 1 < t.dcNeeded[slot];
+}
+
 /** Every pending target becomes timed out; the status is then 'ok' or 'failed', never 'pending'. */
 function tallyTimeout(t: Tally): void {
   if (t.timedOut) return;
@@ -561,6 +570,14 @@ export function putOutcome(core: PutCore): CoreOutcome {
   return tallyOutcome(core.tally);
 }
 
+/**
+ * Whether the write cannot be met if `node` fails: a coordinator then asks a node its link detector holds down
+ * anyway (a stale verdict must not fail it), instead of counting it failed at once.
+ */
+export function putNeeds(core: PutCore, node: number): boolean {
+  return tallyNeeds(core.tally, node);
+}
+
 /** The deadline passed: every pending target counts as failed (timed out). Later replies are ignored. */
 export function putTimeout(core: PutCore): CoreOutcome {
   tallyTimeout(core.tally);
@@ -597,6 +614,11 @@ export function getStatus(core: GetCore): CoreStatus {
 
 export function getOutcome(core: GetCore): GetOutcome {
   return { ...tallyOutcome(core.tally), found: core.found, notfound: core.notfound };
+}
+
+/** Whether the read cannot be met if `node` fails (see putNeeds). */
+export function getNeeds(core: GetCore, node: number): boolean {
+  return tallyNeeds(core.tally, node);
 }
 
 /** The deadline passed: every pending target counts as failed (timed out). Later replies are ignored. */

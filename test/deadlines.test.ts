@@ -1,0 +1,73 @@
+// Deadlines and failing fast, on the seeded simulator (virtual time): timeoutMs bounds a whole operation, coordinator
+// failover included (issue 15, finding 11); an operation whose replicas the cluster already knows to be unreachable
+// fails at once with QUORUM_UNREACHABLE naming them (finding 14); a partition is routed around within milliseconds,
+// per link, from the messages themselves (finding 15).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { hash32, keyId } from '../actors/hash.js';
+import { LeaderlessError } from '../actors/errors.js';
+import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
+
+const ALL5 = [0, 1, 2, 3, 4];
+const primaries = (c: SimCluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
+
+/** Runs an operation and returns how long it took in virtual ms and how it ended (the value, or the error). */
+async function timed<T>(c: SimCluster, op: () => Promise<T>): Promise<{ ms: number; ok: boolean; error?: LeaderlessError }> {
+  const t0 = c.nowMs;
+  try {
+    await op();
+    return { ms: c.nowMs - t0, ok: true };
+  } catch (e) {
+    assert.ok(e instanceof LeaderlessError, `expected a LeaderlessError, got ${String(e)}`);
+    return { ms: c.nowMs - t0, ok: false, error: e };
+  }
+}
+
+/** A 5-node cluster with the key's coordinator (its first primary) cut off, and a client on the majority side. */
+async function cutCoordinator(seed: number, extra: SimOptions = {}) {
+  const cluster = await SimCluster.start({ nodes: 5, replication: 3, seed, ...extra });
+  const key = `k${seed}`;
+  const p = primaries(cluster, key);
+  const client = await cluster.client({ near: ALL5.find((n) => !p.includes(n))! });
+  cluster.faults.partition([[p[0]], ALL5.filter((n) => n !== p[0])]);
+  return { cluster, key, p, client };
+}
+
+// Link detection off (a timeout no test reaches): these are about the deadline alone, not about routing around.
+const NO_LINKS = { links: { timeoutMs: 3_600_000 } };
+
+describe('deadlines: timeoutMs bounds the whole operation, failover included (finding 11)', () => {
+  for (const failoverMs of [1000, 3_600_000]) {
+    test(`a put with timeoutMs 300 to a cut-off coordinator settles within 300 ms (coordinatorFailoverMs ${failoverMs})`, async () => {
+      for (const seed of [1, 2, 3]) {
+        const { cluster, key, client } = await cutCoordinator(seed, { ...NO_LINKS, coordinatorFailoverMs: failoverMs });
+        const r = await timed(cluster, () => client.put(key, 'v', { timeoutMs: 300 }));
+        assert.ok(r.ms <= 300 + cluster.config.tickMs, `seed ${seed}: the put took ${r.ms} virtual ms`);
+        await cluster.stop();
+      }
+    });
+  }
+
+  test('a failed-over write carries what is left of the budget: the second coordinator answers before the deadline', async () => {
+    for (const seed of [4, 5, 6]) {
+      // W=ALL with strict quorums: the second coordinator cannot meet it either, and says so itself in time
+      const { cluster, key, client } = await cutCoordinator(seed, { ...NO_LINKS, sloppy: false, coordinatorFailoverMs: 250 });
+      const r = await timed(cluster, () => client.put(key, 'v', { timeoutMs: 400, consistency: 'ALL' }));
+      assert.equal(r.ok, false, `seed ${seed}`);
+      assert.ok(r.ms <= 400 + cluster.config.tickMs, `seed ${seed}: the put took ${r.ms} virtual ms`);
+      assert.equal(client.counters.coordinatorFailovers, 1, `seed ${seed}`);
+      assert.ok(r.error!.details.acked !== undefined, `seed ${seed}: the coordinator's answer, not the client giving up: ${r.error!.message}`);
+      await cluster.stop();
+    }
+  });
+
+  test('a get with timeoutMs 300 that cannot reach R settles within 300 ms', async () => {
+    for (const seed of [7, 8, 9]) {
+      const { cluster, key, client } = await cutCoordinator(seed, { ...NO_LINKS, readRetryMs: 1000 });
+      const r = await timed(cluster, () => client.get(key, { timeoutMs: 300, consistency: 'ALL' }));
+      assert.equal(r.ok, false, `seed ${seed}`);
+      assert.ok(r.ms <= 300 + cluster.config.tickMs, `seed ${seed}: the get took ${r.ms} virtual ms`);
+      await cluster.stop();
+    }
+  });
+});
