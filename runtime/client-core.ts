@@ -330,7 +330,7 @@ export abstract class ClientCore {
    * fails the write at once; one that is only slow is waited for until the deadline.
    */
   private failOver(req: number, p: PendingPut, nowMs: number): void {
-    const next = this.reachableFrom(p.msg.targets, p.attempt + 1, nowMs);
+    const next = this.reachableFrom(p.msg.targets, p.msg.key, p.attempt + 1, nowMs);
     if (next >= 0 && p.deadlineMs - nowMs > this.replyAllowanceMs()) {
       p.attempt = next;
       this.counters.coordinatorFailovers++;
@@ -346,11 +346,15 @@ export abstract class ClientCore {
     ));
   }
 
-  /** Index of the first target from `from` on whose link is not down (or is due a probe, which this is), or -1. */
-  private reachableFrom(targets: readonly Placement[], from: number, nowMs: number): number {
+  /**
+   * Index of the first target from `from` on whose link is not down, or -1. A write is not a probe (it would wait
+   * out coordinatorFailoverMs on a cut link): a down target due a probe is sent a read nobody waits for instead.
+   */
+  private reachableFrom(targets: readonly Placement[], key: string, from: number, nowMs: number): number {
     for (let i = from; i < targets.length; i++) {
       const node = targets[i].node;
-      if (!this.links.isDown(node, nowMs) || this.links.probeDue(node, nowMs)) return i;
+      if (!this.links.isDown(node, nowMs)) return i;
+      if (this.links.probeDue(node, nowMs)) this.transmit(node, { type: 'get', req: PROBE_REQ, from: this.address, key });
     }
     return -1;
   }
@@ -422,7 +426,7 @@ export abstract class ClientCore {
     }
     this.checkInFlight();
     const nowMs = this.now();
-    const first = this.reachableFrom(targets, 0, nowMs);
+    const first = this.reachableFrom(targets, id, 0, nowMs);
     if (first < 0) {
       const unreachable = targets.map((t) => t.node);
       throw new QuorumError(

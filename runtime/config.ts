@@ -83,7 +83,7 @@ export interface ClusterOptions {
   hints?: Partial<HintOptions>;
   /**
    * Per-link failure detection from the messages themselves: a replica that leaves a request unanswered for
-   * its learnt round trip plus four deviations, at least `timeoutMs` (default 100; `initialTimeoutMs`, default 1000,
+   * its learnt round trip plus four deviations, at least `timeoutMs` (default 500; `initialTimeoutMs`, default 1000,
    * before it has answered anything), is down for that sender, and is probed every `probeIntervalMs` (default 250)
    */
   links?: Partial<LinkOptions>;

@@ -71,3 +71,65 @@ describe('deadlines: timeoutMs bounds the whole operation, failover included (fi
     }
   });
 });
+
+describe('failing fast: replicas known to be unreachable are named at once (finding 14)', () => {
+  test('a strict write whose replicas are cut off from its coordinator fails with QUORUM_UNREACHABLE naming them, long before the timeout', async () => {
+    for (const seed of [11, 12, 13]) {
+      const cluster = await SimCluster.start({ nodes: 5, replication: 3, seed, sloppy: false, timeoutMs: 5000 });
+      const key = `w${seed}`;
+      const [a, b, c] = primaries(cluster, key);
+      await cluster.put(key, 'warm', { consistency: 'ALL' }); // the links have answered: their round trips are known
+      cluster.faults.partition([[a], ALL5.filter((n) => n !== a)]);
+      await timed(cluster, () => cluster.put(key, 'learn', { consistency: 'ALL' })); // a learns b and c are cut off
+      const r = await timed(cluster, () => cluster.put(key, 'v', { consistency: 'ALL' }));
+      assert.equal(r.error?.code, 'QUORUM_UNREACHABLE', `seed ${seed}: ${r.error?.message}`);
+      assert.match(r.error!.message, new RegExp(`Unreachable from coordinator ${a}: nodes (${b},${c}|${c},${b})`));
+      assert.ok(r.ms <= 2 * cluster.config.tickMs + 5, `seed ${seed}: failed after ${r.ms} virtual ms`);
+      await cluster.stop();
+    }
+  });
+
+  test('a strict read whose replicas are cut off from its client fails with QUORUM_UNREACHABLE naming them', async () => {
+    for (const seed of [14, 15, 16]) {
+      const cluster = await SimCluster.start({ nodes: 5, replication: 3, seed, sloppy: false, timeoutMs: 5000 });
+      const key = `r${seed}`;
+      const p = primaries(cluster, key);
+      const client = await cluster.client({ near: p[0] });
+      await client.put(key, 'warm', { consistency: 'ALL' });
+      await client.get(key, { consistency: 'ALL' });
+      cluster.faults.partition([[p[0]], ALL5.filter((n) => n !== p[0])]);
+      await timed(cluster, () => client.get(key, { consistency: 'ALL' })); // the client learns p[1], p[2] are cut off
+      const r = await timed(cluster, () => client.get(key, { consistency: 'QUORUM' }));
+      assert.equal(r.error?.code, 'QUORUM_UNREACHABLE', `seed ${seed}: ${r.error?.message}`);
+      assert.match(r.error!.message, /Unreachable from this client: nodes \d/);
+      assert.ok(r.ms <= 2 * cluster.config.tickMs + 5, `seed ${seed}: failed after ${r.ms} virtual ms`);
+      await cluster.stop();
+    }
+  });
+});
+
+describe('per-link failure detection routes around a partition (finding 15)', () => {
+  test('during a partition, operations on the majority side succeed without waiting out hintAfterMs or readRetryMs', async () => {
+    for (const seed of [21, 22, 23]) {
+      const cluster = await SimCluster.start({ nodes: 5, replication: 3, seed, hintAfterMs: 500, readRetryMs: 500 });
+      const client = await cluster.client({ near: 3 });
+      const keys = Array.from({ length: 40 }, (_, i) => `p${i}`);
+      for (const k of keys) await client.put(k, 'before');
+      cluster.faults.partition([[0, 1], [2, 3, 4]]);
+      // the first operations after the cut discover it (one link timeout each, at most); after that, nothing waits
+      for (const k of keys) await timed(cluster, () => client.put(k, 'learn'));
+      for (const k of keys) await timed(cluster, () => client.get(k));
+      const latencies: number[] = [];
+      for (const k of keys) {
+        const w = await timed(cluster, () => client.put(k, 'during'));
+        const r = await timed(cluster, () => client.get(k));
+        assert.ok(w.ok && r.ok, `seed ${seed} ${k}: ${w.error?.message ?? r.error?.message}`);
+        latencies.push(w.ms, r.ms);
+      }
+      const worst = Math.max(...latencies);
+      // 100 ms: a fifth of hintAfterMs and readRetryMs; a round trip here is about 2 ms
+      assert.ok(worst < 100, `seed ${seed}: the slowest operation took ${worst} virtual ms`);
+      await cluster.stop();
+    }
+  });
+});
