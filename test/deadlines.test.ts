@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
 import { LeaderlessError } from '../actors/errors.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
+import { Cluster } from '../runtime/index.js';
+import { nowMs } from '../runtime/clock.js';
 
 const ALL5 = [0, 1, 2, 3, 4];
 const primaries = (c: SimCluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
@@ -129,6 +131,45 @@ describe('per-link failure detection routes around a partition (finding 15)', ()
       const worst = Math.max(...latencies);
       // 100 ms: a fifth of hintAfterMs and readRetryMs; a round trip here is about 2 ms
       assert.ok(worst < 100, `seed ${seed}: the slowest operation took ${worst} virtual ms`);
+      await cluster.stop();
+    }
+  });
+});
+
+// The thread runtime: the same client core on real time and worker threads, where a partition drops messages in the
+// senders' outboxes. Slack for a loaded two-core machine; the bounds are still far below the old behaviour.
+describe('deadlines and failing fast on worker threads', () => {
+  test('threads: a put with timeoutMs 300 to a cut-off coordinator settles within 300 ms plus scheduling slack', async () => {
+    const cluster = await Cluster.start({ nodes: 5, replication: 3, coordinatorFailoverMs: 2000, ...NO_LINKS });
+    try {
+      const key = 'thread-deadline';
+      const p = [...cluster.ring.preferenceList(hash32(keyId(key)))];
+      const client = await cluster.client({ near: ALL5.find((n) => !p.includes(n))! });
+      cluster.faults.partition([[p[0]], ALL5.filter((n) => n !== p[0])]);
+      const t0 = nowMs();
+      await client.put(key, 'v', { timeoutMs: 300 }).catch(() => undefined);
+      const ms = nowMs() - t0;
+      assert.ok(ms < 300 + 250, `the put took ${ms} ms`);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  test('threads: a strict write whose replicas are cut off from its coordinator fails fast with QUORUM_UNREACHABLE', async () => {
+    const cluster = await Cluster.start({ nodes: 5, replication: 3, sloppy: false, timeoutMs: 5000 });
+    try {
+      const key = 'thread-fast';
+      const [a, b, c] = [...cluster.ring.preferenceList(hash32(keyId(key)))];
+      await cluster.put(key, 'warm', { consistency: 'ALL' });
+      cluster.faults.partition([[a], ALL5.filter((n) => n !== a)]);
+      await cluster.put(key, 'learn', { consistency: 'ALL' }).catch(() => undefined); // a learns b and c are cut off
+      const t0 = nowMs();
+      const e = await cluster.put(key, 'v', { consistency: 'ALL' }).then(() => undefined, (x: LeaderlessError) => x);
+      const ms = nowMs() - t0;
+      assert.equal(e?.code, 'QUORUM_UNREACHABLE', e?.message);
+      assert.match(e!.message, new RegExp(`Unreachable from coordinator ${a}: nodes (${b},${c}|${c},${b})`));
+      assert.ok(ms < 1000, `failed after ${ms} ms, not after the 5000 ms timeout`);
+    } finally {
       await cluster.stop();
     }
   });
