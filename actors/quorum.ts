@@ -317,6 +317,8 @@ const ACKED = 1;
 const FAILED = 2;
 const TIMED_OUT = 3;
 const UNCOUNTED = 4;
+/** a target that will never be asked (a stand-in whose primary acked): neither pending nor failed */
+const WITHDRAWN = 5;
 
 /** The state shared by both cores. Slots are indexed by target position. */
 interface Tally {
@@ -441,6 +443,18 @@ function tallyStatus(t: Tally): CoreStatus {
   }
   if (met) return 'ok';
   return possible ? 'pending' : 'failed';
+}
+
+/** A pending target will never be asked: it no longer counts as possible (false when it was not pending). */
+function tallyWithdraw(t: Tally, node: number): boolean {
+  const i = t.nodes.indexOf(node);
+  if (i < 0 || t.state[i] !== PENDING || t.timedOut) return false;
+  if (t.countable[i]) {
+    t.open--;
+    if (t.dcSlot[i] >= 0) t.dcOpen[t.dcSlot[i]]--;
+  }
+  t.state[i] = WITHDRAWN;
+  return true;
 }
 
 /** Whether counting `node` failed would make the requirement impossible (false for a node not pending or not counted). */
@@ -568,6 +582,14 @@ export function putStatus(core: PutCore): CoreStatus {
 
 export function putOutcome(core: PutCore): CoreOutcome {
   return tallyOutcome(core.tally);
+}
+
+/**
+ * A stand-in that will never be asked (its primary acked): the write stops counting on it, so that it can fail
+ * fast when nothing else can answer, instead of waiting out its deadline for a node nobody asked.
+ */
+export function putWithdraw(core: PutCore, node: number): void {
+  tallyWithdraw(core.tally, node);
 }
 
 /**

@@ -174,3 +174,30 @@ describe('deadlines and failing fast on worker threads', () => {
     }
   });
 });
+
+describe('throughput under a partition (finding 15, the bench scenario on virtual time)', () => {
+  test('sim: with 0,1 cut from 2,3,4 for 2 s, a closed loop of 64 gets and puts keeps at least half its throughput', async () => {
+    const cluster = await SimCluster.start({ nodes: 5, replication: 3, seed: 1, timeoutMs: 1000 });
+    const done = { before: 0, during: 0 };
+    let phase: keyof typeof done | 'after' = 'before';
+    const loop = async (id: number): Promise<void> => {
+      // each loop alternates reads and writes, as the bench's closed loops do: a stuck write holds its loop
+      for (let i = id, n = 0; cluster.nowMs < 3000; i += 64, n++) {
+        const k = `k${(i * 7919) % 500}`;
+        const ok = await (n % 2 === 0 ? cluster.get(k) : cluster.put(k, `v${i}`)).then(() => true, () => false);
+        if (ok && phase !== 'after') done[phase]++;
+      }
+    };
+    const faults = async (): Promise<void> => {
+      await cluster.sleep(1000);
+      phase = 'during';
+      cluster.faults.partition([[0, 1], [2, 3, 4]]);
+      await cluster.sleep(2000);
+      phase = 'after';
+    };
+    await Promise.all([...Array.from({ length: 64 }, (_, i) => loop(i)), faults()]);
+    const perSecond = { before: done.before / 1, during: done.during / 2 };
+    assert.ok(perSecond.during >= perSecond.before / 2, `ok operations per virtual second: ${JSON.stringify(perSecond)}`);
+    await cluster.stop();
+  });
+});

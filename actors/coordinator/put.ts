@@ -24,6 +24,7 @@ import {
   newPutCore,
   putAddReply,
   putNeeds,
+  putWithdraw,
   putOutcome,
   putStatus,
   putTimeout,
@@ -84,6 +85,7 @@ export class PutFsm {
     this.links = links;
     this.answered.add(this.self);
     putAddReply(this.core, this.self, true);
+    this.withdrawSpare(this.self);
     const { key, targets } = this.request;
     for (const t of targets) {
       if (t.node === this.self) continue;
@@ -107,8 +109,10 @@ export class PutFsm {
   onAck(from: Address, ok: boolean, out: Send[]): void {
     if (this.state !== 'collect') return;
     putAddReply(this.core, from, ok);
-    if (ok) this.answered.add(from);
-    else this.sendSpare(from, out);
+    if (ok) {
+      this.answered.add(from);
+      this.withdrawSpare(from);
+    } else this.sendSpare(from, out);
     this.settle(out);
   }
 
@@ -134,6 +138,13 @@ export class PutFsm {
     for (const s of this.spares) {
       if (this.sparesSent.has(s.hintFor!) && !this.answered.has(s.node) && links.isDown(s.node)) this.markUnreachable(s.node);
     }
+  }
+
+  /** A primary that acked never needs its stand-in: stop counting on it (unless it was already sent the write). */
+  private withdrawSpare(primary: number): void {
+    if (this.sparesSent.has(primary)) return;
+    const spare = this.spares.find((s) => s.hintFor === primary);
+    if (spare !== undefined && !this.request.targets.some((t) => t.node === spare.node)) putWithdraw(this.core, spare.node);
   }
 
   private markUnreachable(node: number): void {
