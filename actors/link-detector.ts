@@ -59,6 +59,7 @@ export function linkOptions(input: Partial<LinkOptions> = {}): LinkOptions {
 /** What a coordinator asks of the detector at one instant (time already bound in). */
 export interface LinkView {
   isDown(peer: number): boolean;
+  confirmedDown(peer: number): boolean;
   probeDue(peer: number): boolean;
 }
 
@@ -68,6 +69,7 @@ export class LinkDetector {
   private viewMs = 0;
   private readonly boundView: LinkView = {
     isDown: (peer) => this.isDown(peer, this.viewMs),
+    confirmedDown: (peer) => this.confirmedDown(peer, this.viewMs),
     probeDue: (peer) => this.probeDue(peer, this.viewMs),
   };
 
@@ -106,6 +108,16 @@ export class LinkDetector {
       l.nextProbeMs = nowMs; // probe at once: a link cut briefly comes back within one probe
     }
     return l.down;
+  }
+
+  /**
+   * Down, and silent for one and a half times its timeout: a busy peer (a deep mailbox, a long pause) has had half a
+   * timeout more to answer. An operation that cannot be met without the peer fails only on this, not on a fresh
+   * verdict (a false one would fail it; a false one for a peer with a stand-in costs only a hint).
+   */
+  confirmedDown(peer: number, nowMs: number): boolean {
+    const l = this.links.get(peer);
+    return l !== undefined && this.isDown(peer, nowMs) && nowMs - l.waitingSinceMs >= 1.5 * this.timeoutOf(peer);
   }
 
   /** True at most once per probeIntervalMs for a down peer: the caller sends it one request as a probe. */

@@ -426,7 +426,9 @@ export abstract class ClientCore {
     }
     this.checkInFlight();
     const nowMs = this.now();
-    const first = this.reachableFrom(targets, id, 0, nowMs);
+    let first = this.reachableFrom(targets, id, 0, nowMs);
+    // every link down: refuse only on confirmed verdicts (a busy replica has had a whole timeout more to answer)
+    if (first < 0) first = targets.findIndex((t) => !this.links.confirmedDown(t.node, nowMs));
     if (first < 0) {
       const unreachable = targets.map((t) => t.node);
       throw new QuorumError(

@@ -48,6 +48,16 @@ describe('link detector', () => {
     });
   }
 
+  test('a down verdict is confirmed once the peer has been silent for one and a half times its timeout', () => {
+    const d = new LinkDetector(OPTIONS);
+    d.sent(PEER, 0);
+    assert.deepEqual([d.isDown(PEER, 100), d.confirmedDown(PEER, 100)], [true, false]);
+    assert.equal(d.confirmedDown(PEER, 149), false);
+    assert.equal(d.confirmedDown(PEER, 150), true);
+    d.heard(PEER, 250);
+    assert.equal(d.confirmedDown(PEER, 1000), false, 'an answer ends it');
+  });
+
   test('links are independent: one silent peer does not make another down', () => {
     const d = new LinkDetector(OPTIONS);
     d.sent(1, 0);

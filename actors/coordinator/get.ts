@@ -126,7 +126,7 @@ export class GetFsm {
   onLinksDown(links: LinkView, out: Send[]): GetResult | undefined {
     if (this.state !== 'collect' || this.waiting.size === 0) return undefined;
     for (const node of [...this.waiting]) {
-      if (!links.isDown(node)) continue;
+      if (!(this.needs(node) ? links.confirmedDown(node) : links.isDown(node))) continue; // see PutFsm.down
       const r = this.onUnreachable(node, out);
       if (r !== undefined) return r;
     }

@@ -131,13 +131,19 @@ export class PutFsm {
     const links = this.links;
     if (links === undefined) return;
     for (const t of this.request.targets) {
-      if (t.node === this.self || this.answered.has(t.node) || !links.isDown(t.node)) continue;
+      if (t.node === this.self || this.answered.has(t.node) || !this.down(t.node)) continue;
       this.markUnreachable(t.node);
       this.sendSpare(t.node, out);
     }
     for (const s of this.spares) {
-      if (this.sparesSent.has(s.hintFor!) && !this.answered.has(s.node) && links.isDown(s.node)) this.markUnreachable(s.node);
+      if (this.sparesSent.has(s.hintFor!) && !this.answered.has(s.node) && this.down(s.node)) this.markUnreachable(s.node);
     }
+  }
+
+  /** Whether to stop waiting for `node`: its link is down (confirmedDown when the write cannot be met without it). */
+  private down(node: number): boolean {
+    const links = this.links!;
+    return putNeeds(this.core, node) ? links.confirmedDown(node) : links.isDown(node);
   }
 
   /** A primary that acked never needs its stand-in: stop counting on it (unless it was already sent the write). */
