@@ -32,7 +32,11 @@ export interface LinkOptions {
   probeIntervalMs: number;
 }
 
-export const DEFAULT_LINK_OPTIONS: Readonly<LinkOptions> = Object.freeze({ timeoutMs: 500, initialTimeoutMs: 1000, probeIntervalMs: 250 });
+export const DEFAULT_LINK_OPTIONS: Readonly<LinkOptions> = Object.freeze({
+  timeoutMs: 500,
+  initialTimeoutMs: 1000,
+  probeIntervalMs: 250,
+});
 
 /** Most peers one detector tracks (replica addresses are below 2^16). */
 export const MAX_LINK_PEERS = 1 << 16;

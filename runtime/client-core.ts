@@ -341,7 +341,8 @@ export abstract class ClientCore {
     if (!this.links.isDown(p.msg.targets[p.attempt].node, nowMs)) return;
     this.failPut(req, p, new QuorumError(
       `write failed: coordinating replicas ${p.asked.join(',')} are unreachable from this client (a request left ` +
-        `unanswered longer than the link's timeout, see links) and no other replica of the key is reachable; it may have been applied`,
+        `unanswered longer than the link's timeout, see links) and no other replica of the key is reachable; ` +
+        'it may have been applied',
       { needed: p.msg.need.total, acked: [], unreachable: p.asked.slice(), coordinators: p.asked.slice() },
     ));
   }
@@ -463,7 +464,8 @@ export abstract class ClientCore {
     return this.track<PutResult>((resolve, reject) => {
       const now = this.now();
       const p: PendingPut = {
-        resolve, reject, deadlineMs: now + timeoutMs, timeoutMs, msg, attempt: first, asked: [], sentAtMs: now, failoverAtMs: now, startMs: now,
+        resolve, reject, deadlineMs: now + timeoutMs, timeoutMs, msg, attempt: first,
+        asked: [], sentAtMs: now, failoverAtMs: now, startMs: now,
       };
       this.puts.set(req, p);
       this.sendPut(p, now);

@@ -208,7 +208,8 @@ export class PutFsm {
       out.push({ to: this.request.from, msg: this.reply(true, undefined, counted(this.core)) });
     } else {
       const outcome = putOutcome(this.core);
-      const why = this.unreachable.length === 0 ? '' : ` Unreachable from coordinator ${this.self}: nodes ${this.unreachable.join(',')}.`;
+      const cut = this.unreachable;
+      const why = cut.length === 0 ? '' : ` Unreachable from coordinator ${this.self}: nodes ${cut.join(',')}.`;
       const error = new QuorumError(outcome.message + why, {
         needed: outcome.needed,
         acked: outcome.ackedNodes,
