@@ -42,7 +42,13 @@ export interface PutRequest {
   spares: Placement[];
   need: Requirement;
   sloppy: boolean;
+  /** the caller's timeoutMs, for messages */
   timeoutMs: number;
+  /**
+   * How long the coordinator may take, from receipt: what is left of the caller's timeoutMs when the client sent
+   * this, less the reply's way back (absent: timeoutMs). A failover's coordinator gets only the rest of the budget.
+   */
+  budgetMs?: number;
   hintAfterMs: number;
 }
 

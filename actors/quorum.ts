@@ -319,6 +319,8 @@ const ACKED = 1;
 const FAILED = 2;
 const TIMED_OUT = 3;
 const UNCOUNTED = 4;
+/** a target that will never be asked (a stand-in whose primary acked): neither pending nor failed */
+const WITHDRAWN = 5;
 
 /** The state shared by both cores. Slots are indexed by target position. */
 interface Tally {
@@ -448,6 +450,27 @@ function tallyStatus(t: Tally): CoreStatus {
   return possible ? 'pending' : 'failed';
 }
 
+/** A pending target will never be asked: it no longer counts as possible (false when it was not pending). */
+function tallyWithdraw(t: Tally, node: number): boolean {
+  const i = t.nodes.indexOf(node);
+  if (i < 0 || t.state[i] !== PENDING || t.timedOut) return false;
+  if (t.countable[i]) {
+    t.open--;
+    if (t.dcSlot[i] >= 0) t.dcOpen[t.dcSlot[i]]--;
+  }
+  t.state[i] = WITHDRAWN;
+  return true;
+}
+
+/** Whether counting `node` failed would make the requirement impossible (false for a node not pending or not counted). */
+function tallyNeeds(t: Tally, node: number): boolean {
+  const i = t.nodes.indexOf(node);
+  if (i < 0 || t.state[i] !== PENDING || !t.countable[i] || t.timedOut) return false;
+  if (t.counted + t.open - 1 < t.req.total) return true;
+  const slot = t.dcSlot[i];
+  return slot >= 0 && t.dcCounted[slot] + t.dcOpen[slot] - 1 < t.dcNeeded[slot];
+}
+
 /** Every pending target becomes timed out; the status is then 'ok' or 'failed', never 'pending'. */
 function tallyTimeout(t: Tally): void {
   if (t.timedOut) return;
@@ -572,6 +595,22 @@ export function putOutcome(core: PutCore): CoreOutcome {
   return tallyOutcome(core.tally);
 }
 
+/**
+ * A stand-in that will never be asked (its primary acked): the write stops counting on it, so that it can fail
+ * fast when nothing else can answer, instead of waiting out its deadline for a node nobody asked.
+ */
+export function putWithdraw(core: PutCore, node: number): void {
+  tallyWithdraw(core.tally, node);
+}
+
+/**
+ * Whether the write cannot be met if `node` fails: a coordinator then asks a node its link detector holds down
+ * anyway (a stale verdict must not fail it), instead of counting it failed at once.
+ */
+export function putNeeds(core: PutCore, node: number): boolean {
+  return tallyNeeds(core.tally, node);
+}
+
 /** The deadline passed: every pending target counts as failed (timed out). Later replies are ignored. */
 export function putTimeout(core: PutCore): CoreOutcome {
   tallyTimeout(core.tally);
@@ -637,6 +676,11 @@ export function getStatus(core: GetCore): CoreStatus {
 
 export function getOutcome(core: GetCore): GetOutcome {
   return { ...tallyOutcome(core.tally), found: core.found, notfound: core.notfound };
+}
+
+/** Whether the read cannot be met if `node` fails (see putNeeds). */
+export function getNeeds(core: GetCore, node: number): boolean {
+  return tallyNeeds(core.tally, node);
 }
 
 /** The deadline passed: every pending target counts as failed (timed out). Later replies are ignored. */

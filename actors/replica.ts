@@ -10,7 +10,8 @@
 
 import { InvalidArgumentError, LeaderlessError, OverloadedError, type WireError } from './errors.js';
 import { hash32 } from './hash.js';
-import type { Address, Message, PutRequest, Send, StoredClock } from './protocol.js';
+import { CLIENT_BASE, type Address, type Message, type MessageType, type PutRequest, type Send, type StoredClock } from './protocol.js';
+import { LinkDetector, type LinkOptions } from './link-detector.js';
 import { PutFsm } from './coordinator/put.js';
 import type { ConflictMode, Stamped } from './types.js';
 import { newClock, newWithContext, sync, updateWith } from './versioning/dvv.js';
@@ -106,7 +107,12 @@ export interface ReplicaOptions {
   hints?: HintOptions;
   /** anti-entropy (Merkle trees, exchanges, tombstone reaping); absent: off, ae-* requests are aborted */
   antiEntropy?: Omit<AntiEntropyOptions, 'node'>;
+  /** per-link failure detection of peers, from the messages themselves (defaults: DEFAULT_LINK_OPTIONS) */
+  links?: Partial<LinkOptions>;
 }
+
+/** Requests to a peer that it answers at once: one left unanswered is what makes the link down (link-detector.ts). */
+const ANSWERED: ReadonlySet<MessageType> = new Set<MessageType>(['replicate', 'handoff', 'ae-tree', 'ae-keys', 'ae-sync', 'ae-tombs']);
 
 interface HandoffInFlight {
   owner: number;
@@ -159,6 +165,8 @@ export class Replica {
   private readonly downSince = new Map<number, number>();
   private readonly handoffs = new Map<number, HandoffInFlight>();
   private readonly handoffOwners = new Set<number>();
+  /** which peers this replica can reach now, learnt from what it sends them and hears back */
+  readonly links: LinkDetector;
 
   /** the key's primaries by its hash (from the anti-entropy options); absent: this replica cannot tell what it owns */
   private readonly placement: ((keyHash: number) => readonly number[]) | undefined;
@@ -181,6 +189,7 @@ export class Replica {
     this.conflicts = options.conflicts;
     this.maxPendingPuts = options.maxPendingPuts;
     this.hintOptions = options.hints ?? DEFAULT_HINTS;
+    this.links = new LinkDetector(options.links);
     this.hints = new HintQueue<StoredClock>({
       maxHintsPerOwner: this.hintOptions.maxHintsPerOwner,
       maxBytesPerOwner: this.hintOptions.maxBytesPerOwner,
@@ -209,6 +218,18 @@ export class Replica {
   }
 
   handle(msg: Message, nowMs: number, out: Send[]): void {
+    const from = msg.type === 'tick' ? -1 : msg.from;
+    if (from >= 0 && from < CLIENT_BASE && from !== this.node) this.links.heard(from, nowMs);
+    this.links.at(nowMs); // the view in-flight writes consult (e.g. on a nack) is current
+    const sent = out.length;
+    this.dispatch(msg, nowMs, out);
+    for (let i = sent; i < out.length; i++) {
+      const s = out[i];
+      if (s.to < CLIENT_BASE && ANSWERED.has(s.msg.type)) this.links.sent(s.to, nowMs);
+    }
+  }
+
+  private dispatch(msg: Message, nowMs: number, out: Send[]): void {
     if (!this.recovered) this.recoverHints(nowMs);
     switch (msg.type) {
       case 'put':
@@ -330,7 +351,7 @@ export class Replica {
     const error = hintFor === undefined ? this.write(msg.key, clock) : this.hint(hintFor, msg.key, clock, nowMs);
     if (error !== undefined) return this.failPut(fsm, error, out);
     this.pending.set(localReq, fsm);
-    fsm.start(clock, out);
+    fsm.start(clock, out, this.links.at(nowMs));
     this.retire(localReq, fsm);
   }
 

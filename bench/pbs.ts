@@ -303,6 +303,7 @@ export function pbsClusterOptions(p: PbsProfile, rw: RwConfig, seed: number, tri
     ...topology,
     read: rw.r, write: rw.w, sloppy: false, readRepair: 'off', readFanout: 'all', conflicts: 'siblings',
     timeoutMs: 600_000, coordinatorFailoverMs: far, readRetryMs: far, hintAfterMs: far,
+    links: { timeoutMs: far, initialTimeoutMs: far }, // PBS models plain quorums: no replica is routed around
     antiEntropy: { intervalMs: 0 },
     storeMaxKeys: Math.max(1024, 1 << Math.ceil(Math.log2(trials + 1))),
     seed,

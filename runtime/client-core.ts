@@ -18,6 +18,7 @@ import {
   type LeaderlessError,
 } from '../actors/errors.js';
 import { hash32, keyByteLength, keyId, utf8Length, type Key } from '../actors/hash.js';
+import { LinkDetector } from '../actors/link-detector.js';
 import type { Address, Message, PutReply, PutRequest, Send, StoredClock } from '../actors/protocol.js';
 import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../actors/quorum.js';
 import { Ring, type Placement } from '../actors/ring.js';
@@ -105,15 +106,23 @@ export const LOCAL_BUSY: unique symbol = Symbol('local read busy');
 
 const GET_KEYS = new Set(['consistency', 'r', 'timeoutMs', 'readRepair', 'standInNotFoundOk']);
 const PUT_KEYS = new Set(['context', 'consistency', 'w', 'timeoutMs']);
+/** The req of a probe (a read nobody waits for, sent to a replica whose link is down): real reqs start at 1. */
+export const PROBE_REQ = 0;
 
 interface PendingPut {
   resolve: (r: PutResult) => void;
   reject: (e: LeaderlessError) => void;
+  /** startMs + timeoutMs: the whole operation's bound, failover included; never moved */
   deadlineMs: number;
   timeoutMs: number;
   /** the request, resent to the next coordinator when one does not answer */
   msg: PutRequest;
+  /** index in msg.targets of the coordinator asked last */
   attempt: number;
+  /** coordinators asked so far */
+  asked: number[];
+  /** when the current coordinator was asked, and when it is replaced if it has not answered */
+  sentAtMs: number;
   failoverAtMs: number;
   startMs: number;
 }
@@ -162,6 +171,8 @@ export abstract class ClientCore {
   /** HDR histograms of completed operations (microseconds): what operators watch as read latency p99 */
   private readonly readLatency = latencyHistogram();
   private readonly writeLatency = latencyHistogram();
+  /** which replicas this client can reach now, from the messages themselves (a partition cuts links, not heartbeats) */
+  private readonly links: LinkDetector;
 
   constructor(config: ResolvedConfig, address: Address, near: number, ring?: Ring) {
     this.config = config;
@@ -170,6 +181,7 @@ export abstract class ClientCore {
     this.ring = ring ?? new Ring({ nodes: config.nodes, vnodes: config.vnodes, replication: config.replication });
     this.defaultRead = this.cachedRequirement(config.read, 'read');
     this.defaultWrite = this.cachedRequirement(config.write, 'write');
+    this.links = new LinkDetector(config.links);
   }
 
   // ------------------------------------------------------------------------------------------ runtime hooks
@@ -261,6 +273,7 @@ export abstract class ClientCore {
 
   /** A message for this client arrived. */
   receive(msg: Message): void {
+    if (msg.type !== 'tick') this.links.heard(msg.from, this.now());
     switch (msg.type) {
       case 'put-reply':
         return this.onPutReply(msg);
@@ -283,32 +296,27 @@ export abstract class ClientCore {
 
   /** Time passed: read retries and deadlines, write failover and deadlines. */
   tick(nowMs: number): void {
+    const links = this.links.at(nowMs);
     for (const g of this.gets.values()) {
+      this.finishGet(g, g.fsm.onLinksDown(links, this.out));
       this.finishGet(g, g.fsm.onTick(nowMs, this.out));
       this.route(g);
     }
     for (const [req, p] of this.puts) {
-      if (nowMs >= p.failoverAtMs && p.attempt + 1 < p.msg.targets.length && nowMs < p.deadlineMs) {
-        // The coordinating replica has not answered (down, cut off, or slow): the next replica coordinates. If the
-        // first one did apply the write, the value may appear twice as siblings (at-least-once: see the README).
-        p.attempt++;
-        p.failoverAtMs = nowMs + this.config.coordinatorFailoverMs;
-        p.deadlineMs = Math.max(p.deadlineMs, nowMs + p.timeoutMs + this.config.coordinatorFailoverMs);
-        this.counters.coordinatorFailovers++;
-        this.transmit(p.msg.targets[p.attempt].node, p.msg);
+      if (nowMs >= p.deadlineMs) {
+        this.failPut(req, p, new TimeoutError(
+          `write timed out after ${p.timeoutMs} ms: coordinating replicas ${p.asked.join(',')} did not answer`,
+          { timeoutMs: p.timeoutMs, coordinators: p.asked.slice() },
+        ));
         continue;
       }
-      if (nowMs < p.deadlineMs) continue;
-      this.puts.delete(req);
-      this.counters.failures++;
-      this.counters.timeouts++;
-      const coordinators = p.msg.targets.slice(0, p.attempt + 1).map((t) => t.node);
-      p.reject(
-        new TimeoutError(`write timed out after ${p.timeoutMs} ms: coordinating replicas ${coordinators.join(',')} did not answer`, {
-          timeoutMs: p.timeoutMs,
-          coordinators,
-        }),
-      );
+      const coordinator = p.msg.targets[p.attempt].node;
+      // Not on a down link alone: the coordinator may have applied the write, and another copy would be a sibling.
+      if (nowMs >= p.failoverAtMs) this.failOver(req, p, nowMs);
+      else if (nowMs - p.sentAtMs >= this.links.timeoutOf(coordinator) && !this.links.waiting(coordinator)) {
+        // slow to answer: ask it something it answers at once, so that a cut link shows within timeoutMs
+        this.probe(coordinator, p.msg.key, nowMs);
+      }
     }
   }
 
@@ -321,6 +329,79 @@ export abstract class ClientCore {
   }
 
   // ---------------------------------------------------------------------------------------------- internals
+
+  /**
+   * The coordinating replica has not answered (down, cut off, or slow): the next replica this client can reach
+   * coordinates, with what is left of the budget. If the first one did apply the write, the value may appear twice
+   * as siblings (at-least-once: see the README). With no replica left to ask, a coordinator whose link is down
+   * fails the write at once; one that is only slow is waited for until the deadline.
+   */
+  private failOver(req: number, p: PendingPut, nowMs: number): void {
+    const next = this.reachableFrom(p.msg.targets, p.msg.key, p.attempt + 1, nowMs);
+    if (next >= 0 && p.deadlineMs - nowMs > this.replyAllowanceMs()) {
+      p.attempt = next;
+      this.counters.coordinatorFailovers++;
+      this.sendPut(p, nowMs);
+      return;
+    }
+    p.failoverAtMs = p.deadlineMs; // nobody left to ask
+    if (!this.links.isDown(p.msg.targets[p.attempt].node, nowMs)) return;
+    this.failPut(req, p, new QuorumError(
+      `write failed: coordinating replicas ${p.asked.join(',')} are unreachable from this client (a request left ` +
+        `unanswered longer than the link's timeout, see links) and no other replica of the key is reachable; ` +
+        'it may have been applied',
+      { needed: p.msg.need.total, acked: [], unreachable: p.asked.slice(), coordinators: p.asked.slice() },
+    ));
+  }
+
+  /**
+   * Index of the first target from `from` on whose link is not down, or -1. A write is not a probe (it would wait
+   * out coordinatorFailoverMs on a cut link): a down target due a probe is sent a read nobody waits for instead.
+   */
+  private reachableFrom(targets: readonly Placement[], key: string, from: number, nowMs: number): number {
+    for (let i = from; i < targets.length; i++) {
+      const node = targets[i].node;
+      if (!this.links.isDown(node, nowMs)) return i;
+      if (this.links.probeDue(node, nowMs)) this.transmit(node, { type: 'get', req: PROBE_REQ, from: this.address, key });
+    }
+    return -1;
+  }
+
+  /** Sends the write to targets[p.attempt] with the budget left: the coordinator's deadline ends before the client's. */
+  private sendPut(p: PendingPut, nowMs: number): void {
+    const node = p.msg.targets[p.attempt].node;
+    p.asked.push(node);
+    p.sentAtMs = nowMs;
+    p.failoverAtMs = nowMs + this.config.coordinatorFailoverMs;
+    const budgetMs = Math.max(1, p.deadlineMs - nowMs - this.replyAllowanceMs());
+    this.transmit(node, { ...p.msg, budgetMs });
+  }
+
+  /** Time kept back for a coordinator's answer to come back and be seen (two ticks: its tick, then ours). */
+  private replyAllowanceMs(): number {
+    return 2 * this.config.tickMs;
+  }
+
+  private failPut(req: number, p: PendingPut, e: LeaderlessError): void {
+    this.puts.delete(req);
+    this.counters.failures++;
+    if (e.code === 'TIMEOUT') this.counters.timeouts++;
+    p.reject(e);
+  }
+
+  /** A read nobody waits for: its answer, if any, tells the link detector the replica is reachable. */
+  private probe(node: number, key: string, nowMs: number): void {
+    this.links.sent(node, nowMs);
+    this.transmit(node, { type: 'get', req: PROBE_REQ, from: this.address, key });
+  }
+
+  /**
+   * Whether a replica's link is down for this client. Now and then a down one is asked anyway, as a probe, so that
+   * it can come back: the read waits for it until the next tick only (GetFsm.onLinksDown).
+   */
+  private linkDown(node: number, nowMs: number): boolean {
+    return this.links.isDown(node, nowMs) && !this.links.probeDue(node, nowMs);
+  }
 
   private async write(key: Key, value: Value | null, options: PutOptions): Promise<PutResult> {
     this.checkOpen();
@@ -352,7 +433,19 @@ export abstract class ClientCore {
       }
     }
     this.checkInFlight();
-    const coordinator = targets[0].node;
+    const nowMs = this.now();
+    let first = this.reachableFrom(targets, id, 0, nowMs);
+    // every link down: refuse only on confirmed verdicts (a busy replica has had a whole timeout more to answer)
+    if (first < 0) first = targets.findIndex((t) => !this.links.confirmedDown(t.node, nowMs));
+    if (first < 0) {
+      const unreachable = targets.map((t) => t.node);
+      throw new QuorumError(
+        `no replica of the key is reachable from this client: nodes ${unreachable.join(',')} left a request ` +
+          `unanswered longer than the link's timeout (see links) (nothing was written)`,
+        { needed: need.total, acked: [], unreachable },
+      );
+    }
+    const coordinator = targets[first].node;
     if (!this.accepts(coordinator)) {
       throw new OverloadedError(
         `replica ${coordinator}'s mailbox is full (${this.config.mailboxCapacity} messages, mailboxCapacity); retry later`,
@@ -377,18 +470,12 @@ export abstract class ClientCore {
     };
     return this.track<PutResult>((resolve, reject) => {
       const now = this.now();
-      const failoverMs = this.config.coordinatorFailoverMs;
-      this.puts.set(req, {
-        resolve,
-        reject,
-        deadlineMs: now + timeoutMs + failoverMs,
-        timeoutMs,
-        msg,
-        attempt: 0,
-        failoverAtMs: now + failoverMs,
-        startMs: now,
-      });
-      this.transmit(coordinator, msg);
+      const p: PendingPut = {
+        resolve, reject, deadlineMs: now + timeoutMs, timeoutMs, msg, attempt: first,
+        asked: [], sentAtMs: now, failoverAtMs: now, startMs: now,
+      };
+      this.puts.set(req, p);
+      this.sendPut(p, now);
     });
   }
 
@@ -455,10 +542,14 @@ export abstract class ClientCore {
   private route(g: PendingGet): void {
     while (this.out.length > 0) {
       const batch = this.out.splice(0);
+      const nowMs = this.now();
       for (const { to, msg } of batch) {
-        if (msg.type === 'get' && !this.accepts(to)) {
-          this.finishGet(g, g.fsm.onUnreachable(to, this.out));
-          continue;
+        if (msg.type === 'get') {
+          if (!this.accepts(to) || (this.linkDown(to, nowMs) && !g.fsm.needs(to))) {
+            this.finishGet(g, g.fsm.onUnreachable(to, this.out));
+            continue;
+          }
+          this.links.sent(to, nowMs);
         }
         this.transmit(to, msg);
       }

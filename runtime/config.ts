@@ -8,6 +8,7 @@ import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
 import type { ConflictMode } from '../actors/types.js';
 import type { ReadRepairMode } from '../actors/coordinator/get.js';
 import { DEFAULT_HINTS, type HintOptions } from '../actors/replica.js';
+import { DEFAULT_LINK_OPTIONS, type LinkOptions } from '../actors/link-detector.js';
 import { DEFAULT_ANTI_ENTROPY, validateAntiEntropyConfig, type AntiEntropyConfig } from '../actors/anti-entropy.js';
 import { DEFAULT_DETECTOR, DEFAULT_RESTART, type DetectorOptions, type RestartOptions } from './supervisor.js';
 
@@ -87,6 +88,12 @@ export interface ClusterOptions {
   standInNotFoundOk?: boolean;
   /** hinted handoff bounds (sloppy quorum) */
   hints?: Partial<HintOptions>;
+  /**
+   * Per-link failure detection from the messages themselves: a replica that leaves a request unanswered for
+   * its learnt round trip plus four deviations, at least `timeoutMs` (default 500; `initialTimeoutMs`, default 1000,
+   * before it has answered anything), is down for that sender, and is probed every `probeIntervalMs` (default 250)
+   */
+  links?: Partial<LinkOptions>;
   /** phi accrual failure detection by the supervisor */
   failureDetector?: Partial<DetectorOptions>;
   /** restart intensity: at most maxRestarts within withinMs, each after delayMs */
@@ -122,6 +129,7 @@ export interface ResolvedConfig {
   sharedMemoryReads: 'one' | 'quorum' | 'off';
   standInNotFoundOk: boolean;
   hints: HintOptions;
+  links: LinkOptions;
   failureDetector: DetectorOptions;
   restart: RestartOptions;
   antiEntropy: AntiEntropyOptions;
@@ -164,6 +172,7 @@ const KNOWN = new Set([
   'storeArenaBytes',
   'localDc',
   'hints',
+  'links',
   'hintAfterMs',
   'coordinatorFailoverMs',
   'readRetryMs',
@@ -358,6 +367,11 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
       hintTtlMs: [1, 30 * 86_400_000], // deprecated, no effect (actors/replica.ts HintOptions)
       handoffBatch: [1, 65536],
       handoffTimeoutMs: [1, 3_600_000],
+    }),
+    links: subOptions('links', options.links, { ...DEFAULT_LINK_OPTIONS }, {
+      timeoutMs: [1, 3_600_000],
+      initialTimeoutMs: [1, 3_600_000],
+      probeIntervalMs: [1, 3_600_000],
     }),
     failureDetector: subOptions('failureDetector', options.failureDetector, DEFAULT_DETECTOR, {
       threshold: [0.5, 100],

@@ -93,6 +93,7 @@ function main(data: ReplicaWorkerData): void {
     conflicts: data.config.conflicts,
     maxPendingPuts: data.config.maxPendingPuts,
     hints: data.config.hints,
+    links: data.config.links,
     antiEntropy: antiEntropyFor(data.config),
   }, { ...writerView(hinted), forEach: (fn) => hinted.forEach(fn) });
   const ports = new Map<Address, Port>();

@@ -10,8 +10,8 @@
 //
 //   batch   := MAGIC:u8(0x57) count:varint message*count          (nothing may follow)
 //   message := tag:u8 req:zz from:varint body
-//     put           tag 1: key value flags{sloppy, context} timeoutMs:f64 hintAfterMs:f64 need targets
-//                          spares:targets [context]
+//     put           tag 1: key value flags{sloppy, context, budget} timeoutMs:f64 hintAfterMs:f64 need targets
+//                          spares:targets [context] [budgetMs:f64]
 //     put-reply     tag 2: flags{ok, error, primaryOnly} acked:(count:varint node:varint*) context [error]
 //     replicate     tag 3: key flags{hintFor} [hintFor:varint] clock
 //     replicate-ack tag 4: flags{ok, error} [error]
@@ -109,6 +109,7 @@ const F_PRIMARY_ONLY = 4; // put-reply
 const F_SIBLINGS = 8; // put-reply
 const F_SLOPPY = 1; // put
 const F_CONTEXT = 2; // put
+const F_BUDGET = 4; // put
 const F_HINT_FOR = 1; // replicate; placement (with F_PRIMARY = 2)
 const F_PRIMARY = 2;
 const F_CLOCK = 1; // get-reply (F_ERROR = 2)
@@ -303,13 +304,18 @@ export class WireCodec {
     this.writeKey(m.key);
     this.writeValue(m.value);
     this.ensure(1 + 2 * F64_BYTES);
-    this.out[this.p++] = (m.sloppy ? F_SLOPPY : 0) | (m.context !== null ? F_CONTEXT : 0);
+    const budget = m.budgetMs !== undefined ? F_BUDGET : 0;
+    this.out[this.p++] = (m.sloppy ? F_SLOPPY : 0) | (m.context !== null ? F_CONTEXT : 0) | budget;
     this.writeF64(m.timeoutMs, 'timeoutMs');
     this.writeF64(m.hintAfterMs, 'hintAfterMs');
     this.writeNeed(m.need);
     this.writeTargets(m.targets, 'targets');
     this.writeTargets(m.spares, 'spares');
     if (m.context !== null) this.writeContext(m.context);
+    if (m.budgetMs !== undefined) {
+      this.ensure(F64_BYTES);
+      this.writeF64(m.budgetMs, 'budgetMs');
+    }
   }
 
   private writePutReply(m: PutReply): void {
@@ -647,7 +653,7 @@ export class WireCodec {
   private readPut(req: number, from: number): PutRequest {
     const key = this.readKey();
     const value = this.readValue();
-    const flags = this.readFlags(F_SLOPPY | F_CONTEXT);
+    const flags = this.readFlags(F_SLOPPY | F_CONTEXT | F_BUDGET);
     const timeoutMs = this.readF64();
     const hintAfterMs = this.readF64();
     const need = this.readNeed();
@@ -655,7 +661,9 @@ export class WireCodec {
     const spares = this.readTargets();
     const context = (flags & F_CONTEXT) !== 0 ? this.readContext() : null;
     const sloppy = (flags & F_SLOPPY) !== 0;
-    return { type: 'put', req, from, key, value, context, targets, spares, need, sloppy, timeoutMs, hintAfterMs };
+    const m: PutRequest = { type: 'put', req, from, key, value, context, targets, spares, need, sloppy, timeoutMs, hintAfterMs };
+    if ((flags & F_BUDGET) !== 0) m.budgetMs = this.readF64();
+    return m;
   }
 
   private readPutReply(req: number, from: number): PutReply {

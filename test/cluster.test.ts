@@ -261,8 +261,14 @@ describe('errors are typed, say what was wrong, and leave the cluster working', 
     const [a] = primaries(cluster, key);
     cluster.faults.partition([[a], [0, 1, 2, 3, 4].filter((n) => n !== a)]);
     const e = await rejectsWith(cluster.put(key, 'v', { consistency: 'ALL', timeoutMs: 100 }), 'TIMEOUT', /timed out after 100 ms/);
-    assert.equal((e.details.failed as number[]).length, 2, 'the two cut-off replicas are named');
-    assert.deepEqual(e.details.acked, [a]);
+    // timeoutMs bounds the whole write: the coordinator gives up two ticks early so that its answer (naming the
+    // cut-off replicas) arrives in time; on a loaded machine it can still be late, and the client's own answer names
+    // the coordinator that did not answer
+    if (e.details.failed === undefined) assert.deepEqual(e.details.coordinators, [a]);
+    else {
+      assert.equal((e.details.failed as number[]).length, 2, 'the two cut-off replicas are named');
+      assert.deepEqual(e.details.acked, [a]);
+    }
     cluster.faults.heal();
     await stillWorks();
   });

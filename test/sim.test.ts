@@ -211,7 +211,9 @@ describe('sim: errors are typed, say what was wrong, and leave the cluster worki
       /timed out after 100 ms.*timed out waiting for nodes \d+,\d+/,
     );
     assert.deepEqual(e.details.acked, [a]);
-    assert.ok(cluster.nowMs >= 100 && cluster.nowMs < 120, `timed out at virtual ${cluster.nowMs} ms`);
+    // the coordinator gives up inside the caller's 100 ms (its budget leaves room for the answer to come back)
+    const window = 100 - 2 * cluster.config.tickMs;
+    assert.ok(cluster.nowMs >= window && cluster.nowMs <= 100, `timed out at virtual ${cluster.nowMs} ms`);
     cluster.faults.heal();
     await stillWorks(cluster);
   });

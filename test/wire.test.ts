@@ -77,6 +77,7 @@ const TABLE: Array<[string, Message]> = [
   ['put: typical (3 targets, 100-byte ASCII value, 3-entry context)', put({})],
   ['put: blind (null context), not sloppy (no spares)', put({ context: null, sloppy: false, spares: [] })],
   ['put: empty context', put({ context: [] })],
+  ['put: a failover\'s budget (what is left of the caller\'s timeoutMs)', put({ budgetMs: 280.5 })],
   ['put: unicode value, fractional times', put({ value: 'naïve ✓ 日本 😀', timeoutMs: 0.25, hintAfterMs: 12.5 })],
   ['put: long unicode value (native encoder path)', put({ value: 'é'.repeat(300) + '😀'.repeat(50) })],
   ['put: bytes value', put({ value: new Uint8Array([0, 1, 2, 254, 255]) })],

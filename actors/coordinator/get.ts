@@ -19,7 +19,8 @@
 
 import { QuorumError, TimeoutError, type LeaderlessError } from '../errors.js';
 import type { Address, GetReply, Send, StoredClock } from '../protocol.js';
-import { counted, getAddReply, getOutcome, getStatus, getTimeout, newGetCore, type GetCore, type Requirement } from '../quorum.js';
+import { counted, getAddReply, getNeeds, getOutcome, getStatus, getTimeout, newGetCore, type GetCore, type Requirement } from '../quorum.js';
+import type { LinkView } from '../link-detector.js';
 import type { Placement } from '../ring.js';
 import type { ConflictMode } from '../types.js';
 import { equal, join, sync, type VersionVector } from '../versioning/dvv.js';
@@ -73,6 +74,10 @@ export class GetFsm {
   /** the latest time the FSM was given (asks between ticks are dated by it) */
   private lastMs: number;
   private outstanding = 0;
+  /** asked and not answered: a reply from anyone else (e.g. a node already given up as unreachable) is ignored */
+  private readonly waiting = new Set<number>();
+  /** targets given up without an answer: a full mailbox or a link the client's detector holds down */
+  private readonly unreachable: number[] = [];
   /** replies in arrival order: node and its clock (null: it holds nothing) */
   private readonly replyNodes: number[] = [];
   private readonly replyClocks: Array<StoredClock | null> = [];
@@ -103,7 +108,7 @@ export class GetFsm {
   }
 
   onReply(msg: GetReply, out: Send[]): GetResult | undefined {
-    if (this.state !== 'collect' || this.replyNodes.includes(msg.from)) return undefined;
+    if (this.state !== 'collect' || !this.waiting.delete(msg.from)) return undefined;
     this.outstanding--;
     if (msg.error !== undefined) {
       this.failed(msg.from);
@@ -119,12 +124,29 @@ export class GetFsm {
 
   /** A target could not be reached (its mailbox was full, or it is known down): count it failed, ask another. */
   onUnreachable(node: number, out: Send[]): GetResult | undefined {
-    if (this.state !== 'collect') return undefined;
+    if (this.state !== 'collect' || !this.waiting.delete(node)) return undefined;
     this.outstanding--;
     this.failed(node);
+    this.unreachable.push(node);
     getAddReply(this.core, node, 'error');
     this.askNext(out);
     return this.settle(out);
+  }
+
+  /** Whether the read cannot be met if `node` fails: then it is asked even on a link held down (the verdict may be stale). */
+  needs(node: number): boolean {
+    return getNeeds(this.core, node);
+  }
+
+  /** Gives up at once on every target asked whose link has gone down since (no waiting out retryAfterMs). */
+  onLinksDown(links: LinkView, out: Send[]): GetResult | undefined {
+    if (this.state !== 'collect' || this.waiting.size === 0) return undefined;
+    for (const node of [...this.waiting]) {
+      if (!(this.needs(node) ? links.confirmedDown(node) : links.isDown(node))) continue; // see PutFsm.down
+      const r = this.onUnreachable(node, out);
+      if (r !== undefined) return r;
+    }
+    return undefined;
   }
 
   onRepairAck(from: Address): GetResult | undefined {
@@ -169,6 +191,7 @@ export class GetFsm {
     if (i < 0) return false;
     this.askedAtMs[i] = this.lastMs;
     this.outstanding++;
+    this.waiting.add(targets[i].node);
     out.push({ to: targets[i].node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key } });
     return true;
   }
@@ -211,12 +234,14 @@ export class GetFsm {
   private fail(): GetResult {
     const outcome = getOutcome(this.core);
     this.state = 'done';
+    const why = this.unreachable.length === 0 ? '' : ` Unreachable from this client: nodes ${this.unreachable.join(',')}.`;
     return {
       ok: false,
-      error: new QuorumError(outcome.message, {
+      error: new QuorumError(outcome.message + why, {
         needed: outcome.needed,
         replied: outcome.ackedNodes,
         failed: outcome.failedNodes,
+        unreachable: this.unreachable.slice(),
         level: this.params.need.level,
       }),
     };

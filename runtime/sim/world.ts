@@ -431,6 +431,7 @@ export class SimWorld {
         conflicts: this.config.conflicts,
         maxPendingPuts: this.config.maxPendingPuts,
         hints: this.config.hints,
+        links: this.config.links,
         antiEntropy: { ranges: rangesOf(this.ring), placement: (h) => this.ring.preferenceList(h), config: this.config.antiEntropy },
       },
       hintStore,
