@@ -349,6 +349,8 @@ interface Tally {
 
 export interface PutCore {
   tally: Tally;
+  /** per target: the primary whose seat it fills (see seatsOf) */
+  seat: number[];
 }
 
 export interface GetCore {
@@ -579,12 +581,31 @@ export function counted(core: PutCore | GetCore): Counted {
 // Put core ------------------------------------------------------------------------------------------------------
 
 export function newPutCore(req: Requirement, targets: readonly Target[], opts: { sloppy: boolean }): PutCore {
-  return { tally: newTally('write', req, targets, opts?.sloppy === true) };
+  return { tally: newTally('write', req, targets, opts?.sloppy === true), seat: seatsOf(targets) };
 }
 
-/** Adds one write ack (ok) or error (!ok). Ignores unknown nodes, duplicates, and replies after a timeout. */
+/**
+ * Adds one write ack (ok) or error (!ok). Ignores unknown nodes, duplicates, and replies after a timeout. A primary's
+ * seat counts once, as in the get core: a stand-in's ack fills it, and the primary's late ack then does not count.
+ */
 export function putAddReply(core: PutCore, node: number, ok: boolean): void {
-  tallyReply(core.tally, node, ok === true);
+  const t = core.tally;
+  const before = t.counted;
+  if (tallyReply(t, node, ok === true) && t.counted > before) fillSeat(t, core.seat, t.nodes.indexOf(node));
+}
+
+/**
+ * Per target, the primary whose seat it fills: its own node, or a stand-in's hintFor; -1 for a fallback that names
+ * no primary (it counts alone).
+ */
+function seatsOf(targets: readonly Target[]): number[] {
+  return targets.map((t) => (t.primary ? t.node : (t.hintFor ?? -1)));
+}
+
+/** Target i's reply counted: the others of its seat (the primary, or its other stand-ins) no longer count. */
+function fillSeat(t: Tally, seat: readonly number[], i: number): void {
+  if (seat[i] < 0) return;
+  for (let j = 0; j < t.nodes.length; j++) if (j !== i && seat[j] === seat[i]) uncount(t, j);
 }
 
 export function putStatus(core: PutCore): CoreStatus {
@@ -636,8 +657,7 @@ export interface GetCoreOptions {
  */
 export function newGetCore(req: Requirement, targets: readonly Target[], opts: GetCoreOptions): GetCore {
   const tally = newTally('read', req, targets, opts?.sloppy === true);
-  const seat = targets.map((t) => (t.primary ? t.node : (t.hintFor ?? -1)));
-  return { tally, found: 0, notfound: 0, seat, standInNotFoundOk: opts?.standInNotFoundOk === true };
+  return { tally, found: 0, notfound: 0, seat: seatsOf(targets), standInNotFoundOk: opts?.standInNotFoundOk === true };
 }
 
 /**
@@ -657,9 +677,7 @@ export function getAddReply(core: GetCore, node: number, reply: GetReply): void 
   if (!tallyReply(t, node, reply !== 'error') || t.counted === before) return;
   if (reply === 'found') core.found++;
   else core.notfound++;
-  // the seat is filled: the primary's other answerers (it, or its other stand-ins) no longer count
-  if (core.seat[i] < 0) return;
-  for (let j = 0; j < t.nodes.length; j++) if (j !== i && core.seat[j] === core.seat[i]) uncount(t, j);
+  fillSeat(t, core.seat, i);
 }
 
 /** A pending target whose reply will not count (it is recorded as uncounted when it comes). */

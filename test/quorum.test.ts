@@ -526,3 +526,29 @@ function checkOutcome(
   assert.equal(o.primaryOnly, okT.filter(counts).every((t) => t.primary));
   assert.ok(o.message.length > 0 && o.message.endsWith('.'));
 }
+
+// A write's stand-in (a spare sent the write with a hint when its primary was slow) fills that primary's seat: the
+// primary's own late ack must not count a second time, or W = ALL would succeed with another primary holding nothing.
+describe('put core: a primary and its stand-in fill one seat', () => {
+  const S = (node: number, hintFor: number): Target => ({ node, dc: 'dc1', primary: false, hintFor });
+  test('W=ALL: the coordinator, primary 1 and its stand-in 3 do not meet ALL while primary 2 is silent', () => {
+    const core = newPutCore(W(3), [P(0), P(1), P(2), S(3, 1), S(4, 2)], { sloppy: true });
+    putAddReply(core, 0, true);
+    putAddReply(core, 3, true); // stand-in for the slow primary 1
+    assert.equal(putStatus(core), 'pending');
+    putAddReply(core, 1, true); // primary 1 answers late: its seat is already filled
+    assert.equal(putStatus(core), 'pending');
+    assert.deepEqual(putOutcome(core).ackedNodes, [0, 3]);
+    putAddReply(core, 4, true); // primary 2's seat, through its stand-in
+    assert.equal(putStatus(core), 'ok');
+  });
+  test('W=ALL: once a seat is filled, the rest of it cannot make the write impossible', () => {
+    const core = newPutCore(W(3), [P(0), P(1), P(2), S(3, 1)], { sloppy: true });
+    putAddReply(core, 0, true);
+    putAddReply(core, 1, true);
+    putAddReply(core, 3, false); // primary 1's stand-in fails after primary 1 acked: nothing lost
+    assert.equal(putStatus(core), 'pending');
+    putAddReply(core, 2, true);
+    assert.equal(putStatus(core), 'ok');
+  });
+});
