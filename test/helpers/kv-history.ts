@@ -38,7 +38,7 @@ export class History {
   ) {}
 
   /** A read needing `count` replicas (R as a number, for the calm-phase check). */
-  async get(c: KvClient, client: string, key: string, options: { timeoutMs?: number } & object, count: number): Promise<HistoryOp> {
+  async get(c: KvClient, client: string, key: string, options: { timeoutMs?: number; [k: string]: unknown }, count: number): Promise<HistoryOp> {
     const op = this.begin(client, key, 'get', options);
     op.count = count;
     await this.settle(op, c.get(key, options));
@@ -46,7 +46,7 @@ export class History {
   }
 
   /** A put (value) or delete (null); `from` is the ok operation whose context it passes (undefined: blind). */
-  async write(c: KvClient, client: string, key: string, value: string | null, from: HistoryOp | undefined, options: { timeoutMs?: number } & object): Promise<HistoryOp> {
+  async write(c: KvClient, client: string, key: string, value: string | null, from: HistoryOp | undefined, options: { timeoutMs?: number; [k: string]: unknown }): Promise<HistoryOp> {
     const op = this.begin(client, key, value === null ? 'delete' : 'put', options);
     if (value !== null) op.value = value;
     const context = from === undefined ? undefined : this.contexts.get(from.id);
