@@ -15,322 +15,59 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
-import { hash32, keyId } from '../actors/hash.js';
-import { LeaderlessError } from '../actors/errors.js';
-import { Prng } from '../runtime/sim/prng.js';
-import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
-import type { SimClient } from '../runtime/sim/sim-client.js';
-import { History } from './helpers/kv-history.js';
-import { judge, kindsOf, type FinalKey, type HistoryOp, type Violation } from './helpers/kv-oracle.js';
+import { kindsOf } from './helpers/kv-oracle.js';
+import { describeDrawn, runSeed } from './helpers/sim-random-run.js';
 
-/** seeds `npm test` runs (about 60 ms each on a 2-core machine) */
-const CI_SEEDS = 150;
-/** how far past its timeoutMs an operation may settle, virtual ms (ticks are 10 ms) */
-const SLACK_MS = 50;
-/** virtual ms the workload runs */
-const WORKLOAD_MS = 1500;
-const CALM_KEYS = 4;
-
-type Level = number | 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL' | 'ANY';
-
-interface Drawn {
-  options: SimOptions & { nodes: number; replication: number; timeoutMs: number };
-  keys: string[];
-  slots: number;
-  readLevels: Level[];
-  writeLevels: Level[];
-  /** crashes with wipe the schedule may do: fewer than the smallest W a write may be acked with */
-  maxWipes: number;
-}
-
-/** Replicas a level needs for N (ANY: one, a hint alone). */
-function countOf(level: Level, n: number): number {
-  if (typeof level === 'number') return level;
-  return { ONE: 1, ANY: 1, TWO: 2, THREE: 3, QUORUM: Math.floor(n / 2) + 1, ALL: n }[level];
-}
-
-function levels(n: number, write: boolean): Level[] {
-  const named: Level[] = ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', ...(write ? (['ANY'] as Level[]) : [])];
-  const numbers = Array.from({ length: n }, (_, i) => i + 1);
-  return [...numbers, ...named.filter((l) => countOf(l, n) <= n)];
-}
-
-function pick<T>(rng: Prng, xs: readonly T[]): T {
-  return xs[rng.int(xs.length)];
-}
-
+/** seeds `npm test` runs (about 27 ms of CPU each: 200 take 6-15 s on this 2-core machine, depending on load) */
+const CI_SEEDS = 200;
 /** RANDOM_OVERRIDE='{"sloppy":false}' replaces drawn options: to see which mechanism a violation needs. */
 const OVERRIDE = JSON.parse(process.env.RANDOM_OVERRIDE ?? '{}') as Record<string, unknown>;
 
-export function drawConfig(seed: number): Drawn {
-  const rng = new Prng((seed * 2654435761) >>> 0);
-  const nodes = 3 + rng.int(5);
-  const replication = 1 + rng.int(Math.min(5, nodes));
-  const readLevels = levels(replication, false);
-  const writeLevels = levels(replication, true);
-  const read = pick(rng, readLevels);
-  const write = pick(rng, writeLevels);
-  const hintTtlMs = pick(rng, [100, 400, 1500, 3 * 3600_000]);
-  // grace >= TTL is the config's rule; one draw in 20 breaks it on purpose and must be refused (INVALID_CONFIG)
-  const tombstoneGraceMs = rng.chance(0.05) ? Math.floor(hintTtlMs / 2) : hintTtlMs * pick(rng, [1, 1, 2, 10]);
-  const timeoutMs = pick(rng, [80, 200, 500, 1000]);
-  const options: Drawn['options'] = {
-    seed, nodes, replication, read, write, timeoutMs,
-    vnodes: pick(rng, [1, 2, 4, 16, 64]),
-    readFanout: pick(rng, ['quorum', 'all'] as const),
-    sloppy: rng.chance(0.5),
-    readRepair: pick(rng, ['async', 'blocking', 'off'] as const),
-    sharedMemoryReads: pick(rng, ['one', 'quorum', 'off'] as const),
-    localReads: rng.chance(0.3),
-    storeMaxKeys: pick(rng, [16, 32, 1 << 18]),
-    hintAfterMs: pick(rng, [10, 50, 200]),
-    coordinatorFailoverMs: pick(rng, [40, 150, 600]),
-    readRetryMs: pick(rng, [10, 50, 200]),
-    hints: { hintTtlMs, maxHintWindowMs: pick(rng, [200, 1000, 3 * 3600_000]), maxHintsPerOwner: pick(rng, [4, 64, 100_000]) },
-    antiEntropy: { tombstoneGraceMs, intervalMs: pick(rng, [0, 0, 100, 500]) },
-    latency: rng.chance(0.5)
-      ? { kind: 'uniform', minMs: 0.5, maxMs: 1.5 }
-      : { kind: 'mixture', parts: [{ weight: 19, dist: { kind: 'uniform', minMs: 0.2, maxMs: 3 } }, { weight: 1, dist: { kind: 'pareto', xm: 5, alpha: 1.5 } }] },
-    duplicateProbability: pick(rng, [0, 0, 0.02]),
-    ...OVERRIDE,
-  };
-  const keys = Array.from({ length: 2 + rng.int(5) }, (_, i) => `k${i}`);
-  // a write may use the cluster default or any drawn level: wipes stay below the smallest count it may be acked by
-  const minW = Math.min(...writeLevels.map((l) => countOf(l, replication)));
-  return { options, keys, slots: 2 + rng.int(3), readLevels, writeLevels, maxWipes: Math.max(0, minW - 1) };
-}
+const known = (kinds: string, seeds: number[]): Array<[number, string]> => seeds.map((s) => [s, kinds]);
 
-interface Run {
-  cluster: SimCluster;
-  history: History;
-  faults: string[];
-  going: boolean;
-  wipes: number;
-  nextValue: number;
-}
-
-/** Same seed, same run: returns the violations and what a failure report needs. */
-export async function runSeed(seed: number): Promise<{ violations: Violation[]; drawn: Drawn; faults: string[]; refused?: string }> {
-  const drawn = drawConfig(seed);
-  let cluster: SimCluster;
-  try {
-    cluster = await SimCluster.start(drawn.options);
-  } catch (e) {
-    // a draw that breaks a documented rule must be refused with a typed INVALID_CONFIG, nothing else
-    if (e instanceof LeaderlessError && e.code === 'INVALID_CONFIG') return { violations: [], drawn, faults: [], refused: e.message };
-    throw e;
-  }
-  const rng = new Prng((seed ^ 0x9e3779b9) >>> 0);
-  const run: Run = { cluster, history: new History(() => cluster.nowMs, drawn.options.timeoutMs), faults: [], going: true, wipes: 0, nextValue: 0 };
-  try {
-    for (let s = 0; s < drawn.slots; s++) void slot(run, drawn, rng.fork(), s);
-    await Promise.all([cluster.sleep(WORKLOAD_MS).then(() => (run.going = false)), nemesis(run, drawn, rng.fork())]);
-    const ops = await closeHistory(run, drawn);
-    const finals = await heal(run, drawn);
-    const calmFromMs = cluster.nowMs;
-    await calm(run, drawn, rng.fork());
-    const all = [...ops, ...(await closeHistory(run, drawn)).slice(ops.length)];
-    const violations = judge({ ops: all, finals, endMs: cluster.nowMs, slackMs: SLACK_MS, replication: drawn.options.replication, calmFromMs });
-    return { violations, drawn, faults: run.faults };
-  } catch (e) {
-    const crash = `the run threw: ${(e as Error).stack ?? String(e)}`;
-    return { violations: [{ kind: 'final-read-failed', key: '*', detail: crash }], drawn, faults: run.faults };
-  } finally {
-    await cluster.stop();
-  }
-}
-
-/** One client slot: clients are created near a random node (or unplaced), do a few operations, and are closed. */
-async function slot(run: Run, d: Drawn, rng: Prng, s: number): Promise<void> {
-  const nodes = d.options.nodes;
-  for (let gen = 0; run.going; gen++) {
-    const c = await run.cluster.client(rng.chance(0.7) ? { near: rng.int(nodes) } : {});
-    const name = `s${s}.${gen}`;
-    const last = new Map<string, HistoryOp>();
-    const ops = 2 + rng.int(8);
-    for (let i = 0; i < ops && run.going; i++) {
-      await run.cluster.sleep(rng.uniform(0, 40));
-      if (!run.going) break;
-      const p = oneOp(run, d, rng, c, name, last);
-      // churn: sometimes the client is closed while its operation is in flight
-      if (rng.chance(0.03)) break;
-      await p;
-    }
-    c.close();
-  }
-}
-
-async function oneOp(run: Run, d: Drawn, rng: Prng, c: SimClient, name: string, last: Map<string, HistoryOp>): Promise<void> {
-  const key = pick(rng, d.keys);
-  const h = run.history;
-  const r = rng.float();
-  if (r < 0.2) {
-    const { options, count } = readOptions(d, rng);
-    await h.get(c, name, key, options, count);
-    return;
-  }
-  let from: HistoryOp | undefined;
-  if (r < 0.6) {
-    const { options, count } = readOptions(d, rng);
-    from = await h.get(c, name, key, options, count);
-    if (from.outcome !== 'ok' || !run.going) return;
-  } else if (r < 0.75) {
-    from = last.get(key); // chain on the context the last put returned
-  }
-  const del = rng.chance(from === undefined ? 0.08 : 0.2);
-  const options = writeOptions(d, rng);
-  const op = await h.write(c, name, key, del ? null : `v${run.nextValue++}`, from, options);
-  if (op.outcome === 'ok' && op.kind === 'put' && op.values!.length === 1) last.set(key, op);
-  else last.delete(key);
-}
-
-function readOptions(d: Drawn, rng: Prng): { options: Record<string, unknown>; count: number } {
-  const options: Record<string, unknown> = {};
-  let level = d.options.read as Level;
-  if (rng.chance(0.4)) options.consistency = level = pick(rng, d.readLevels);
-  if (rng.chance(0.2)) options.readRepair = pick(rng, ['async', 'blocking', 'off']);
-  if (rng.chance(0.2)) options.timeoutMs = pick(rng, [50, 150, 400]);
-  return { options, count: countOf(level, d.options.replication) };
-}
-
-function writeOptions(d: Drawn, rng: Prng): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
-  if (rng.chance(0.4)) options.consistency = pick(rng, d.writeLevels);
-  if (rng.chance(0.2)) options.timeoutMs = pick(rng, [50, 150, 400]);
-  return options;
-}
-
-async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
-  const { cluster } = run;
-  const n = d.options.nodes;
-  const log = (s: string): void => void run.faults.push(`${cluster.nowMs.toFixed(1)} ${s}`);
-  while (run.going) {
-    await cluster.sleep(rng.uniform(20, 200));
-    if (!run.going) break;
-    const node = rng.int(n);
-    const r = rng.float();
-    if (r < 0.14) {
-      const groups = split(rng, n);
-      cluster.faults.partition(groups);
-      log(`partition ${JSON.stringify(groups)}`);
-    } else if (r < 0.26) {
-      cluster.faults.heal();
-      log('heal');
-    } else if (r < 0.38) {
-      await cluster.faults.kill(node);
-      log(`kill ${node}`);
-    } else if (r < 0.5) {
-      cluster.faults.restart(node);
-      log(`restart ${node}`);
-    } else if (r < 0.56) {
-      await twoDown(run, rng, n, log);
-    } else if (r < 0.6 && run.wipes < d.maxWipes) {
-      run.wipes++;
-      cluster.faults.crash(node, { wipe: true });
-      log(`crash ${node} wipe`);
-    } else if (r < 0.68) {
-      cluster.faults.pause(node);
-      log(`pause ${node}`);
-    } else if (r < 0.76) {
-      cluster.faults.resume(node);
-      log(`resume ${node}`);
-    } else if (r < 0.84) {
-      const ms = rng.uniform(5, 150);
-      cluster.faults.delay(node, { kind: 'exponential', rate: 1 / ms });
-      log(`delay ${node} exp(mean ${ms.toFixed(0)} ms)`);
-    } else if (r < 0.92) {
-      const p = rng.uniform(0.05, 0.5);
-      cluster.faults.drop(p, rng.chance(0.8) ? node : undefined);
-      log(`drop p=${p.toFixed(2)}`);
-    } else {
-      cluster.faults.clear();
-      log('clear');
-    }
-  }
-}
-
-/** Two nodes go down together and come back in either order, the second while the first is coming back. */
-async function twoDown(run: Run, rng: Prng, n: number, log: (s: string) => void): Promise<void> {
-  const a = rng.int(n);
-  const b = (a + 1 + rng.int(n - 1)) % n;
-  await run.cluster.faults.kill(a);
-  await run.cluster.faults.kill(b);
-  await run.cluster.sleep(rng.uniform(0, 30));
-  const [first, second] = rng.chance(0.5) ? [a, b] : [b, a];
-  run.cluster.faults.restart(first);
-  run.cluster.faults.restart(second);
-  log(`kill ${a}+${b}, restart ${first} then ${second}`);
-}
-
-/** Nodes shuffled into 2 or 3 groups (clients near a node are cut off with it). */
-function split(rng: Prng, n: number): number[][] {
-  const order = [...Array(n).keys()];
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  const a = 1 + rng.int(n - 1);
-  const b = rng.chance(0.3) && a < n - 1 ? a + 1 + rng.int(n - 1 - a) : n;
-  return [order.slice(0, a), order.slice(a, b), order.slice(b)].filter((g) => g.length > 0);
-}
-
-/** Waits until every operation settled or could no longer settle in time; returns a snapshot of the history. */
-async function closeHistory(run: Run, d: Drawn): Promise<HistoryOp[]> {
-  // long enough that a late operation (one past its timeout) still settles and is judged late, not unsettled
-  const limitMs = run.cluster.nowMs + 4 * Math.max(d.options.timeoutMs, 400) + 2 * Math.min(d.options.coordinatorFailoverMs!, 2000) + SLACK_MS;
-  while (run.history.pending() > 0 && run.cluster.nowMs < limitMs) await run.cluster.sleep(20);
-  return structuredClone(run.history.ops);
-}
-
-/** Heal, settle, two anti-entropy rounds, then what every node holds and a read of every key at ALL. */
-async function heal(run: Run, d: Drawn): Promise<FinalKey[]> {
-  const { cluster } = run;
-  cluster.faults.clear();
-  run.faults.push(`${cluster.nowMs.toFixed(1)} clear (final)`);
-  await cluster.sleep(100);
-  for (let round = 0; round < 2; round++) {
-    await cluster.settle();
-    await cluster.repair();
-  }
-  await cluster.settle();
-  const finals: FinalKey[] = [];
-  for (const key of d.keys) {
-    const primaries = cluster.ring.preferenceList(hash32(keyId(key)));
-    const holds = (node: number): { node: number; held: FinalKey['primaries'][number]['held'] } => {
-      const h = cluster.inspect(node, key);
-      return { node, held: h === undefined ? undefined : { values: h.values.map(String), context: h.context } };
-    };
-    const f: FinalKey = {
-      key, values: null,
-      primaries: primaries.map(holds),
-      others: [...Array(d.options.nodes).keys()].filter((x) => !primaries.includes(x)).map(holds),
-    };
-    try {
-      f.values = (await cluster.get(key, { consistency: 'ALL', readRepair: 'off', timeoutMs: 10_000 })).values.map(String);
-    } catch (e) {
-      f.error = `${(e as LeaderlessError).code ?? ''} ${(e as Error).message}`;
-    }
-    finals.push(f);
-  }
-  return finals;
-}
-
-/** No faults, handoff done: puts at ALL on fresh keys, each read back once at the drawn read level. */
-async function calm(run: Run, d: Drawn, rng: Prng): Promise<void> {
-  const c = await run.cluster.client();
-  for (let i = 0; i < CALM_KEYS; i++) {
-    const key = `calm${i}`;
-    await run.history.write(c, 'calm', key, `v${run.nextValue++}`, undefined, { consistency: 'ALL' });
-    const { options, count } = readOptions(d, rng);
-    await run.history.get(c, 'calm', key, options, count);
-  }
-  c.close();
-}
-
-// ------------------------------------------------------------------------------------------------ the suites
-
-/** Seeds that fail on this branch, by the finding of issue 15 they show (todo until it is fixed). */
-const KNOWN = new Map<number, string>();
+/**
+ * The violation kinds each CI seed shows on this branch, from open findings of issue 15 (classified in
+ * /work/notes/oracle-findings.md). A seed whose violations are all of its known kinds is reported as todo (failing,
+ * with its details, but not failing the suite); any other kind fails. ORACLE_STRICT=1 excuses nothing: use it, and
+ * empty this table, once the fixes are merged.
+ */
+const KNOWN: Record<number, string> = Object.fromEntries([
+  ...known('duplicate-value late', [1, 5, 14, 28, 36, 38, 39, 49, 50, 60, 61, 68, 76, 80, 82, 85, 88, 97, 99, 100, 105, 112, 119, 122, 131, 133, 134, 137, 150, 155, 156, 173, 180, 185, 186, 187, 197, 198, 200]),
+  ...known('late', [4, 16, 17, 21, 43, 44, 54, 64, 65, 72, 74, 78, 91, 94, 101, 107, 108, 118, 127, 132, 136, 171, 175, 177, 183, 188]),
+  ...known('duplicate-value late stray-copy', [9, 15, 20, 24, 29, 31, 42, 53, 58, 67, 116, 120, 121, 123, 139, 146, 148, 153, 154, 157, 165, 166, 167, 172, 190]),
+  ...known('late stray-copy', [11, 22, 62, 75, 87, 96, 98, 102, 135, 138, 184, 196, 199]),
+  ...known('duplicate-value late not-concurrent', [27, 59, 110, 128, 145, 163, 181, 182, 192]),
+  ...known('duplicate-value late not-concurrent resurrected', [6, 45, 104, 111, 140, 170, 174]),
+  ...known('duplicate-value late not-concurrent stray-copy', [41, 52, 55, 143, 147, 152, 168]),
+  ...known('duplicate-value', [56, 83, 106, 117]),
+  ...known('duplicate-value late not-concurrent resurrected stray-copy', [114, 161, 162, 176]),
+  ...known('duplicate-value late stale-quorum-read stray-copy', [12, 84, 129]),
+  ...known('duplicate-value stray-copy', [18, 89, 103]),
+  ...known('stray-copy', [25, 30, 178]),
+  ...known('late lost-write not-converged stale-quorum-read', [33, 40, 46]),
+  ...known('late lost-write not-converged resurrected stale-quorum-read stray-copy', [7, 144]),
+  ...known('late not-concurrent resurrected', [79, 159]),
+  ...known('late lost-write stray-copy', [109, 193]),
+  ...known('duplicate-value not-concurrent', [179, 191]),
+  ...known('duplicate-value late not-converged stray-copy', [2]),
+  ...known('duplicate-value late resurrected stray-copy', [13]),
+  ...known('lost-write not-converged stale-quorum-read', [48]),
+  ...known('lost-write not-converged resurrected stale-quorum-read stray-copy', [51]),
+  ...known('duplicate-value late lost-write not-concurrent not-converged resurrected stale-quorum-read stray-copy', [57]),
+  ...known('late not-concurrent stray-copy', [63]),
+  ...known('late refused-value stray-copy', [66]),
+  ...known('late resurrected stray-copy', [71]),
+  ...known('duplicate-value late resurrected', [86]),
+  ...known('duplicate-value lost-write not-converged stray-copy', [95]),
+  ...known('duplicate-value not-concurrent resurrected stale-quorum-read stray-copy', [125]),
+  ...known('duplicate-value late refused-value stray-copy', [130]),
+  ...known('duplicate-value late not-concurrent not-converged resurrected stray-copy', [149]),
+  ...known('late lost-write resurrected stray-copy', [151]),
+  ...known('late lost-write not-converged stale-quorum-read stray-copy', [169]),
+  ...known('late stale-quorum-read stray-copy', [194]),
+  ...known('duplicate-value late not-concurrent not-converged refused-value stray-copy', [195]),
+]);
+const STRICT = process.env.ORACLE_STRICT === '1';
 
 function seedsToRun(): number[] {
   if (process.env.RANDOM_SEED !== undefined) return [Number(process.env.RANDOM_SEED)];
@@ -341,23 +78,19 @@ function seedsToRun(): number[] {
 
 const replay = (seed: number): string => `RANDOM_SEED=${seed} node --test dist/test/sim-random.test.js`;
 
-function describeDrawn(d: Drawn): string {
-  const { latency, seed, ...rest } = d.options;
-  void latency;
-  void seed;
-  return `${JSON.stringify(rest)} keys ${d.keys.length} slots ${d.slots} maxWipes ${d.maxWipes}`;
-}
-
 describe('sim: randomized configurations and faults, judged by the independent oracle', () => {
   for (const seed of seedsToRun()) {
-    const known = KNOWN.get(seed);
-    test(`seed ${seed}`, known === undefined ? {} : { todo: known }, async () => {
-      const { violations, drawn, faults, refused } = await runSeed(seed);
+    test(`seed ${seed}`, async (t) => {
+      const { violations, drawn, faults, refused } = await runSeed(seed, OVERRIDE);
       if (process.env.RANDOM_REPORT !== undefined) {
         const line = { seed, kinds: kindsOf(violations), config: describeDrawn(drawn), refused, first: violations.slice(0, 4) };
         appendFileSync(process.env.RANDOM_REPORT, JSON.stringify(line) + '\n');
       }
       if (process.env.RANDOM_SEED !== undefined) console.log(`config ${describeDrawn(drawn)}${refused ? `\nrefused: ${refused}` : ''}\nfaults:\n  ${faults.join('\n  ')}`);
+      const known = (KNOWN[seed] ?? '').split(' ');
+      if (!STRICT && violations.length > 0 && violations.every((v) => known.includes(v.kind))) {
+        t.todo(`open findings of issue 15 (${KNOWN[seed]}); ORACLE_STRICT=1 fails on them`);
+      }
       if (violations.length > 0) {
         assert.fail(
           `seed ${seed}: ${kindsOf(violations).join(', ')}\nreplay: ${replay(seed)}\nconfig ${describeDrawn(drawn)}\n` +
