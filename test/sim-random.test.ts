@@ -32,39 +32,48 @@ const known = (kinds: string, seeds: number[]): Array<[number, string]> => seeds
  * empty this table, once the fixes are merged.
  */
 const KNOWN: Record<number, string> = Object.fromEntries([
-  ...known('duplicate-value late', [1, 5, 14, 28, 36, 38, 39, 49, 50, 60, 61, 68, 76, 80, 82, 85, 88, 97, 99, 100, 105, 112, 119, 122, 131, 133, 134, 137, 150, 155, 156, 173, 180, 185, 186, 187, 197, 198, 200]),
-  ...known('late', [4, 16, 17, 21, 43, 44, 54, 64, 65, 72, 74, 78, 91, 94, 101, 107, 108, 118, 127, 132, 136, 171, 175, 177, 183, 188]),
-  ...known('duplicate-value late stray-copy', [9, 15, 20, 24, 29, 31, 42, 53, 58, 67, 116, 120, 121, 123, 139, 146, 148, 153, 154, 157, 165, 166, 167, 172, 190]),
-  ...known('late stray-copy', [11, 22, 62, 75, 87, 96, 98, 102, 135, 138, 184, 196, 199]),
-  ...known('duplicate-value late not-concurrent', [27, 59, 110, 128, 145, 163, 181, 182, 192]),
-  ...known('duplicate-value late not-concurrent resurrected', [6, 45, 104, 111, 140, 170, 174]),
-  ...known('duplicate-value late not-concurrent stray-copy', [41, 52, 55, 143, 147, 152, 168]),
-  ...known('duplicate-value', [56, 83, 106, 117]),
-  ...known('duplicate-value late not-concurrent resurrected stray-copy', [114, 161, 162, 176]),
-  ...known('duplicate-value late stale-quorum-read stray-copy', [12, 84, 129]),
-  ...known('duplicate-value stray-copy', [18, 89, 103]),
+  ...known('duplicate-value late', [
+    1, 5, 14, 28, 36, 38, 39, 41, 42, 44, 61, 65, 67, 68, 76, 79, 80, 82, 83, 85, 88, 97, 99, 111, 112, 117, 119,
+    122, 133, 137, 145, 150, 155, 172, 173, 175, 180, 182, 185, 186, 187, 198, 200
+  ]),
+  ...known('late', [
+    4, 6, 16, 17, 43, 54, 60, 64, 72, 74, 77, 78, 94, 101, 107, 108, 118, 127, 131, 132, 134, 136, 171, 177, 183
+  ]),
+  ...known('duplicate-value late stray-copy', [
+    9, 15, 20, 24, 29, 31, 53, 58, 116, 120, 123, 148, 153, 154, 157, 165, 166, 167, 190
+  ]),
+  ...known('late stray-copy', [11, 22, 62, 75, 87, 96, 98, 102, 135, 138, 143, 196, 199]),
+  ...known('duplicate-value late not-concurrent resurrected', [45, 50, 140, 156, 170, 174, 188, 192]),
+  ...known('duplicate-value late not-concurrent', [27, 100, 110, 128, 163, 176, 181]),
+  ...known('duplicate-value late not-concurrent stray-copy', [55, 104, 139, 146, 147, 168]),
+  ...known('duplicate-value late stale-quorum-read stray-copy', [12, 52, 84, 129, 149]),
+  ...known('duplicate-value', [49, 56, 106, 197]),
   ...known('stray-copy', [25, 30, 178]),
   ...known('late lost-write not-converged stale-quorum-read', [33, 40, 46]),
+  ...known('late resurrected stray-copy', [71, 89, 194]),
+  ...known('duplicate-value late not-concurrent resurrected stray-copy', [86, 114, 161]),
+  ...known('duplicate-value late not-converged stray-copy', [2, 184]),
   ...known('late lost-write not-converged resurrected stale-quorum-read stray-copy', [7, 144]),
-  ...known('late not-concurrent resurrected', [79, 159]),
+  ...known('late not-concurrent resurrected stray-copy', [13, 162]),
+  ...known('duplicate-value stray-copy', [18, 103]),
+  ...known('late not-concurrent', [21, 59]),
+  ...known('late not-concurrent resurrected', [91, 159]),
   ...known('late lost-write stray-copy', [109, 193]),
   ...known('duplicate-value not-concurrent', [179, 191]),
-  ...known('duplicate-value late not-converged stray-copy', [2]),
-  ...known('duplicate-value late resurrected stray-copy', [13]),
   ...known('lost-write not-converged stale-quorum-read', [48]),
   ...known('lost-write not-converged resurrected stale-quorum-read stray-copy', [51]),
-  ...known('duplicate-value late lost-write not-concurrent not-converged resurrected stale-quorum-read stray-copy', [57]),
+  ...known('duplicate-value late lost-write not-concurrent not-converged refused-value resurrected stale-quorum-read stray-copy', [
+    57
+  ]),
   ...known('late not-concurrent stray-copy', [63]),
   ...known('late refused-value stray-copy', [66]),
-  ...known('late resurrected stray-copy', [71]),
-  ...known('duplicate-value late resurrected', [86]),
   ...known('duplicate-value lost-write not-converged stray-copy', [95]),
-  ...known('duplicate-value not-concurrent resurrected stale-quorum-read stray-copy', [125]),
+  ...known('duplicate-value lost-write refused-value stray-copy', [121]),
+  ...known('duplicate-value stale-quorum-read stray-copy', [125]),
   ...known('duplicate-value late refused-value stray-copy', [130]),
-  ...known('duplicate-value late not-concurrent not-converged resurrected stray-copy', [149]),
   ...known('late lost-write resurrected stray-copy', [151]),
+  ...known('duplicate-value not-concurrent stray-copy', [152]),
   ...known('late lost-write not-converged stale-quorum-read stray-copy', [169]),
-  ...known('late stale-quorum-read stray-copy', [194]),
   ...known('duplicate-value late not-concurrent not-converged refused-value stray-copy', [195]),
 ]);
 const STRICT = process.env.ORACLE_STRICT === '1';

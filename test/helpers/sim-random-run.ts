@@ -50,9 +50,12 @@ export function drawConfig(seed: number, override: Record<string, unknown> = {})
   const nodes = 3 + rng.int(5);
   const replication = 1 + rng.int(Math.min(5, nodes));
   const readLevels = levels(replication, false);
-  const writeLevels = levels(replication, true);
+  const allWriteLevels = levels(replication, true);
   const read = pick(rng, readLevels);
-  const write = pick(rng, writeLevels);
+  const write = pick(rng, allWriteLevels);
+  // per-operation levels no weaker than the default, so that wipes can be bounded by it (W - 1 of them)
+  const w = countOf(write, replication);
+  const writeLevels = allWriteLevels.filter((l) => countOf(l, replication) >= w);
   const hintTtlMs = pick(rng, [100, 400, 1500, 3 * 3600_000]);
   // grace >= TTL is the config's rule; one draw in 20 breaks it on purpose and must be refused (INVALID_CONFIG)
   const tombstoneGraceMs = rng.chance(0.05) ? Math.floor(hintTtlMs / 2) : hintTtlMs * pick(rng, [1, 1, 2, 10]);
@@ -78,9 +81,8 @@ export function drawConfig(seed: number, override: Record<string, unknown> = {})
     ...override,
   };
   const keys = Array.from({ length: 2 + rng.int(9) }, (_, i) => `k${i}`); // up to 10 (+ CALM_KEYS) fit a 16-key store; hints for several owners may not
-  // a write may use the cluster default or any drawn level: wipes stay below the smallest count it may be acked by
-  const minW = Math.min(...writeLevels.map((l) => countOf(l, replication)));
-  return { options, keys, slots: 2 + rng.int(3), readLevels, writeLevels, maxWipes: Math.max(0, minW - 1) };
+  // every write is acked by at least w replicas (or their stand-ins): fewer than w wipes cannot lose one legitimately
+  return { options, keys, slots: 2 + rng.int(3), readLevels, writeLevels, maxWipes: w - 1 };
 }
 
 interface Run {
