@@ -108,7 +108,10 @@ export async function runSeed(seed: number, override: Record<string, unknown> = 
   const rng = new Prng((seed ^ 0x9e3779b9) >>> 0);
   const run: Run = { cluster, history: new History(() => cluster.nowMs, drawn.options.timeoutMs), faults: [], going: true, wipes: 0, nextValue: 0 };
   try {
-    for (let s = 0; s < drawn.slots; s++) void slot(run, drawn, rng.fork(), s);
+    for (let s = 0; s < drawn.slots; s++) {
+      // a slot stops when the cluster does (or crashed): say so in the fault log rather than reject unhandled
+      void slot(run, drawn, rng.fork(), s).catch((e: Error) => run.faults.push(`${cluster.nowMs.toFixed(1)} slot ${s} stopped: ${e.message}`));
+    }
     await Promise.all([cluster.sleep(WORKLOAD_MS).then(() => (run.going = false)), nemesis(run, drawn, rng.fork())]);
     const ops = await closeHistory(run, drawn);
     const finals = await heal(run, drawn);
