@@ -311,6 +311,10 @@ export abstract class ClientCore {
         continue;
       }
       const coordinator = p.msg.targets[p.attempt].node;
+      if (this.config.coordinatorFailoverMs === 0 && this.links.isDown(coordinator, nowMs)) {
+        this.failPut(req, p, unansweredWrite(p.asked));
+        continue;
+      }
       // Not on a down link alone: the coordinator may have applied the write, and another copy would be a sibling.
       if (nowMs >= p.failoverAtMs) this.failOver(req, p, nowMs);
       else if (nowMs - p.sentAtMs >= this.links.timeoutOf(coordinator) && !this.links.waiting(coordinator)) {
@@ -346,12 +350,7 @@ export abstract class ClientCore {
     }
     p.failoverAtMs = p.deadlineMs; // nobody left to ask
     if (!this.links.isDown(p.msg.targets[p.attempt].node, nowMs)) return;
-    this.failPut(req, p, new QuorumError(
-      `write failed: coordinating replicas ${p.asked.join(',')} are unreachable from this client (a request left ` +
-        `unanswered longer than the link's timeout, see links) and no other replica of the key is reachable; ` +
-        'it may have been applied',
-      { needed: p.msg.need.total, acked: [], unreachable: p.asked.slice(), coordinators: p.asked.slice() },
-    ));
+    this.failPut(req, p, unansweredWrite(p.asked, p.msg.need.total));
   }
 
   /**
@@ -372,7 +371,9 @@ export abstract class ClientCore {
     const node = p.msg.targets[p.attempt].node;
     p.asked.push(node);
     p.sentAtMs = nowMs;
-    p.failoverAtMs = nowMs + this.config.coordinatorFailoverMs;
+    // failover off (0, the default): the write stays with this coordinator until it answers, its link is known down,
+    // or the deadline passes
+    p.failoverAtMs = this.config.coordinatorFailoverMs === 0 ? p.deadlineMs : nowMs + this.config.coordinatorFailoverMs;
     const budgetMs = Math.max(1, p.deadlineMs - nowMs - this.replyAllowanceMs());
     this.transmit(node, { ...p.msg, budgetMs });
   }
@@ -534,7 +535,7 @@ export abstract class ClientCore {
     if (msg.ok) p.resolve(new WriteResult(msg.acked, msg.primaryOnly, msg.context, msg.siblings, p.msg.value));
     else {
       this.counters.failures++;
-      p.reject(fromWire(msg.error ?? { code: 'INTERNAL', message: 'write failed without a reason', details: {} }));
+      p.reject(afterFailover(fromWire(msg.error ?? { code: 'INTERNAL', message: 'write failed without a reason', details: {} }), p.asked));
     }
   }
 
@@ -806,4 +807,30 @@ function recordUs(h: hdr.Histogram, ms: number): void {
 function summarize(h: hdr.Histogram): LatencySummary {
   if (h.totalCount === 0) return { count: 0, p50Us: 0, p99Us: 0, maxUs: 0 };
   return { count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), maxUs: h.maxValue };
+}
+
+/**
+ * The error a write ends with once it was sent to more than one coordinator (failover): a refusal from a later one
+ * promises only that that one wrote nothing, while an earlier one may have applied the write, so it is reported as
+ * indeterminate (QUORUM_UNREACHABLE, "it may have been applied"). Errors that already say so stay as they are.
+ */
+export function afterFailover(e: LeaderlessError, coordinators: readonly number[]): LeaderlessError {
+  if (coordinators.length < 2 || e.code === 'TIMEOUT') return e;
+  if (e.code === 'QUORUM_UNREACHABLE' && !/nothing was written/.test(e.message)) return e;
+  const last = coordinators[coordinators.length - 1];
+  const why = e.message.replace(/\s*\(nothing was written\)/, '');
+  return new QuorumError(
+    `write failed at coordinator ${last} (${e.code}: ${why}) after failing over from ${coordinators.slice(0, -1).join(',')}, ` +
+      'which did not answer: it may have been applied',
+    { coordinators: coordinators.slice(), cause: e.code },
+  );
+}
+
+/** A write whose coordinators are unreachable from this client: indeterminate, since one may have applied it. */
+function unansweredWrite(coordinators: readonly number[], needed?: number): QuorumError {
+  return new QuorumError(
+    `write failed: coordinating replica${coordinators.length > 1 ? 's' : ''} ${coordinators.join(',')} unreachable from this ` +
+      'client (a request left unanswered longer than the link\'s timeout, see links); it may have been applied',
+    { needed, acked: [], unreachable: coordinators.slice(), coordinators: coordinators.slice() },
+  );
 }

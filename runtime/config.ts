@@ -67,7 +67,11 @@ export interface ClusterOptions {
   localDc?: string;
   /** sloppy quorum: a primary that has not acked a write within this gets a hinted copy on its stand-in (ms) */
   hintAfterMs?: number;
-  /** a write whose coordinating replica has not answered within this is sent to the next replica (ms) */
+  /**
+   * 0 (default): a write stays with its coordinating replica (exactly one copy of it can exist). > 0: a write whose
+   * coordinator has not answered within this many ms is sent to the next replica as well: more writes succeed while a
+   * coordinator fails, but at least once: if the first one applied it too, the value exists twice (see README)
+   */
   coordinatorFailoverMs?: number;
   /** a read still short of R after this asks one more replica (ms) */
   readRetryMs?: number;
@@ -355,7 +359,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
     maxPendingPuts: 0,
     tickMs: DEFAULTS.tickMs,
     hintAfterMs: intOption(options.hintAfterMs ?? 500, 'hintAfterMs', 1, 3_600_000),
-    coordinatorFailoverMs: intOption(options.coordinatorFailoverMs ?? 1000, 'coordinatorFailoverMs', 1, 3_600_000),
+    coordinatorFailoverMs: intOption(options.coordinatorFailoverMs ?? 0, 'coordinatorFailoverMs', 0, 3_600_000),
     readRetryMs: intOption(options.readRetryMs ?? 500, 'readRetryMs', 1, 3_600_000),
     readFanout: oneOf(options.readFanout ?? 'quorum', 'readFanout', ['quorum', 'all'] as const),
     sharedMemoryReads: oneOf(options.sharedMemoryReads ?? 'one', 'sharedMemoryReads', ['one', 'quorum', 'off'] as const),

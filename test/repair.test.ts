@@ -16,7 +16,6 @@ const FAST: ClusterOptions = {
   failureDetector: { sampleMs: 10, minStdDeviationMs: 10, threshold: 8 },
   restart: { delayMs: 20 },
   hintAfterMs: 50,
-  coordinatorFailoverMs: 100,
   readRetryMs: 50,
   readRepair: 'off',
 };

@@ -36,19 +36,10 @@ function runInChild(seed: number): Promise<Verdict> {
   });
 }
 
-/**
- * Kinds the open findings of issue 15 produce on threads today (see /work/notes/oracle-findings.md): a run whose
- * violations are all of these is reported as todo with its details; any other kind fails. ORACLE_STRICT=1 excuses
- * nothing: use it, and empty this list, once the fixes are merged.
- */
-const OPEN_KINDS = ['late', 'unsettled', 'duplicate-value', 'not-concurrent', 'resurrected', 'lost-write', 'stray-copy', 'not-converged', 'stale-quorum-read', 'refused-value', 'final-read-failed'];
 
 describe('threads: a seeded nemesis run judged by the independent oracle', () => {
-  test(`seed ${SEED}`, { timeout: 60_000 }, async (t) => {
+  test(`seed ${SEED}`, { timeout: 60_000 }, async () => {
     const { violations, faults, ops } = await runInChild(SEED);
-    if (process.env.ORACLE_STRICT !== '1' && violations.length > 0 && violations.every((v) => OPEN_KINDS.includes(v.kind))) {
-      t.todo('open findings of issue 15; ORACLE_STRICT=1 fails on them');
-    }
     console.log(`# thread nemesis seed ${SEED}: ${ops} operations, ${faults.length} faults, ${violations.length} violations`);
     if (violations.length > 0) {
       assert.fail(

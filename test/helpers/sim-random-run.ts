@@ -70,7 +70,8 @@ export function drawConfig(seed: number, override: Record<string, unknown> = {})
     localReads: rng.chance(0.3),
     storeMaxKeys: pick(rng, [16, 32, 1 << 18]),
     hintAfterMs: pick(rng, [10, 50, 200]),
-    coordinatorFailoverMs: pick(rng, [40, 150, 600]),
+    // 0 (off) is the default; > 0 opts in to at-least-once failover (see test/sim-random.test.ts)
+    coordinatorFailoverMs: pick(rng, [0, 0, 0, 40, 150, 600]),
     readRetryMs: pick(rng, [10, 50, 200]),
     hints: { hintTtlMs, maxHintWindowMs: pick(rng, [200, 1000, 3 * 3600_000]), maxHintsPerOwner: pick(rng, [4, 64, 100_000]) },
     antiEntropy: { tombstoneGraceMs, intervalMs: pick(rng, [0, 0, 100, 500]) },

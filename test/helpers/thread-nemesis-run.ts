@@ -161,7 +161,7 @@ export async function runOnce(seed: number): Promise<{ violations: Violation[]; 
     sloppy: rng.chance(0.5), readFanout: rng.chance(0.5) ? 'all' : 'quorum',
     failureDetector: { sampleMs: 10, minStdDeviationMs: 10, threshold: 8 },
     restart: { delayMs: 20, maxRestarts: 100, withinMs: 10_000 },
-    hintAfterMs: 50, coordinatorFailoverMs: 100, readRetryMs: 50,
+    hintAfterMs: 50, readRetryMs: 50,
   });
   const t0 = performance.now();
   const run: Run = { cluster, history: new History(() => performance.now() - t0, TIMEOUT_MS), faults: [], going: true, extra: [], slowCalls: [], nextValue: 0 };
