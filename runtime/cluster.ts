@@ -17,10 +17,10 @@ import { InvalidArgumentError, InvalidConfigError, TimeoutError } from '../actor
 import { SimCluster, type SimOptions } from './sim/index.js';
 import { CLIENT_BASE, type Address } from '../actors/protocol.js';
 import { ClusterClient, type ClientHandle } from './client.js';
-import type { LatencySummary } from './client-core.js';
+import { CLIENT_KEYS, checkCrashOptions, checkOptions, type LatencySummary } from './client-core.js';
 import { metricsText } from './metrics.js';
 import { nodeEndpoint } from './comlink-node.js';
-import { resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
+import { checkOptionsObject, resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { SharedStore } from './store.js';
 import { Supervisor, type ClusterEvent, type NodeEvent } from './supervisor.js';
@@ -185,6 +185,8 @@ export interface SettleResult {
 
 export type LinkSpec = { from: number | '*'; to: number | '*' };
 
+const HEALTH_KEYS = new Set(['maxRepairAgeMs', 'maxHintQueueKeys', 'maxMailboxFill']);
+
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
 
 export class Cluster extends ClusterClient {
@@ -212,8 +214,9 @@ export class Cluster extends ClusterClient {
   static start(options: SimOptions & { runtime: 'sim' }): Promise<SimCluster>;
   static start(options?: ClusterOptions & { runtime?: 'threads' }): Promise<Cluster>;
   static async start(options: (ClusterOptions & { runtime?: 'threads' }) | (SimOptions & { runtime: 'sim' }) = {}): Promise<Cluster | SimCluster> {
-    if (options?.runtime === 'sim') return SimCluster.start(options);
-    if (options?.runtime !== undefined && options.runtime !== 'threads') {
+    checkOptionsObject(options);
+    if (options.runtime === 'sim') return SimCluster.start(options);
+    if (options.runtime !== undefined && options.runtime !== 'threads') {
       throw new InvalidConfigError(`runtime must be 'threads' (worker threads, the default) or 'sim' (the deterministic simulator); got ${String(options.runtime)}`);
     }
     const { runtime: _runtime, ...rest } = options as ClusterOptions & { runtime?: string };
@@ -299,6 +302,11 @@ export class Cluster extends ClusterClient {
   /** Resolves with the next event of this kind for `node` (or rejects after timeoutMs). */
   waitFor(event: ClusterEvent, node: number, timeoutMs = 10_000): Promise<NodeEvent> {
     return new Promise((resolve, reject) => {
+      // a throw here rejects the promise, as from an async function
+      this.checkNode(node);
+      if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
+        throw new InvalidArgumentError(`waitFor takes a timeout in ms from 0 to 3600000; got ${String(timeoutMs)}`);
+      }
       const timer = setTimeout(() => {
         this.supervisor.off(event, listener);
         reject(new TimeoutError(`no ${event} event for node ${node} within ${timeoutMs} ms`));
@@ -331,6 +339,7 @@ export class Cluster extends ClusterClient {
 
   private async newClient(options: { near?: number }, remote: boolean): Promise<ClientHandle> {
     this.checkOpen();
+    checkOptions(options, CLIENT_KEYS, remote ? 'createHandle' : 'client');
     const near = options.near ?? -1;
     if (near !== -1) this.checkNode(near);
     const address = CLIENT_BASE + this.nextClient++;
@@ -381,6 +390,7 @@ export class Cluster extends ClusterClient {
     crash: async (node: number, options: { wipe?: boolean } = {}): Promise<void> => {
       this.checkOpen();
       this.checkNode(node);
+      checkCrashOptions(options);
       this.hosts[node].wipeOnRestart = options.wipe === true;
       await terminate(this.hosts[node]);
     },
@@ -429,6 +439,7 @@ export class Cluster extends ClusterClient {
     },
     /** Ends every partition. */
     heal: (): void => {
+      this.checkOpen();
       const n = this.config.nodes.length;
       for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) this.view.setBlocked(a, b, false);
     },
@@ -484,6 +495,9 @@ export class Cluster extends ClusterClient {
    */
   async settle(timeoutMs = 10_000): Promise<SettleResult> {
     this.checkOpen();
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
+      throw new InvalidArgumentError(`settle takes a timeout in ms from 0 to 3600000; got ${String(timeoutMs)}`);
+    }
     const start = performance.now();
     for (;;) {
       const stats = await Promise.all(this.hosts.filter((h) => !h.exited).map((h) => control(h, (c) => c.stats())));
@@ -536,6 +550,8 @@ export class Cluster extends ClusterClient {
    * the cluster's start.
    */
   async health(options: HealthOptions = {}): Promise<HealthReport> {
+    this.checkOpen();
+    checkOptions(options, HEALTH_KEYS, 'health');
     const bound = options.maxRepairAgeMs ?? this.config.antiEntropy.maxRepairAgeMs;
     if (typeof bound !== 'number' || !(bound > 0)) {
       throw new InvalidArgumentError(`maxRepairAgeMs must be a positive number of ms; got ${String(bound)}`);

@@ -191,6 +191,13 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
 }
 
 export const MAX_NODES = 256;
+const DC_KEYS = ['name', 'racks', 'nodes'];
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
 
 function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: string[] } {
   if (options.datacenters !== undefined) {
@@ -203,6 +210,9 @@ function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: s
     const nodes: NodeSpec[] = [];
     const names: string[] = [];
     for (const dc of options.datacenters) {
+      for (const k of Object.keys(dc ?? {})) {
+        if (!DC_KEYS.includes(k)) throw new InvalidConfigError(`unknown datacenter option ${k}; allowed: ${DC_KEYS.join(', ')}`);
+      }
       if (typeof dc?.name !== 'string' || dc.name === '') {
         throw new InvalidConfigError('every datacenter needs a non-empty string name');
       }
@@ -225,7 +235,9 @@ function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: s
 /** Validates a nested options object field by field against [min, max] ranges; unknown fields are refused. */
 function subOptions<T extends object>(name: string, given: Partial<T> | undefined, defaults: T, ranges: Record<keyof T, [number, number]>): T {
   if (given === undefined) return { ...defaults };
-  if (given === null || typeof given !== 'object') throw new InvalidConfigError(`${name} must be an object`);
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+    throw new InvalidConfigError(`${name} must be an object of { ${Object.keys(ranges).join(', ')} }; got ${describe(given)}`);
+  }
   const out = { ...defaults };
   for (const [k, v] of Object.entries(given)) {
     const range = (ranges as Record<string, [number, number]>)[k];
@@ -240,15 +252,22 @@ function subOptions<T extends object>(name: string, given: Partial<T> | undefine
   return out;
 }
 
-export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidConfigError('Cluster.start takes an options object');
+/** Cluster.start's argument must be a plain object (or nothing): null, an array or a number is refused by name. */
+export function checkOptionsObject(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidConfigError(`Cluster.start takes an options object, e.g. { nodes: 5 }; got ${describe(options)}`);
   }
+}
+
+export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
+  checkOptionsObject(options);
   for (const k of Object.keys(options)) {
     if (!KNOWN.has(k)) {
       throw new InvalidConfigError(`unknown option ${k}; allowed: ${[...KNOWN].join(', ')}`, { option: k });
     }
   }
+  // The thread runtime draws nothing at random, but a harness passes the same options to both runtimes.
+  if ((options as { seed?: unknown }).seed !== undefined) intOption((options as { seed?: unknown }).seed, 'seed', 0, 2 ** 32 - 1);
   const { nodes, datacenters } = nodeSpecs(options);
   let rep = options.replication ?? Math.min(DEFAULTS.replication, nodes.length);
   if (typeof rep === 'number') {

@@ -21,11 +21,12 @@ import { Ring } from '../../actors/ring.js';
 import type { ReplicaCounters } from '../../actors/replica.js';
 import type { HintCounters } from '../../actors/hints.js';
 import type { StoreStats } from '../store.js';
-import { resolveConfig, type ClusterOptions } from '../config.js';
+import { checkOptionsObject, resolveConfig, type ClusterOptions } from '../config.js';
 import { checkProbability, type NetworkCounters, type NetworkOptions } from './network.js';
 import { checkDistribution, type Distribution } from './prng.js';
 import type { ClusterMetrics, RepairResult } from '../cluster.js';
 import { SimClient } from './sim-client.js';
+import { CLIENT_KEYS, checkCrashOptions, checkOptions } from '../client-core.js';
 import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {
@@ -111,7 +112,7 @@ export class SimCluster extends SimClient {
 
   /** start() without the promise: the simulated cluster needs no thread, so it exists at once. */
   static create(options: SimOptions = {}): SimCluster {
-    if (options === null || typeof options !== 'object') throw new InvalidConfigError('SimCluster.start takes an options object');
+    checkOptionsObject(options);
     const clusterOptions: Record<string, unknown> = { ...options };
     for (const k of SIM_KEYS) delete clusterOptions[k];
     const config = resolveConfig(clusterOptions as ClusterOptions);
@@ -130,6 +131,7 @@ export class SimCluster extends SimClient {
   /** Another client, e.g. placed beside a replica for partition experiments (Jepsen style). */
   async client(options: { near?: number } = {}): Promise<SimClient> {
     this.checkOpen();
+    checkOptions(options, CLIENT_KEYS, 'client');
     const near = options.near ?? -1;
     if (near !== -1) this.checkNode(near);
     if (this.nextClient > MAX_CLIENTS) {
@@ -247,6 +249,7 @@ export class SimCluster extends SimClient {
       this.world.network.partition(groups);
     },
     heal: (): void => {
+      this.checkOpen();
       this.world.network.heal();
     },
     kill: async (node: number): Promise<void> => {
@@ -257,7 +260,7 @@ export class SimCluster extends SimClient {
     crash: (node: number, options: { wipe?: boolean } = {}): void => {
       this.checkOpen();
       this.checkNode(node);
-      if (options.wipe !== undefined && typeof options.wipe !== 'boolean') throw new InvalidArgumentError('wipe must be true or false');
+      checkCrashOptions(options);
       this.world.kill(node, options.wipe === true);
     },
     restart: (node: number): void => {
@@ -278,7 +281,8 @@ export class SimCluster extends SimClient {
     delay: (node: number, extra: number | Distribution | null): void => {
       this.checkOpen();
       this.checkNode(node);
-      const d = typeof extra === 'number' ? checkDistribution({ kind: 'constant', ms: extra }, 'delay') : extra;
+      // a bad delay is this call's argument, not the cluster's configuration: INVALID_ARGUMENT
+      const d = extra === null ? null : asArgument(() => checkDistribution(typeof extra === 'number' ? { kind: 'constant', ms: extra } : extra, 'delay'));
       this.world.network.setDelay(node, d);
     },
     drop: (probability: number, node?: number): void => {
@@ -352,6 +356,16 @@ export class SimCluster extends SimClient {
     if (this.stopped) return;
     this.stopped = true;
     this.world.stop();
+  }
+}
+
+/** Runs a check that throws INVALID_CONFIG and rethrows its error as INVALID_ARGUMENT (for a call's argument). */
+function asArgument<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof InvalidConfigError) throw new InvalidArgumentError(e.message, e.details);
+    throw e;
   }
 }
 
