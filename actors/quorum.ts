@@ -19,7 +19,7 @@
 // fallback holding a hint. A fallback's ack that does not count is still recorded (uncountedNodes): it stored a
 // hint even if the write failed.
 
-import { InvalidArgumentError, InvalidConfigError } from './errors.js';
+import { InvalidArgumentError, InvalidConfigError, show } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Levels
@@ -132,7 +132,7 @@ function anyReadError(): InvalidConfigError {
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
-  return typeof x === 'object' ? 'an object' : `${typeof x} ${String(x)}`;
+  return typeof x === 'object' ? 'an object' : `${typeof x} ${show(x)}`;
 }
 
 function checkCount(k: number, what: Op): number {

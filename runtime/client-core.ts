@@ -15,6 +15,7 @@ import {
   TimeoutError,
   ValueTooLargeError,
   fromWire,
+  show,
   type LeaderlessError,
 } from '../actors/errors.js';
 import { hash32, isWellFormed, keyId, loneSurrogateAt, utf8Length, wellFormedUtf8Length, type Key } from '../actors/hash.js';
@@ -201,7 +202,7 @@ export abstract class ClientCore {
     const timeoutMs = options.timeoutMs === undefined ? this.config.timeoutMs : checkTimeout(options.timeoutMs);
     const readRepair = options.readRepair ?? this.config.readRepair;
     if (!['async', 'blocking', 'off'].includes(readRepair)) {
-      throw new InvalidArgumentError(`readRepair must be async, blocking or off; got ${String(readRepair)}`);
+      throw new InvalidArgumentError(`readRepair must be async, blocking or off; got ${show(readRepair)}`);
     }
     const placement = this.placeWithSpares(id);
     this.counters.gets++;
@@ -520,7 +521,7 @@ export abstract class ClientCore {
     }
     if (count !== undefined && typeof count !== 'number') {
       const name = op === 'read' ? 'r' : 'w';
-      throw new InvalidArgumentError(`${name} must be a number (a positive integer up to N); got ${describe(count)} ${String(count)}`);
+      throw new InvalidArgumentError(`${name} must be a number (a positive integer up to N); got ${describe(count)} ${show(count)}`);
     }
     const chosen = count ?? level;
     if (chosen === undefined) return op === 'read' ? this.defaultRead : this.defaultWrite;
@@ -549,7 +550,7 @@ export abstract class ClientCore {
 
   protected checkNode(node: unknown): asserts node is number {
     if (typeof node !== 'number' || !Number.isInteger(node) || node < 0 || node >= this.config.nodes.length) {
-      throw new InvalidArgumentError(`node must be an integer from 0 to ${this.config.nodes.length - 1}; got ${String(node)}`);
+      throw new InvalidArgumentError(`node must be an integer from 0 to ${this.config.nodes.length - 1}; got ${show(node)}`);
     }
   }
 
@@ -714,14 +715,14 @@ function illFormed(what: 'key' | 'value', s: string): InvalidArgumentError {
 export function checkCrashOptions(o: unknown): void {
   checkOptions(o as object, CRASH_KEYS, 'crash');
   const wipe = (o as { wipe?: unknown }).wipe;
-  if (wipe !== undefined && typeof wipe !== 'boolean') throw new InvalidArgumentError(`wipe must be true or false; got ${String(wipe)}`);
+  if (wipe !== undefined && typeof wipe !== 'boolean') throw new InvalidArgumentError(`wipe must be true or false; got ${show(wipe)}`);
 }
 
 const CRASH_KEYS = new Set(['wipe']);
 
 function checkTimeout(t: unknown): number {
   if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 3_600_000) {
-    throw new InvalidArgumentError(`timeoutMs must be an integer from 1 to 3600000; got ${String(t)}`);
+    throw new InvalidArgumentError(`timeoutMs must be an integer from 1 to 3600000; got ${show(t)}`);
   }
   return t;
 }

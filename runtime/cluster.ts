@@ -13,7 +13,7 @@
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { InvalidArgumentError, InvalidConfigError, TimeoutError } from '../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, TimeoutError, show } from '../actors/errors.js';
 import { SimCluster, type SimOptions } from './sim/index.js';
 import { CLIENT_BASE, type Address } from '../actors/protocol.js';
 import { ClusterClient, type ClientHandle } from './client.js';
@@ -217,7 +217,7 @@ export class Cluster extends ClusterClient {
     checkOptionsObject(options);
     if (options.runtime === 'sim') return SimCluster.start(options);
     if (options.runtime !== undefined && options.runtime !== 'threads') {
-      throw new InvalidConfigError(`runtime must be 'threads' (worker threads, the default) or 'sim' (the deterministic simulator); got ${String(options.runtime)}`);
+      throw new InvalidConfigError(`runtime must be 'threads' (worker threads, the default) or 'sim' (the deterministic simulator); got ${show(options.runtime)}`);
     }
     const { runtime: _runtime, ...rest } = options as ClusterOptions & { runtime?: string };
     const config = resolveConfig(rest);
@@ -305,7 +305,7 @@ export class Cluster extends ClusterClient {
       // a throw here rejects the promise, as from an async function
       this.checkNode(node);
       if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
-        throw new InvalidArgumentError(`waitFor takes a timeout in ms from 0 to 3600000; got ${String(timeoutMs)}`);
+        throw new InvalidArgumentError(`waitFor takes a timeout in ms from 0 to 3600000; got ${show(timeoutMs)}`);
       }
       const timer = setTimeout(() => {
         this.supervisor.off(event, listener);
@@ -450,7 +450,7 @@ export class Cluster extends ClusterClient {
     delay: (spec: LinkSpec & { ms: number }): void => {
       this.checkOpen();
       if (typeof spec?.ms !== 'number' || !(spec.ms >= 0) || spec.ms > 60_000) {
-        throw new InvalidArgumentError(`delay ms must be a number from 0 to 60000; got ${String(spec?.ms)}`);
+        throw new InvalidArgumentError(`delay ms must be a number from 0 to 60000; got ${show(spec?.ms)}`);
       }
       this.forLinks(spec, (from, to) => this.view.setDelayUs(from, to, Math.round(spec.ms * 1000)));
       this.view.setImpaired(true);
@@ -460,7 +460,7 @@ export class Cluster extends ClusterClient {
       this.checkOpen();
       const p = spec?.probability;
       if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
-        throw new InvalidArgumentError(`drop probability must be a number from 0 to 1; got ${String(p)}`);
+        throw new InvalidArgumentError(`drop probability must be a number from 0 to 1; got ${show(p)}`);
       }
       this.forLinks(spec, (from, to) => this.view.setDropPpm(from, to, Math.round(p * 1e6)));
       this.view.setImpaired(true);
@@ -496,7 +496,7 @@ export class Cluster extends ClusterClient {
   async settle(timeoutMs = 10_000): Promise<SettleResult> {
     this.checkOpen();
     if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
-      throw new InvalidArgumentError(`settle takes a timeout in ms from 0 to 3600000; got ${String(timeoutMs)}`);
+      throw new InvalidArgumentError(`settle takes a timeout in ms from 0 to 3600000; got ${show(timeoutMs)}`);
     }
     const start = performance.now();
     for (;;) {
@@ -554,15 +554,15 @@ export class Cluster extends ClusterClient {
     checkOptions(options, HEALTH_KEYS, 'health');
     const bound = options.maxRepairAgeMs ?? this.config.antiEntropy.maxRepairAgeMs;
     if (typeof bound !== 'number' || !(bound > 0)) {
-      throw new InvalidArgumentError(`maxRepairAgeMs must be a positive number of ms; got ${String(bound)}`);
+      throw new InvalidArgumentError(`maxRepairAgeMs must be a positive number of ms; got ${show(bound)}`);
     }
     const maxHints = options.maxHintQueueKeys ?? 10_000;
     if (typeof maxHints !== 'number' || !(maxHints >= 0)) {
-      throw new InvalidArgumentError(`maxHintQueueKeys must be a number >= 0; got ${String(maxHints)}`);
+      throw new InvalidArgumentError(`maxHintQueueKeys must be a number >= 0; got ${show(maxHints)}`);
     }
     const maxFill = options.maxMailboxFill ?? 0.8;
     if (typeof maxFill !== 'number' || !(maxFill > 0 && maxFill <= 1)) {
-      throw new InvalidArgumentError(`maxMailboxFill must be a number in (0, 1]; got ${String(maxFill)}`);
+      throw new InvalidArgumentError(`maxMailboxFill must be a number in (0, 1]; got ${show(maxFill)}`);
     }
     const m = await this.metrics();
     const now = Date.now();

@@ -2,7 +2,7 @@
 // says exactly what was wrong and what is allowed. The resolved form is plain data, so it can be handed to every
 // worker thread and to clients attached from other threads.
 
-import { InvalidConfigError } from '../actors/errors.js';
+import { InvalidConfigError, show } from '../actors/errors.js';
 import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum.js';
 import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
 import type { ConflictMode } from '../actors/types.js';
@@ -170,7 +170,7 @@ const KNOWN = new Set([
 
 export function intOption(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(`${name} must be an integer from ${min} to ${max}; got ${String(value)}`, {
+    throw new InvalidConfigError(`${name} must be an integer from ${min} to ${max}; got ${show(value)}`, {
       option: name,
       value,
       min,
@@ -182,7 +182,7 @@ export function intOption(value: unknown, name: string, min: number, max: number
 
 function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
-    throw new InvalidConfigError(`${name} must be one of ${allowed.join(', ')}; got ${String(value)}`, {
+    throw new InvalidConfigError(`${name} must be one of ${allowed.join(', ')}; got ${show(value)}`, {
       option: name,
       value,
     });
@@ -196,7 +196,7 @@ const DC_KEYS = ['name', 'racks', 'nodes'];
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${show(v)}`;
 }
 
 function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: string[] } {
@@ -245,7 +245,7 @@ function subOptions<T extends object>(name: string, given: Partial<T> | undefine
       throw new InvalidConfigError(`unknown option ${name}.${k}; allowed: ${Object.keys(ranges).join(', ')}`);
     }
     if (typeof v !== 'number' || !Number.isFinite(v) || v < range[0] || v > range[1]) {
-      throw new InvalidConfigError(`${name}.${k} must be a number from ${range[0]} to ${range[1]}; got ${String(v)}`);
+      throw new InvalidConfigError(`${name}.${k} must be a number from ${range[0]} to ${range[1]}; got ${show(v)}`);
     }
     (out as Record<string, number>)[k] = v;
   }
@@ -291,7 +291,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   validateReplication(rep, nodesByDc);
   const localDc = options.localDc ?? datacenters[0];
   if (!datacenters.includes(localDc)) {
-    throw new InvalidConfigError(`localDc ${localDc} does not exist; datacenters: ${datacenters.join(', ')}`);
+    throw new InvalidConfigError(`localDc ${show(localDc)} does not exist; datacenters: ${datacenters.join(', ')}`);
   }
   const read = parseLevel(options.read ?? DEFAULTS.read, 'read');
   const write = parseLevel(options.write ?? DEFAULTS.write, 'write');

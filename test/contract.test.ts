@@ -226,3 +226,83 @@ describe('a put result describes its context as a read would', () => {
     await c.stop();
   });
 });
+
+// Fuzzing the option objects: whatever a caller passes, the answer is a result or a typed LeaderlessError, never a
+// TypeError from deep inside (a null options object, an object without a prototype in an error message, a BigInt).
+const START_KEYS = [
+  'nodes', 'datacenters', 'replication', 'read', 'write', 'conflicts', 'vnodes', 'sloppy', 'readRepair', 'timeoutMs',
+  'maxKeyBytes', 'maxValueBytes', 'mailboxCapacity', 'maxInFlight', 'storeMaxKeys', 'storeArenaBytes', 'localDc', 'hints',
+  'hintAfterMs', 'coordinatorFailoverMs', 'readRetryMs', 'readFanout', 'sharedMemoryReads', 'failureDetector', 'restart',
+  'antiEntropy', 'seed', 'localReads', 'maxQueuedEvents', 'latency', 'latencyByType', 'interDcLatency', 'dropProbability',
+  'duplicateProbability', 'duplicateTypes',
+];
+const anyValue = fc.oneof(
+  fc.anything({ withNullPrototype: true, withBigInt: true, withMap: true, withSet: true, withTypedArray: true }),
+  fc.constantFrom(NaN, -1, 0, 1, 2, 3, '2', '2.0', 1.5, [], {}, null, undefined, Infinity, 'QUORUM', true, 'a\uD800'),
+);
+const anyOptions = fc.oneof(
+  anyValue,
+  fc.dictionary(fc.constantFrom('consistency', 'r', 'w', 'timeoutMs', 'readRepair', 'context', 'near', 'wipe', 'ms', 'from', 'to', 'probability'), anyValue, { maxKeys: 3 }),
+);
+
+/** Runs a call; anything thrown must be a LeaderlessError (its message names the call, for the counterexample). */
+async function typedOrOk(name: string, call: () => unknown): Promise<void> {
+  try {
+    await call();
+  } catch (e) {
+    if (!(e instanceof LeaderlessError)) assert.fail(`${name} threw an untyped ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+  }
+}
+
+describe('fuzzed options get a result or a typed error', () => {
+  test('Cluster.start (sim) with random values for known options', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.constantFrom(...START_KEYS), anyValue, { maxKeys: 3 }), async (o) => {
+        await typedOrOk('Cluster.start', async () => (await Cluster.start({ runtime: 'sim', ...o } as never)).stop());
+      }),
+      fcParams(1500),
+    );
+  });
+  test('every call of a simulated cluster with random arguments', async () => {
+    const c = await Cluster.start({ runtime: 'sim', nodes: 3, seed: 5 });
+    const calls: Record<string, (a: never, b: never, o: never) => unknown> = {
+      get: (a, _b, o) => c.get(a, o), put: (a, b, o) => c.put(a, b, o), delete: (a, _b, o) => c.delete(a, o),
+      settle: (a) => c.settle(a), sleep: (a) => c.sleep(a), repair: (a) => c.repair(a), client: (a) => c.client(a),
+      inspect: (a, b) => c.inspect(a, b), replicaId: (a) => c.replicaId(a), kill: (a) => c.faults.kill(a),
+      crash: (a, _b, o) => c.faults.crash(a, o), pause: (a) => c.faults.pause(a), resume: (a) => c.faults.resume(a),
+      restart: (a) => c.faults.restart(a), partition: (a) => c.faults.partition(a), delay: (a, b) => c.faults.delay(a, b),
+      drop: (a, b) => c.faults.drop(a, b),
+    };
+    const arg = fc.oneof(anyValue, fc.constantFrom('k', 'v', 0, 1, 2));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...Object.keys(calls)), arg, arg, anyOptions, async (name, a, b, o) => {
+        await typedOrOk(name, () => calls[name](a as never, b as never, o as never));
+        c.faults.clear();
+      }),
+      fcParams(3000),
+    );
+    await c.stop();
+  });
+  test('the thread runtime: data and fault calls with random arguments', async () => {
+    const c = await Cluster.start({ nodes: 3, timeoutMs: 200 });
+    try {
+      const calls: Record<string, (a: never, b: never, o: never) => unknown> = {
+        get: (a, _b, o) => c.get(a, o), put: (a, b, o) => c.put(a, b, o), delete: (a, _b, o) => c.delete(a, o),
+        inspect: (a, b) => c.inspect(a, b), health: (_a, _b, o) => c.health(o), settle: (a) => (typeof a === 'number' ? undefined : c.settle(a)),
+        // a handle made and never attached is left alone: only options that must be refused are tried here
+        createHandle: (_a, _b, o) => (o !== null && typeof o === 'object' && !Array.isArray(o) ? undefined : c.createHandle(o)),
+        partition: (a) => c.faults.partition(a), delay: (_a, _b, o) => c.faults.delay(o), drop: (_a, _b, o) => c.faults.drop(o),
+      };
+      const arg = fc.oneof(anyValue, fc.constantFrom('k', 'v', 0, 1, 2));
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...Object.keys(calls)), arg, arg, anyOptions, async (name, a, b, o) => {
+          await typedOrOk(name, () => calls[name](a as never, b as never, o as never));
+          await c.faults.clear();
+        }),
+        fcParams(300),
+      );
+    } finally {
+      await c.stop();
+    }
+  });
+});

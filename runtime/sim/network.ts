@@ -16,7 +16,7 @@
 // dropFault[node] are the faults on its links. Queue capacity bounds what can be in flight: a send the queue refuses
 // counts as a lost message (droppedQueueFull), never as an unbounded backlog.
 
-import { InvalidArgumentError, InvalidConfigError, type LeaderlessError } from '../../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, show, type LeaderlessError } from '../../actors/errors.js';
 import { CLIENT_BASE, type Address, type Message, type MessageType } from '../../actors/protocol.js';
 import { EventQueue, type Timed } from './event-queue.js';
 import { checkDistribution, sample, type Distribution, type Prng } from './prng.js';
@@ -192,6 +192,6 @@ export function checkProbability(
   what: string,
   Err: new (m: string) => LeaderlessError = InvalidArgumentError,
 ): number {
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Err(`${what} must be a number from 0 to 1; got ${String(p)}`);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Err(`${what} must be a number from 0 to 1; got ${show(p)}`);
   return p;
 }

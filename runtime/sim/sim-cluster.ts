@@ -15,7 +15,7 @@
 //   drop(probability, node?)              lose messages to or from the node (every node when none is given)
 //   clear()                               ends every fault: heal, no delays or drops, resume, restart every node
 
-import { InvalidArgumentError, InvalidConfigError } from '../../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
 import { Ring } from '../../actors/ring.js';
 import type { ReplicaCounters } from '../../actors/replica.js';
@@ -117,7 +117,7 @@ export class SimCluster extends SimClient {
     for (const k of SIM_KEYS) delete clusterOptions[k];
     const config = resolveConfig(clusterOptions as ClusterOptions);
     if (options.runtime !== undefined && options.runtime !== 'sim') {
-      throw new InvalidConfigError(`SimCluster runs runtime 'sim' only; got runtime ${String(options.runtime)}`);
+      throw new InvalidConfigError(`SimCluster runs runtime 'sim' only; got runtime ${show(options.runtime)}`);
     }
     const seed = options.seed ?? 1;
     if (typeof options.localReads !== 'undefined' && typeof options.localReads !== 'boolean') {
@@ -175,6 +175,7 @@ export class SimCluster extends SimClient {
    */
   async repair(maxMs = 60_000): Promise<RepairResult> {
     this.checkOpen();
+    checkWait(maxMs, 'repair');
     const startMs = this.world.nowMs;
     const total: RepairResult = {
       ranges: 0, exchanges: 0, failed: 0, skipped: 0, skippedNodes: [], segmentsCompared: 0, segmentsExchanged: 0,
@@ -371,6 +372,6 @@ function asArgument<T>(check: () => T): T {
 
 function checkWait(ms: unknown, what: string): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_WAIT_MS) {
-    throw new InvalidArgumentError(`${what} takes a number of virtual ms from 0 to ${MAX_WAIT_MS}; got ${String(ms)}`);
+    throw new InvalidArgumentError(`${what} takes a number of virtual ms from 0 to ${MAX_WAIT_MS}; got ${show(ms)}`);
   }
 }
