@@ -185,6 +185,17 @@ export interface SettleResult {
 
 export type LinkSpec = { from: number | '*'; to: number | '*' };
 
+const EVENTS: readonly ClusterEvent[] = [
+  'node-up', 'node-suspect', 'node-down', 'node-crashed', 'node-restarted', 'node-given-up', 'node-paused', 'node-resumed',
+];
+
+/** A misspelt event name would never fire: a listener on it waits forever. */
+function checkEvent(event: unknown): void {
+  if (!EVENTS.includes(event as ClusterEvent)) {
+    throw new InvalidArgumentError(`unknown cluster event ${show(event)}; events: ${EVENTS.join(', ')}`);
+  }
+}
+
 const HEALTH_KEYS = new Set(['maxRepairAgeMs', 'maxHintQueueKeys', 'maxMailboxFill']);
 
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
@@ -290,6 +301,8 @@ export class Cluster extends ClusterClient {
 
   /** Subscribe to supervisor events: node-up, node-suspect, node-down, node-crashed, node-restarted, node-given-up, ... */
   on(event: ClusterEvent, listener: (e: NodeEvent) => void): this {
+    checkEvent(event);
+    if (typeof listener !== 'function') throw new InvalidArgumentError(`on(${event}) needs a listener function`);
     this.supervisor.on(event, listener);
     return this;
   }
@@ -303,6 +316,7 @@ export class Cluster extends ClusterClient {
   waitFor(event: ClusterEvent, node: number, timeoutMs = 10_000): Promise<NodeEvent> {
     return new Promise((resolve, reject) => {
       // a throw here rejects the promise, as from an async function
+      checkEvent(event);
       this.checkNode(node);
       if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
         throw new InvalidArgumentError(`waitFor takes a timeout in ms from 0 to 3600000; got ${show(timeoutMs)}`);

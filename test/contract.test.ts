@@ -184,7 +184,7 @@ describe('the simulator: options and fault arguments', () => {
 });
 
 describe('the thread runtime: control-plane arguments', () => {
-  test('createHandle, health and waitFor refuse bad arguments', async () => {
+  test('createHandle, health, on and waitFor refuse bad arguments', async () => {
     const c = await Cluster.start({ nodes: 3 });
     try {
       await refuses(() => c.createHandle(null as never), 'INVALID_ARGUMENT', /createHandle options must be an object/);
@@ -192,6 +192,9 @@ describe('the thread runtime: control-plane arguments', () => {
       await refuses(() => c.health({ maxAge: 1 } as never), 'INVALID_ARGUMENT', /unknown health option maxAge/);
       await refuses(() => c.waitFor('node-up', 'x' as never), 'INVALID_ARGUMENT', /node must be an integer from 0 to 2/);
       await refuses(() => c.waitFor('node-up', 0, -1), 'INVALID_ARGUMENT', /waitFor takes a timeout/);
+      await refuses(() => c.waitFor('node-upp' as never, 0, 10), 'INVALID_ARGUMENT', /unknown cluster event node-upp; events: node-up, /);
+      await refuses(() => c.on('node-donw' as never, () => undefined), 'INVALID_ARGUMENT', /unknown cluster event node-donw/);
+      await refuses(() => c.on('node-down', null as never), 'INVALID_ARGUMENT', /listener function/);
     } finally {
       await c.stop();
     }
