@@ -189,6 +189,25 @@ const EVENTS: readonly ClusterEvent[] = [
   'node-up', 'node-suspect', 'node-down', 'node-crashed', 'node-restarted', 'node-given-up', 'node-paused', 'node-resumed',
 ];
 
+/** The shape of what createHandle() returned; anything else would fail deep inside the client with a TypeError. */
+function checkHandle(h: unknown): void {
+  const x = h as Partial<ClientHandle> | null;
+  const ok =
+    x !== null && typeof x === 'object' && typeof x.address === 'number' && x.config !== null && typeof x.config === 'object' &&
+    x.view instanceof SharedArrayBuffer && Array.isArray(x.stores) && Array.isArray(x.ports);
+  if (!ok) {
+    throw new InvalidArgumentError(
+      `Cluster.attach takes the handle cluster.createHandle() returned, posted to this thread with its transfer list; got ${describeArg(h)}`,
+    );
+  }
+}
+
+function describeArg(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object of another shape' : `${typeof v} ${show(v)}`;
+}
+
 /** A misspelt event name would never fire: a listener on it waits forever. */
 function checkEvent(event: unknown): void {
   if (!EVENTS.includes(event as ClusterEvent)) {
@@ -296,6 +315,7 @@ export class Cluster extends ClusterClient {
 
   /** Makes a client from a handle posted by the thread that owns the cluster (see createHandle). */
   static attach(handle: ClientHandle): ClusterClient {
+    checkHandle(handle);
     return new ClusterClient(handle);
   }
 

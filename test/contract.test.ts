@@ -179,11 +179,17 @@ describe('the simulator: options and fault arguments', () => {
     await refuses(() => c.faults.drop(2), 'INVALID_ARGUMENT', /drop probability must be a number from 0 to 1; got 2/);
     await refuses(() => c.faults.delay(0, -5), 'INVALID_ARGUMENT', /delay: ms is -5/);
     await refuses(() => c.faults.delay(0, { kind: 'nope' } as never), 'INVALID_ARGUMENT', /a distribution is/);
+    await refuses(() => c.trace(5 as never), 'INVALID_ARGUMENT', /trace takes a function or null/);
     await c.stop();
   });
 });
 
 describe('the thread runtime: control-plane arguments', () => {
+  test('Cluster.attach refuses what is not a handle', async () => {
+    for (const h of [null, 5, {}, { address: 'x' }, []]) {
+      await refuses(() => Cluster.attach(h as never), 'INVALID_ARGUMENT', /Cluster\.attach takes the handle cluster\.createHandle\(\) returned/);
+    }
+  });
   test('createHandle, health, on and waitFor refuse bad arguments', async () => {
     const c = await Cluster.start({ nodes: 3 });
     try {

@@ -224,6 +224,7 @@ export class SimCluster extends SimClient {
 
   /** Calls `tracer` on every message event from now on (null stops): for reading a replayed seed's run. */
   trace(tracer: Tracer | null): void {
+    if (tracer !== null && typeof tracer !== 'function') throw new InvalidArgumentError('trace takes a function or null');
     this.world.tracer = tracer;
   }
 
