@@ -126,6 +126,9 @@ for (const [runtime, base] of runtimes) {
       after(() => c.stop());
       for (const [name, call, code, pattern] of refusedCalls) test(name, () => refuses(() => call(c), code, pattern).then(() => undefined));
       test('the refusals left nothing behind and broke nothing: the cluster still reads and writes', async () => {
+        // every put and delete of 'k' in the table was refused, so nothing of it was stored
+        const before = await c.get('k', { consistency: 'ALL' });
+        assert.deepEqual([before.found, before.values, before.deleted], [false, [], false]);
         await c.put('k', 'after');
         assert.deepEqual((await c.get('k', { consistency: 'ALL' })).values, ['after']);
       });
