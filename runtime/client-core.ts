@@ -521,7 +521,7 @@ export abstract class ClientCore {
     }
     if (count !== undefined && typeof count !== 'number') {
       const name = op === 'read' ? 'r' : 'w';
-      throw new InvalidArgumentError(`${name} must be a number (a positive integer up to N); got ${describe(count)} ${show(count)}`);
+      throw new InvalidArgumentError(`${name} must be a number (a positive integer up to N); got ${typeof count === 'string' ? `the string '${count}'` : describe(count)}`);
     }
     const chosen = count ?? level;
     if (chosen === undefined) return op === 'read' ? this.defaultRead : this.defaultWrite;
