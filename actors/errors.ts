@@ -110,6 +110,18 @@ const byCode: Record<ErrorCode, (m: string, d: Record<string, unknown>) => Leade
   INTERNAL: (m, d) => new LeaderlessError('INTERNAL', m, d),
 };
 
+/**
+ * A value as an error message shows it. String(v) itself throws for an object without a prototype or with a throwing
+ * toString, and the caller would then get an untyped TypeError instead of the typed error being built.
+ */
+export function show(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
 /** Rebuilds a typed error from its wire form (errors cross threads as plain data). */
 export function fromWire(w: WireError): LeaderlessError {
   return byCode[w.code](w.message, w.details);

@@ -43,6 +43,47 @@ export function keyByteLength(key: Key): number {
   return utf8Length(key);
 }
 
+/**
+ * UTF-8 length of a string, or -1 when it holds a lone surrogate: UTF-8 cannot encode one (TextEncoder writes U+FFFD
+ * instead), so such a string would not come back as written. One pass, as cheap as utf8Length.
+ */
+export function wellFormedUtf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c < 0xd800 || c > 0xdfff) n += 3;
+    else if (c > 0xdbff || i + 1 === s.length) return -1;
+    else {
+      const d = s.charCodeAt(++i);
+      if (d < 0xdc00 || d > 0xdfff) return -1;
+      n += 4;
+    }
+  }
+  return n;
+}
+
+/** Whether a string holds no lone surrogate (String.prototype.isWellFormed, which Node 20 lacks). */
+export function isWellFormed(s: string): boolean {
+  // A regular expression scans in native code: most strings have no surrogate at all and pass at that speed.
+  return !SURROGATE.test(s) || loneSurrogateAt(s) < 0;
+}
+
+/** The index of the first lone surrogate in s, or -1 when there is none. */
+export function loneSurrogateAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+    if (c > 0xdbff || d < 0xdc00 || d > 0xdfff) return i;
+    i++;
+  }
+  return -1;
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
 export function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {

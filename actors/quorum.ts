@@ -19,7 +19,7 @@
 // fallback holding a hint. A fallback's ack that does not count is still recorded (uncountedNodes): it stored a
 // hint even if the write failed.
 
-import { InvalidArgumentError, InvalidConfigError } from './errors.js';
+import { InvalidArgumentError, InvalidConfigError, show } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Levels
@@ -91,7 +91,8 @@ function allowedLevels(what: Op): string {
 
 /**
  * Parses a level from user input: a level name (case-insensitive; '-' may stand for '_'), a positive integer, or a
- * string of decimal digits. ANY is for writes only. Throws InvalidConfigError listing what is allowed.
+ * positive integer written in decimal digits ('2'; not '2.0', '+2' or '02'). ANY is for writes only. Throws
+ * InvalidConfigError listing what is allowed.
  */
 export function parseLevel(input: unknown, what: Op): Level {
   if (what !== 'read' && what !== 'write') {
@@ -104,7 +105,15 @@ export function parseLevel(input: unknown, what: Op): Level {
     );
   }
   const text = input.trim();
-  if (/^[+-]?\d+(\.\d*)?$/.test(text)) return checkCount(Number(text), what);
+  if (/^[1-9]\d*$/.test(text)) return checkCount(Number(text), what);
+  // Anything else that reads as a number ('2.0', '+2', '02', '0') is refused rather than rounded or guessed at.
+  if (/^[+-]?[\d.]+$/.test(text)) {
+    throw new InvalidConfigError(
+      `${letter(what)}=${text} is not allowed: an explicit ${what} count must be a positive integer ` +
+        `(1 up to the replication factor N), as a number or a string of decimal digits without sign, point or leading zero`,
+      { [letter(what)]: text },
+    );
+  }
   const name = text.toUpperCase().replace(/-/g, '_');
   if (!(CONSISTENCY_LEVELS as readonly string[]).includes(name)) {
     throw new InvalidConfigError(`unknown ${what} consistency level "${input}": use ${allowedLevels(what)}`);
@@ -123,7 +132,7 @@ function anyReadError(): InvalidConfigError {
 function describe(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
-  return typeof x === 'object' ? 'an object' : `${typeof x} ${String(x)}`;
+  return typeof x === 'object' ? 'an object' : `${typeof x} ${show(x)}`;
 }
 
 function checkCount(k: number, what: Op): number {

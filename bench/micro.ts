@@ -3,7 +3,7 @@
 //
 // Run: npm run bench:micro  (both files), or node dist/bench/micro.js [--time-ms 500]
 import { Bench } from 'tinybench';
-import { hash32, keyId } from '../actors/hash.js';
+import { hash32, isWellFormed, keyId, utf8Length, wellFormedUtf8Length } from '../actors/hash.js';
 import { Ring } from '../actors/ring.js';
 import type { Stamped } from '../actors/types.js';
 import { join, newClock, newWithContext, sync, updateWith, type Clock } from '../actors/versioning/dvv.js';
@@ -34,6 +34,16 @@ const add = (name: string, op: (i: number) => unknown): void => {
   });
 };
 add('keyId + hash32 (ascii key)', (i) => hash32(keyId(keys[i & 4095])));
+// The lone-surrogate check on 100-character keys and values: what a put's argument checks add (issue 15).
+const ascii100 = Array.from({ length: 64 }, (_, i) => `user:${i}:`.padEnd(100, 'x'));
+const bmp100 = ascii100.map((s) => s.replace(/x/g, 'é'));
+const astral100 = ascii100.map((s) => s.slice(0, 60) + '\u{1F600}'.repeat(20));
+add('utf8Length (100 ascii chars, before)', (i) => utf8Length(ascii100[i & 63]) < 0);
+add('wellFormedUtf8Length (100 ascii chars, key)', (i) => wellFormedUtf8Length(ascii100[i & 63]) < 0);
+add('isWellFormed (100 ascii chars, value)', (i) => isWellFormed(ascii100[i & 63]) || undefined);
+add('isWellFormed (100 latin-1 chars, value)', (i) => isWellFormed(bmp100[i & 63]) || undefined);
+add('isWellFormed (surrogate pairs, value)', (i) => isWellFormed(astral100[i & 63]) || undefined);
+add('wellFormedUtf8Length alone (100 ascii, value)', (i) => wellFormedUtf8Length(ascii100[i & 63]) < 0 || undefined);
 add('ring.preferenceList (5 nodes x 16 vnodes)', (i) => ring.preferenceList(hashes[i & 4095]));
 add('ring.preferenceList (100 nodes x 64 vnodes)', (i) => ring100.preferenceList(hashes[i & 4095]));
 add('ring.place, all up (allocates)', (i) => ring.place(hashes[i & 4095], () => true));

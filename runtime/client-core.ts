@@ -15,9 +15,10 @@ import {
   TimeoutError,
   ValueTooLargeError,
   fromWire,
+  show,
   type LeaderlessError,
 } from '../actors/errors.js';
-import { hash32, keyByteLength, keyId, utf8Length, type Key } from '../actors/hash.js';
+import { hash32, isWellFormed, keyId, loneSurrogateAt, utf8Length, wellFormedUtf8Length, type Key } from '../actors/hash.js';
 import { LinkDetector } from '../actors/link-detector.js';
 import type { Address, Message, PutReply, PutRequest, Send, StoredClock } from '../actors/protocol.js';
 import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../actors/quorum.js';
@@ -69,7 +70,11 @@ export interface PutResult {
   context: string;
   /** what the context covers: the value written, plus any concurrent siblings the coordinator held (live values only) */
   values: Value[];
-  /** true when `values` holds siblings beside the value written */
+  /**
+   * true when `values` holds more than one value (concurrent siblings beside the value written). Tombstones count
+   * as no value, as in a read: a blind put after a delete has values [v] and siblings false, though its context
+   * also covers the tombstone.
+   */
   siblings: boolean;
 }
 
@@ -211,7 +216,7 @@ export abstract class ClientCore {
     const timeoutMs = options.timeoutMs === undefined ? this.config.timeoutMs : checkTimeout(options.timeoutMs);
     const readRepair = options.readRepair ?? this.config.readRepair;
     if (!['async', 'blocking', 'off'].includes(readRepair)) {
-      throw new InvalidArgumentError(`readRepair must be async, blocking or off; got ${String(readRepair)}`);
+      throw new InvalidArgumentError(`readRepair must be async, blocking or off; got ${show(readRepair)}`);
     }
     const standInNotFoundOk = options.standInNotFoundOk ?? this.config.standInNotFoundOk;
     if (typeof standInNotFoundOk !== 'boolean') {
@@ -613,6 +618,10 @@ export abstract class ClientCore {
     if (level !== undefined && count !== undefined) {
       throw new InvalidArgumentError(`give consistency or ${op === 'read' ? 'r' : 'w'}, not both`);
     }
+    if (count !== undefined && typeof count !== 'number') {
+      const name = op === 'read' ? 'r' : 'w';
+      throw new InvalidArgumentError(`${name} must be a number (a positive integer up to N); got ${typeof count === 'string' ? `the string '${count}'` : describe(count)}`);
+    }
     const chosen = count ?? level;
     if (chosen === undefined) return op === 'read' ? this.defaultRead : this.defaultWrite;
     return this.cachedRequirement(chosen, op);
@@ -640,7 +649,7 @@ export abstract class ClientCore {
 
   protected checkNode(node: unknown): asserts node is number {
     if (typeof node !== 'number' || !Number.isInteger(node) || node < 0 || node >= this.config.nodes.length) {
-      throw new InvalidArgumentError(`node must be an integer from 0 to ${this.config.nodes.length - 1}; got ${String(node)}`);
+      throw new InvalidArgumentError(`node must be an integer from 0 to ${this.config.nodes.length - 1}; got ${show(node)}`);
     }
   }
 
@@ -648,7 +657,8 @@ export abstract class ClientCore {
     if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
       throw new InvalidArgumentError(`a key must be a string or a Uint8Array; got ${describe(key)}`);
     }
-    const bytes = keyByteLength(key);
+    const bytes = typeof key === 'string' ? wellFormedUtf8Length(key) : key.length;
+    if (bytes < 0) throw illFormed('key', key as string);
     if (bytes === 0) throw new InvalidArgumentError('a key must not be empty');
     if (bytes > this.config.maxKeyBytes) throw new KeyTooLargeError(bytes, this.config.maxKeyBytes);
     return keyId(key);
@@ -656,6 +666,7 @@ export abstract class ClientCore {
 
   private checkValue(value: Value): Value {
     if (typeof value === 'string') {
+      if (!isWellFormed(value)) throw illFormed('value', value);
       // cheap upper bound first: UTF-8 takes at most 3 bytes per UTF-16 unit
       if (value.length * 3 > this.config.maxValueBytes) {
         const bytes = utf8Length(value);
@@ -718,8 +729,9 @@ class WriteResult implements PutResult {
     written: Value | null,
   ) {
     this.#vv = vv;
-    this.siblings = siblings !== undefined;
     this.values = (siblings ?? [written]).filter((v): v is Value => v !== null);
+    // Live values only, as a read shows them: a tombstone the context also covers (a concurrent delete) is no sibling.
+    this.siblings = this.values.length > 1;
   }
   get context(): string {
     return (this.#context ??= this.#vv.length === 0 ? '' : rememberContext(this.#vv));
@@ -774,8 +786,13 @@ export function toInspection(clock: StoredClock): Inspection {
   return { values: r.values, context: r.context, versions, deleted: r.deleted };
 }
 
-function checkOptions(o: object, allowed: Set<string>, op: string): void {
-  if (o === null || typeof o !== 'object') throw new InvalidArgumentError(`${op} options must be an object`);
+/** The options of cluster.client() / createHandle(), in both runtimes. */
+export const CLIENT_KEYS = new Set(['near']);
+
+export function checkOptions(o: object, allowed: Set<string>, op: string): void {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) {
+    throw new InvalidArgumentError(`${op} options must be an object; got ${describe(o)}`);
+  }
   for (const k in o) {
     if (!allowed.has(k)) {
       throw new InvalidArgumentError(`unknown ${op} option ${k}; allowed: ${[...allowed].join(', ')}`, { option: k });
@@ -783,9 +800,28 @@ function checkOptions(o: object, allowed: Set<string>, op: string): void {
   }
 }
 
+/** A string with a lone surrogate: UTF-8 cannot carry it, so it would come back changed (or alias another key). */
+function illFormed(what: 'key' | 'value', s: string): InvalidArgumentError {
+  const index = loneSurrogateAt(s);
+  return new InvalidArgumentError(
+    `a ${what} string must be well-formed UTF-16: it has a lone surrogate at index ${index}, which UTF-8 cannot ` +
+      `encode; pass a Uint8Array for arbitrary bytes`,
+    { index },
+  );
+}
+
+/** faults.crash(node, { wipe }) in both runtimes: an object whose wipe, when given, is a boolean. */
+export function checkCrashOptions(o: unknown): void {
+  checkOptions(o as object, CRASH_KEYS, 'crash');
+  const wipe = (o as { wipe?: unknown }).wipe;
+  if (wipe !== undefined && typeof wipe !== 'boolean') throw new InvalidArgumentError(`wipe must be true or false; got ${show(wipe)}`);
+}
+
+const CRASH_KEYS = new Set(['wipe']);
+
 function checkTimeout(t: unknown): number {
   if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 3_600_000) {
-    throw new InvalidArgumentError(`timeoutMs must be an integer from 1 to 3600000; got ${String(t)}`);
+    throw new InvalidArgumentError(`timeoutMs must be an integer from 1 to 3600000; got ${show(t)}`);
   }
   return t;
 }

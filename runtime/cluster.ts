@@ -15,14 +15,14 @@
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { InvalidArgumentError, InvalidConfigError, StoppedError, TimeoutError, type LeaderlessError } from '../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, StoppedError, TimeoutError, show, type LeaderlessError } from '../actors/errors.js';
 import { SimCluster, type SimOptions } from './sim/index.js';
 import { CLIENT_BASE, type Address } from '../actors/protocol.js';
 import { ClusterClient, type ClientHandle } from './client.js';
-import type { LatencySummary } from './client-core.js';
+import { CLIENT_KEYS, checkCrashOptions, checkOptions, type LatencySummary } from './client-core.js';
 import { metricsText } from './metrics.js';
 import { nodeEndpoint } from './comlink-node.js';
-import { hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
+import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { SharedStore } from './store.js';
 import { Supervisor, type ClusterEvent, type NodeEvent } from './supervisor.js';
@@ -202,6 +202,38 @@ export interface SettleResult {
 
 export type LinkSpec = { from: number | '*'; to: number | '*' };
 
+const EVENTS: readonly ClusterEvent[] = [
+  'node-up', 'node-suspect', 'node-down', 'node-crashed', 'node-restarted', 'node-given-up', 'node-paused', 'node-resumed',
+];
+
+/** The shape of what createHandle() returned; anything else would fail deep inside the client with a TypeError. */
+function checkHandle(h: unknown): void {
+  const x = h as Partial<ClientHandle> | null;
+  const ok =
+    x !== null && typeof x === 'object' && typeof x.address === 'number' && x.config !== null && typeof x.config === 'object' &&
+    x.view instanceof SharedArrayBuffer && Array.isArray(x.stores) && Array.isArray(x.ports);
+  if (!ok) {
+    throw new InvalidArgumentError(
+      `Cluster.attach takes the handle cluster.createHandle() returned, posted to this thread with its transfer list; got ${describeArg(h)}`,
+    );
+  }
+}
+
+function describeArg(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object of another shape' : `${typeof v} ${show(v)}`;
+}
+
+/** A misspelt event name would never fire: a listener on it waits forever. */
+function checkEvent(event: unknown): void {
+  if (!EVENTS.includes(event as ClusterEvent)) {
+    throw new InvalidArgumentError(`unknown cluster event ${show(event)}; events: ${EVENTS.join(', ')}`);
+  }
+}
+
+const HEALTH_KEYS = new Set(['maxRepairAgeMs', 'maxHintQueueKeys', 'maxMailboxFill']);
+
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
 
 export class Cluster extends ClusterClient {
@@ -233,9 +265,10 @@ export class Cluster extends ClusterClient {
   static start(options: SimOptions & { runtime: 'sim' }): Promise<SimCluster>;
   static start(options?: ClusterOptions & { runtime?: 'threads' }): Promise<Cluster>;
   static async start(options: (ClusterOptions & { runtime?: 'threads' }) | (SimOptions & { runtime: 'sim' }) = {}): Promise<Cluster | SimCluster> {
-    if (options?.runtime === 'sim') return SimCluster.start(options);
-    if (options?.runtime !== undefined && options.runtime !== 'threads') {
-      throw new InvalidConfigError(`runtime must be 'threads' (worker threads, the default) or 'sim' (the deterministic simulator); got ${String(options.runtime)}`);
+    checkOptionsObject(options);
+    if (options.runtime === 'sim') return SimCluster.start(options);
+    if (options.runtime !== undefined && options.runtime !== 'threads') {
+      throw new InvalidConfigError(`runtime must be 'threads' (worker threads, the default) or 'sim' (the deterministic simulator); got ${show(options.runtime)}`);
     }
     const { runtime: _runtime, ...rest } = options as ClusterOptions & { runtime?: string };
     const config = resolveConfig(rest);
@@ -306,11 +339,14 @@ export class Cluster extends ClusterClient {
 
   /** Makes a client from a handle posted by the thread that owns the cluster (see createHandle). */
   static attach(handle: ClientHandle): ClusterClient {
+    checkHandle(handle);
     return new ClusterClient(handle);
   }
 
   /** Subscribe to supervisor events: node-up, node-suspect, node-down, node-crashed, node-restarted, node-given-up, ... */
   on(event: ClusterEvent, listener: (e: NodeEvent) => void): this {
+    checkEvent(event);
+    if (typeof listener !== 'function') throw new InvalidArgumentError(`on(${event}) needs a listener function`);
     this.supervisor.on(event, listener);
     return this;
   }
@@ -323,6 +359,12 @@ export class Cluster extends ClusterClient {
   /** Resolves with the next event of this kind for `node` (or rejects after timeoutMs). */
   waitFor(event: ClusterEvent, node: number, timeoutMs = 10_000): Promise<NodeEvent> {
     return new Promise((resolve, reject) => {
+      // a throw here rejects the promise, as from an async function
+      checkEvent(event);
+      this.checkNode(node);
+      if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
+        throw new InvalidArgumentError(`waitFor takes a timeout in ms from 0 to 3600000; got ${show(timeoutMs)}`);
+      }
       const timer = setTimeout(() => {
         this.supervisor.off(event, listener);
         reject(new TimeoutError(`no ${event} event for node ${node} within ${timeoutMs} ms`));
@@ -342,20 +384,21 @@ export class Cluster extends ClusterClient {
    * `Cluster.attach(handle)` there. Each handle is one client with its own ports; it can be attached once.
    */
   async createHandle(options: { near?: number } = {}): Promise<ClientHandle> {
-    return this.newClient(options);
+    return this.newClient(options, 'createHandle');
   }
 
   /** Another client in this thread, e.g. placed beside a replica for partition experiments (Jepsen style). */
   async client(options: { near?: number } = {}): Promise<ClusterClient> {
-    return new ClusterClient(await this.newClient(options));
+    return new ClusterClient(await this.newClient(options, 'client'));
   }
 
   /**
    * A client's ports to every live replica, and its control port: restarted replicas' ports come over it, and when the
    * client closes it (or its thread ends) the cluster forgets the client, so churn leaves nothing behind.
    */
-  private async newClient(options: { near?: number }): Promise<ClientHandle> {
+  private async newClient(options: { near?: number }, call: 'createHandle' | 'client'): Promise<ClientHandle> {
     this.checkOpen();
+    checkOptions(options, CLIENT_KEYS, call);
     const near = options.near ?? -1;
     if (near !== -1) this.checkNode(near);
     const address = CLIENT_BASE + this.nextClient++;
@@ -411,6 +454,7 @@ export class Cluster extends ClusterClient {
     crash: async (node: number, options: { wipe?: boolean } = {}): Promise<void> => {
       this.checkOpen();
       this.checkNode(node);
+      checkCrashOptions(options);
       const h = this.hosts[node];
       // a restart in progress has already chosen whether to wipe: let it finish, then crash the worker it started
       while (h.starting !== undefined) await h.starting.catch(() => undefined);
@@ -469,6 +513,7 @@ export class Cluster extends ClusterClient {
     },
     /** Ends every partition. */
     heal: (): void => {
+      this.checkOpen();
       const n = this.config.nodes.length;
       for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) this.view.setBlocked(a, b, false);
     },
@@ -479,7 +524,7 @@ export class Cluster extends ClusterClient {
     delay: (spec: LinkSpec & { ms: number }): void => {
       this.checkOpen();
       if (typeof spec?.ms !== 'number' || !(spec.ms >= 0) || spec.ms > 60_000) {
-        throw new InvalidArgumentError(`delay ms must be a number from 0 to 60000; got ${String(spec?.ms)}`);
+        throw new InvalidArgumentError(`delay ms must be a number from 0 to 60000; got ${show(spec?.ms)}`);
       }
       this.forLinks(spec, (from, to) => this.view.setDelayUs(from, to, Math.round(spec.ms * 1000)));
       this.view.setImpaired(true);
@@ -489,7 +534,7 @@ export class Cluster extends ClusterClient {
       this.checkOpen();
       const p = spec?.probability;
       if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
-        throw new InvalidArgumentError(`drop probability must be a number from 0 to 1; got ${String(p)}`);
+        throw new InvalidArgumentError(`drop probability must be a number from 0 to 1; got ${show(p)}`);
       }
       this.forLinks(spec, (from, to) => this.view.setDropPpm(from, to, Math.round(p * 1e6)));
       this.view.setImpaired(true);
@@ -524,6 +569,9 @@ export class Cluster extends ClusterClient {
    */
   async settle(timeoutMs = 10_000): Promise<SettleResult> {
     this.checkOpen();
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
+      throw new InvalidArgumentError(`settle takes a timeout in ms from 0 to 3600000; got ${show(timeoutMs)}`);
+    }
     const start = performance.now();
     for (;;) {
       const stats = (await Promise.all(this.hosts.map((h) => this.statsOf(h)))).filter((s) => s !== undefined);
@@ -579,17 +627,19 @@ export class Cluster extends ClusterClient {
    * the cluster's start.
    */
   async health(options: HealthOptions = {}): Promise<HealthReport> {
+    this.checkOpen();
+    checkOptions(options, HEALTH_KEYS, 'health');
     const bound = options.maxRepairAgeMs ?? this.config.antiEntropy.maxRepairAgeMs;
     if (typeof bound !== 'number' || !(bound > 0)) {
-      throw new InvalidArgumentError(`maxRepairAgeMs must be a positive number of ms; got ${String(bound)}`);
+      throw new InvalidArgumentError(`maxRepairAgeMs must be a positive number of ms; got ${show(bound)}`);
     }
     const maxHints = options.maxHintQueueKeys ?? 10_000;
     if (typeof maxHints !== 'number' || !(maxHints >= 0)) {
-      throw new InvalidArgumentError(`maxHintQueueKeys must be a number >= 0; got ${String(maxHints)}`);
+      throw new InvalidArgumentError(`maxHintQueueKeys must be a number >= 0; got ${show(maxHints)}`);
     }
     const maxFill = options.maxMailboxFill ?? 0.8;
     if (typeof maxFill !== 'number' || !(maxFill > 0 && maxFill <= 1)) {
-      throw new InvalidArgumentError(`maxMailboxFill must be a number in (0, 1]; got ${String(maxFill)}`);
+      throw new InvalidArgumentError(`maxMailboxFill must be a number in (0, 1]; got ${show(maxFill)}`);
     }
     const m = await this.metrics();
     const now = Date.now();

@@ -2,7 +2,7 @@
 // says exactly what was wrong and what is allowed. The resolved form is plain data, so it can be handed to every
 // worker thread and to clients attached from other threads.
 
-import { InvalidConfigError } from '../actors/errors.js';
+import { InvalidConfigError, show } from '../actors/errors.js';
 import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum.js';
 import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
 import type { ConflictMode } from '../actors/types.js';
@@ -192,7 +192,7 @@ const KNOWN = new Set([
 
 export function intOption(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(`${name} must be an integer from ${min} to ${max}; got ${String(value)}`, {
+    throw new InvalidConfigError(`${name} must be an integer from ${min} to ${max}; got ${show(value)}`, {
       option: name,
       value,
       min,
@@ -204,7 +204,7 @@ export function intOption(value: unknown, name: string, min: number, max: number
 
 function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
-    throw new InvalidConfigError(`${name} must be one of ${allowed.join(', ')}; got ${String(value)}`, {
+    throw new InvalidConfigError(`${name} must be one of ${allowed.join(', ')}; got ${show(value)}`, {
       option: name,
       value,
     });
@@ -213,6 +213,13 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
 }
 
 export const MAX_NODES = 256;
+const DC_KEYS = ['name', 'racks', 'nodes'];
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${show(v)}`;
+}
 
 /** Most keys a store can be created with (runtime/store.ts). */
 const MAX_STORE_KEYS = 1 << 26;
@@ -261,6 +268,9 @@ function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: s
     const nodes: NodeSpec[] = [];
     const names: string[] = [];
     for (const dc of options.datacenters) {
+      for (const k of Object.keys(dc ?? {})) {
+        if (!DC_KEYS.includes(k)) throw new InvalidConfigError(`unknown datacenter option ${k}; allowed: ${DC_KEYS.join(', ')}`);
+      }
       if (typeof dc?.name !== 'string' || dc.name === '') {
         throw new InvalidConfigError('every datacenter needs a non-empty string name');
       }
@@ -283,7 +293,9 @@ function nodeSpecs(options: ClusterOptions): { nodes: NodeSpec[]; datacenters: s
 /** Validates a nested options object field by field against [min, max] ranges; unknown fields are refused. */
 function subOptions<T extends object>(name: string, given: Partial<T> | undefined, defaults: T, ranges: Record<keyof T, [number, number]>): T {
   if (given === undefined) return { ...defaults };
-  if (given === null || typeof given !== 'object') throw new InvalidConfigError(`${name} must be an object`);
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+    throw new InvalidConfigError(`${name} must be an object of { ${Object.keys(ranges).join(', ')} }; got ${describe(given)}`);
+  }
   const out = { ...defaults };
   for (const [k, v] of Object.entries(given)) {
     const range = (ranges as Record<string, [number, number]>)[k];
@@ -291,22 +303,29 @@ function subOptions<T extends object>(name: string, given: Partial<T> | undefine
       throw new InvalidConfigError(`unknown option ${name}.${k}; allowed: ${Object.keys(ranges).join(', ')}`);
     }
     if (typeof v !== 'number' || !Number.isFinite(v) || v < range[0] || v > range[1]) {
-      throw new InvalidConfigError(`${name}.${k} must be a number from ${range[0]} to ${range[1]}; got ${String(v)}`);
+      throw new InvalidConfigError(`${name}.${k} must be a number from ${range[0]} to ${range[1]}; got ${show(v)}`);
     }
     (out as Record<string, number>)[k] = v;
   }
   return out;
 }
 
-export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidConfigError('Cluster.start takes an options object');
+/** Cluster.start's argument must be a plain object (or nothing): null, an array or a number is refused by name. */
+export function checkOptionsObject(options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidConfigError(`Cluster.start takes an options object, e.g. { nodes: 5 }; got ${describe(options)}`);
   }
+}
+
+export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
+  checkOptionsObject(options);
   for (const k of Object.keys(options)) {
     if (!KNOWN.has(k)) {
       throw new InvalidConfigError(`unknown option ${k}; allowed: ${[...KNOWN].join(', ')}`, { option: k });
     }
   }
+  // The thread runtime draws nothing at random, but a harness passes the same options to both runtimes.
+  if ((options as { seed?: unknown }).seed !== undefined) intOption((options as { seed?: unknown }).seed, 'seed', 0, 2 ** 32 - 1);
   const { nodes, datacenters } = nodeSpecs(options);
   let rep = options.replication ?? Math.min(DEFAULTS.replication, nodes.length);
   if (typeof rep === 'number') {
@@ -330,7 +349,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   validateReplication(rep, nodesByDc);
   const localDc = options.localDc ?? datacenters[0];
   if (!datacenters.includes(localDc)) {
-    throw new InvalidConfigError(`localDc ${localDc} does not exist; datacenters: ${datacenters.join(', ')}`);
+    throw new InvalidConfigError(`localDc ${show(localDc)} does not exist; datacenters: ${datacenters.join(', ')}`);
   }
   const read = parseLevel(options.read ?? DEFAULTS.read, 'read');
   const write = parseLevel(options.write ?? DEFAULTS.write, 'write');

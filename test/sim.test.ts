@@ -181,7 +181,7 @@ describe('sim: errors are typed, say what was wrong, and leave the cluster worki
     await rejectsWith(SimCluster.start({ nodez: 3 } as never), 'INVALID_CONFIG', /unknown option nodez/);
     await rejectsWith(SimCluster.start({ seed: -1 }), 'INVALID_CONFIG', /seed/);
     await rejectsWith(SimCluster.start({ latency: { kind: 'pareto', xm: 0, alpha: 2 } }), 'INVALID_CONFIG', /xm is 0/);
-    await rejectsWith(SimCluster.start({ dropProbability: 2 }), 'INVALID_ARGUMENT', /dropProbability/);
+    await rejectsWith(SimCluster.start({ dropProbability: 2 }), 'INVALID_CONFIG', /dropProbability/);
     await rejectsWith(SimCluster.start({ runtime: 'threads' } as never), 'INVALID_CONFIG', /runtime/);
   });
 

@@ -8,7 +8,7 @@
 //
 // Use: const q = new EventQueue<E>(capacity); q.push(ev) (ev.timeMs set, ev.seq assigned); q.peek(); q.pop().
 
-import { InvalidArgumentError, InvalidConfigError } from '../../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
 
 export interface Timed {
   timeMs: number;
@@ -23,7 +23,7 @@ export class EventQueue<E extends Timed> {
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new InvalidConfigError(`event queue capacity must be a positive integer; got ${String(capacity)}`);
+      throw new InvalidConfigError(`event queue capacity must be a positive integer; got ${show(capacity)}`);
     }
   }
 

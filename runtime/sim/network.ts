@@ -16,7 +16,7 @@
 // dropFault[node] are the faults on its links. Queue capacity bounds what can be in flight: a send the queue refuses
 // counts as a lost message (droppedQueueFull), never as an unbounded backlog.
 
-import { InvalidArgumentError } from '../../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, show, type LeaderlessError } from '../../actors/errors.js';
 import { CLIENT_BASE, type Address, type Message, type MessageType } from '../../actors/protocol.js';
 import { EventQueue, type Timed } from './event-queue.js';
 import { checkDistribution, sample, type Distribution, type Prng } from './prng.js';
@@ -92,10 +92,10 @@ export class SimNetwork {
       this.byType[type as MessageType] = checkDistribution(d, `latencyByType.${type}`);
     }
     this.interDc = options.interDcLatency === undefined ? null : checkDistribution(options.interDcLatency, 'interDcLatency');
-    this.dropP = checkProbability(options.dropProbability ?? 0, 'dropProbability');
-    this.dupP = checkProbability(options.duplicateProbability ?? 0, 'duplicateProbability');
+    this.dropP = checkProbability(options.dropProbability ?? 0, 'dropProbability', InvalidConfigError);
+    this.dupP = checkProbability(options.duplicateProbability ?? 0, 'duplicateProbability', InvalidConfigError);
     if (options.duplicateTypes !== undefined && !Array.isArray(options.duplicateTypes)) {
-      throw new InvalidArgumentError('duplicateTypes must be an array of message types, e.g. [\'replicate\', \'get-reply\']');
+      throw new InvalidConfigError('duplicateTypes must be an array of message types, e.g. [\'replicate\', \'get-reply\']');
     }
     this.dupTypes = options.duplicateTypes === undefined ? null : new Set(options.duplicateTypes);
   }
@@ -186,9 +186,12 @@ export class SimNetwork {
   }
 }
 
-export function checkProbability(p: unknown, what: string): number {
-  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
-    throw new InvalidArgumentError(`${what} must be a number from 0 to 1; got ${String(p)}`);
-  }
+/** A probability in [0, 1]; `Err` says whose mistake it is: a start option (INVALID_CONFIG) or a fault's argument. */
+export function checkProbability(
+  p: unknown,
+  what: string,
+  Err: new (m: string) => LeaderlessError = InvalidArgumentError,
+): number {
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Err(`${what} must be a number from 0 to 1; got ${show(p)}`);
   return p;
 }

@@ -12,14 +12,14 @@
 //   sample(rng, { kind: 'mixture', parts: [{ weight: 0.9122, dist: { kind: 'pareto', xm: 0.235, alpha: 10 } }, ...] })
 //   rng.fork() gives an independent stream (for a workload beside the network) without disturbing this one's order.
 
-import { InvalidArgumentError, InvalidConfigError } from '../../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
 
 export class Prng {
   private readonly s = new Uint32Array(4);
 
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-      throw new InvalidConfigError(`seed must be an integer from 0 to 4294967295; got ${String(seed)}`);
+      throw new InvalidConfigError(`seed must be an integer from 0 to 4294967295; got ${show(seed)}`);
     }
     // Constants from the golden ratio and sfc32's reference seeding: the state is never all zero.
     this.s[0] = 0x9e3779b9;
@@ -138,7 +138,7 @@ export function checkDistribution(d: unknown, what: string, depth = 0): Distribu
   if (d === null || typeof d !== 'object') bad('not an object');
   const x = d as Record<string, unknown>;
   const nonNeg = (k: string): void => {
-    if (typeof x[k] !== 'number' || !Number.isFinite(x[k]) || (x[k] as number) < 0) bad(`${k} is ${String(x[k])}`);
+    if (typeof x[k] !== 'number' || !Number.isFinite(x[k]) || (x[k] as number) < 0) bad(`${k} is ${show(x[k])}`);
   };
   const positive = (k: string): void => {
     nonNeg(k);
@@ -151,7 +151,7 @@ export function checkDistribution(d: unknown, what: string, depth = 0): Distribu
     case 'uniform':
       nonNeg('minMs');
       nonNeg('maxMs');
-      if ((x.minMs as number) > (x.maxMs as number)) bad(`minMs ${String(x.minMs)} > maxMs ${String(x.maxMs)}`);
+      if ((x.minMs as number) > (x.maxMs as number)) bad(`minMs ${show(x.minMs)} > maxMs ${show(x.maxMs)}`);
       break;
     case 'exponential':
       positive('rate');
@@ -176,7 +176,7 @@ export function checkDistribution(d: unknown, what: string, depth = 0): Distribu
       break;
     }
     default:
-      bad(`unknown kind ${String(x.kind)}`);
+      bad(`unknown kind ${show(x.kind)}`);
   }
   return d as Distribution;
 }

@@ -15,17 +15,18 @@
 //   drop(probability, node?)              lose messages to or from the node (every node when none is given)
 //   clear()                               ends every fault: heal, no delays or drops, resume, restart every node
 
-import { InvalidArgumentError, InvalidConfigError } from '../../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
 import { Ring } from '../../actors/ring.js';
 import type { ReplicaCounters } from '../../actors/replica.js';
 import type { HintCounters } from '../../actors/hints.js';
 import type { StoreStats } from '../store.js';
-import { resolveConfig, type ClusterOptions } from '../config.js';
+import { checkOptionsObject, resolveConfig, type ClusterOptions } from '../config.js';
 import { checkProbability, type NetworkCounters, type NetworkOptions } from './network.js';
 import { checkDistribution, type Distribution } from './prng.js';
 import type { ClusterMetrics, RepairResult } from '../cluster.js';
 import { SimClient } from './sim-client.js';
+import { CLIENT_KEYS, checkCrashOptions, checkOptions } from '../client-core.js';
 import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {
@@ -111,12 +112,12 @@ export class SimCluster extends SimClient {
 
   /** start() without the promise: the simulated cluster needs no thread, so it exists at once. */
   static create(options: SimOptions = {}): SimCluster {
-    if (options === null || typeof options !== 'object') throw new InvalidConfigError('SimCluster.start takes an options object');
+    checkOptionsObject(options);
     const clusterOptions: Record<string, unknown> = { ...options };
     for (const k of SIM_KEYS) delete clusterOptions[k];
     const config = resolveConfig(clusterOptions as ClusterOptions);
     if (options.runtime !== undefined && options.runtime !== 'sim') {
-      throw new InvalidConfigError(`SimCluster runs runtime 'sim' only; got runtime ${String(options.runtime)}`);
+      throw new InvalidConfigError(`SimCluster runs runtime 'sim' only; got runtime ${show(options.runtime)}`);
     }
     const seed = options.seed ?? 1;
     if (typeof options.localReads !== 'undefined' && typeof options.localReads !== 'boolean') {
@@ -130,6 +131,7 @@ export class SimCluster extends SimClient {
   /** Another client, e.g. placed beside a replica for partition experiments (Jepsen style). */
   async client(options: { near?: number } = {}): Promise<SimClient> {
     this.checkOpen();
+    checkOptions(options, CLIENT_KEYS, 'client');
     const near = options.near ?? -1;
     if (near !== -1) this.checkNode(near);
     if (this.nextClient > MAX_CLIENTS) {
@@ -173,6 +175,7 @@ export class SimCluster extends SimClient {
    */
   async repair(maxMs = 60_000): Promise<RepairResult> {
     this.checkOpen();
+    checkWait(maxMs, 'repair');
     const startMs = this.world.nowMs;
     const total: RepairResult = {
       ranges: 0, exchanges: 0, failed: 0, skipped: 0, skippedNodes: [], segmentsCompared: 0, segmentsExchanged: 0,
@@ -221,6 +224,7 @@ export class SimCluster extends SimClient {
 
   /** Calls `tracer` on every message event from now on (null stops): for reading a replayed seed's run. */
   trace(tracer: Tracer | null): void {
+    if (tracer !== null && typeof tracer !== 'function') throw new InvalidArgumentError('trace takes a function or null');
     this.world.tracer = tracer;
   }
 
@@ -247,6 +251,7 @@ export class SimCluster extends SimClient {
       this.world.network.partition(groups);
     },
     heal: (): void => {
+      this.checkOpen();
       this.world.network.heal();
     },
     kill: async (node: number): Promise<void> => {
@@ -257,7 +262,7 @@ export class SimCluster extends SimClient {
     crash: (node: number, options: { wipe?: boolean } = {}): void => {
       this.checkOpen();
       this.checkNode(node);
-      if (options.wipe !== undefined && typeof options.wipe !== 'boolean') throw new InvalidArgumentError('wipe must be true or false');
+      checkCrashOptions(options);
       this.world.kill(node, options.wipe === true);
     },
     restart: (node: number): void => {
@@ -278,7 +283,8 @@ export class SimCluster extends SimClient {
     delay: (node: number, extra: number | Distribution | null): void => {
       this.checkOpen();
       this.checkNode(node);
-      const d = typeof extra === 'number' ? checkDistribution({ kind: 'constant', ms: extra }, 'delay') : extra;
+      // a bad delay is this call's argument, not the cluster's configuration: INVALID_ARGUMENT
+      const d = extra === null ? null : asArgument(() => checkDistribution(typeof extra === 'number' ? { kind: 'constant', ms: extra } : extra, 'delay'));
       this.world.network.setDelay(node, d);
     },
     drop: (probability: number, node?: number): void => {
@@ -355,8 +361,18 @@ export class SimCluster extends SimClient {
   }
 }
 
+/** Runs a check that throws INVALID_CONFIG and rethrows its error as INVALID_ARGUMENT (for a call's argument). */
+function asArgument<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof InvalidConfigError) throw new InvalidArgumentError(e.message, e.details);
+    throw e;
+  }
+}
+
 function checkWait(ms: unknown, what: string): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_WAIT_MS) {
-    throw new InvalidArgumentError(`${what} takes a number of virtual ms from 0 to ${MAX_WAIT_MS}; got ${String(ms)}`);
+    throw new InvalidArgumentError(`${what} takes a number of virtual ms from 0 to ${MAX_WAIT_MS}; got ${show(ms)}`);
   }
 }
