@@ -7,21 +7,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
-import { LeaderlessError, OverloadedError, QuorumError, TimeoutError } from '../actors/errors.js';
+import { OverloadedError, QuorumError, TimeoutError } from '../actors/errors.js';
 import { afterFailover } from '../runtime/client-core.js';
 import { SimCluster } from '../runtime/sim/sim-cluster.js';
+import { codeOf } from './helpers/errors.js';
 
 const primaries = (c: SimCluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    assert.ok(e instanceof LeaderlessError, String(e));
-    return e.code;
-  }
-}
 
 describe('coordinator failover: one write, one value', () => {
   for (const seed of [1, 2, 3]) {

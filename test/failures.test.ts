@@ -7,6 +7,7 @@ import { hash32, keyId } from '../actors/hash.js';
 import { detectionTimeMs, phiParams } from '../actors/failure-detector.js';
 import { Cluster, LeaderlessError, type ClusterClient, type ClusterOptions } from '../runtime/index.js';
 import { eventually } from './helpers/eventually.js';
+import { codeOf } from './helpers/errors.js';
 
 const primaries = (c: Cluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
 
@@ -26,16 +27,6 @@ function keyWithPrimaries(c: Cluster, pair: number[]): string {
     if (pair.every((n) => p.includes(n))) return k;
   }
   throw new Error('no such key');
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    assert.ok(e instanceof LeaderlessError, String(e));
-    return e.code;
-  }
 }
 
 describe('the supervisor', () => {

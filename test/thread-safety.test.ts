@@ -12,6 +12,7 @@ import { hash32, keyId } from '../actors/hash.js';
 import { Cluster, LeaderlessError, type ClusterOptions } from '../runtime/index.js';
 import { SharedView } from '../runtime/shared-view.js';
 import { eventually } from './helpers/eventually.js';
+import { codeOf } from './helpers/errors.js';
 
 const primaries = (c: Cluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];
 
@@ -29,16 +30,6 @@ function keysWhere(c: Cluster, count: number, want: (primaries: number[]) => boo
   for (let i = 0; keys.length < count && i < 100_000; i++) if (want(primaries(c, `k${i}`))) keys.push(`k${i}`);
   assert.equal(keys.length, count, 'not enough keys with that preference list');
   return keys;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    assert.ok(e instanceof LeaderlessError, String(e));
-    return e.code;
-  }
 }
 
 /** Fails (instead of hanging the suite) when `p` has not settled within `ms`; otherwise what p settled with. */

@@ -14,3 +14,14 @@ export async function rejectsWith(p: Promise<unknown>, code: string, pattern?: R
   }
   assert.fail(`expected ${code}, but the call succeeded`);
 }
+
+/** How a call ended: 'ok', or the code of the LeaderlessError it rejected with (anything else fails the test). */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    assert.ok(e instanceof LeaderlessError, String(e));
+    return e.code;
+  }
+}
