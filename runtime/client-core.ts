@@ -555,6 +555,7 @@ export abstract class ClientCore {
             this.finishGet(g, g.fsm.onUnreachable(to, this.out));
             continue;
           }
+          if (!this.links.isDown(to, nowMs)) g.fsm.upWhenAsked.add(to);
           this.links.sent(to, nowMs);
         }
         this.transmit(to, msg);

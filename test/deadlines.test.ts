@@ -108,6 +108,29 @@ describe('failing fast: replicas known to be unreachable are named at once (find
       await cluster.stop();
     }
   });
+
+  // Found by test/sim-random.test.ts (seed 7631): a read at ALL failed as unreachable because one reply took longer
+  // than the link's timeout (a heavy-tailed network), though the replica was up. A replica the read cannot do without,
+  // whose link was up when asked, is asked a second time and given as long again before the read fails.
+  test('a read that needs a replica whose reply is late (its link was up) asks again and is answered', async () => {
+    for (const seed of [21, 22, 23]) {
+      const cluster = await SimCluster.start({ nodes: 5, replication: 3, seed, sloppy: false, timeoutMs: 5000 });
+      try {
+        const key = `h${seed}`;
+        const p = primaries(cluster, key);
+        const client = await cluster.client({ near: p[0] });
+        for (let i = 0; i < 5; i++) await client.get(key, { consistency: 'ALL' }); // the links learn fast round trips
+        cluster.faults.delay(p[2], 450); // each way: a reply 900 ms late, past the 750 ms a needed replica is given
+        const pending = timed(cluster, () => client.get(key, { consistency: 'ALL' }));
+        await cluster.sleep(800); // the first reply is on its way back; the link has been held down since 750 ms
+        cluster.faults.delay(p[2], null);
+        const r = await pending;
+        assert.ok(r.ok, `seed ${seed}: ${r.error?.code} ${r.error?.message}`);
+      } finally {
+        await cluster.stop();
+      }
+    }
+  });
 });
 
 describe('per-link failure detection routes around a partition (finding 15)', () => {

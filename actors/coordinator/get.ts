@@ -76,6 +76,10 @@ export class GetFsm {
   private outstanding = 0;
   /** asked and not answered: a reply from anyone else (e.g. a node already given up as unreachable) is ignored */
   private readonly waiting = new Set<number>();
+  /** targets whose link was up (for the client's detector) when they were asked */
+  readonly upWhenAsked = new Set<number>();
+  /** needed targets asked a second time after their link was confirmed down (once each) */
+  private readonly resent = new Set<number>();
   /** targets given up without an answer: a full mailbox or a link the client's detector holds down */
   private readonly unreachable: number[] = [];
   /** replies in arrival order: node and its clock (null: it holds nothing) */
@@ -142,7 +146,18 @@ export class GetFsm {
   onLinksDown(links: LinkView, out: Send[]): GetResult | undefined {
     if (this.state !== 'collect' || this.waiting.size === 0) return undefined;
     for (const node of [...this.waiting]) {
-      if (!(this.needs(node) ? links.confirmedDown(node) : links.isDown(node))) continue; // see PutFsm.down
+      // A replica the read cannot do without, whose link was up when it was asked, gets a second chance: it must
+      // leave a second request unanswered too, for as long (a lost or very slow message, not a cut link: seed 7631
+      // of test/sim-random.test.ts). One already down when asked fails the read fast (the partition case).
+      const needed = this.needs(node);
+      const since = needed && this.upWhenAsked.has(node) ? this.askedAtMs[this.params.targets.findIndex((t) => t.node === node)] : undefined;
+      if (!(needed ? links.confirmedDown(node, since) : links.isDown(node))) continue; // see PutFsm.down
+      if (since !== undefined && !this.resent.has(node)) {
+        this.resent.add(node);
+        this.askedAtMs[this.params.targets.findIndex((t) => t.node === node)] = this.lastMs;
+        out.push({ to: node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key } });
+        continue;
+      }
       const r = this.onUnreachable(node, out);
       if (r !== undefined) return r;
     }
