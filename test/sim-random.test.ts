@@ -50,6 +50,7 @@ describe('sim: randomized configurations and faults, judged by the independent o
         appendFileSync(process.env.RANDOM_REPORT, JSON.stringify(line) + '\n');
       }
       if (process.env.RANDOM_SEED !== undefined) console.log(`config ${describeDrawn(drawn)}${refused ? `\nrefused: ${refused}` : ''}\nfaults:\n  ${faults.join('\n  ')}`);
+      assert.equal(refused, undefined, `seed ${seed}: a valid drawn configuration was refused; replay: ${replay(seed)}`);
       const failover = (drawn.options.coordinatorFailoverMs ?? 0) > 0;
       if (!STRICT && failover && violations.length > 0 && violations.every((v) => AT_LEAST_ONCE.includes(v.kind))) {
         t.todo(`coordinator failover is at least once (coordinatorFailoverMs ${drawn.options.coordinatorFailoverMs}); ORACLE_STRICT=1 fails on it`);
