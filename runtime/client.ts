@@ -14,7 +14,7 @@ import type { ResolvedConfig } from './config.js';
 import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { BUSY, SharedStore, type StoreBuffers } from './store.js';
-import { Outbox, type Port } from './transport.js';
+import { GOODBYE, Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
 
 export {
@@ -118,7 +118,12 @@ export class ClusterClient extends ClientCore {
     if (this.ticker !== undefined) clearInterval(this.ticker);
     this.ticker = undefined;
     this.failAll(new StoppedError('the client was closed'));
-    for (const port of this.ports.values()) (port as MessagePort).close?.();
+    this.outbox.flush(); // what is queued goes out now, counted, before the goodbye (see GOODBYE)
+    for (const port of this.ports.values()) {
+      (port as MessagePort).removeAllListeners?.('message');
+      port.postMessage(GOODBYE);
+    }
+    this.ports.clear(); // later sends (a delayed message) find no port: lost, and never counted
     this.control?.close();
   }
 

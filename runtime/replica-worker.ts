@@ -13,7 +13,7 @@ import { Replica, type ReplicaCounters } from '../actors/replica.js';
 import type { HintCounters } from '../actors/hints.js';
 import { SharedStore, type StoreBuffers } from './store.js';
 import { SharedView } from './shared-view.js';
-import { Outbox, type Port } from './transport.js';
+import { GOODBYE, Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
 import type { ResolvedConfig } from './config.js';
 import { nowMs } from './clock.js';
@@ -150,7 +150,7 @@ function main(data: ReplicaWorkerData): void {
     const old = ports.get(addr) as MessagePort | undefined;
     if (old !== undefined && old !== port) old.close();
     ports.set(addr, port);
-    port.on('message', receive);
+    port.on('message', (data: ArrayBuffer | typeof GOODBYE) => (data === GOODBYE ? (port as MessagePort).close() : receive(data)));
     // a client that closes its end closes this one too: forget it, or client churn grows the map without bound
     port.once('close', () => {
       if (ports.get(addr) === port) ports.delete(addr);

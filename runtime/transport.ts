@@ -21,6 +21,13 @@ export interface Port {
 /** Most messages in one posted batch; a longer queue goes as several batches (every batch has a bound). */
 export const MAX_BATCH_MESSAGES = 4096;
 
+/**
+ * What a closing client posts on each of its ports instead of closing it: closing a port drops the batches still
+ * queued in it, which the replica's mailbox depth already counts. Ports deliver in order, so the replica closes its
+ * end on this once it has taken every batch sent before it.
+ */
+export const GOODBYE = 'goodbye';
+
 export class Outbox {
   private readonly queues = new Map<Address, Message[]>();
   private scheduled = false;
