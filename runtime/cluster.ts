@@ -198,6 +198,8 @@ export interface SettleResult {
   /** hint keys still queued (for owners still down, or undeliverable in the time given) */
   hintsPending: number;
   durationMs: number;
+  /** false when settle() returned at its timeout with work left (deliverable hints, a busy mailbox, a node catching up) */
+  settled: boolean;
 }
 
 export type LinkSpec = { from: number | '*'; to: number | '*' };
@@ -585,7 +587,8 @@ export class Cluster extends ClusterClient {
       const busy = this.hosts.some((h) => this.view.depth(h.node) > 0 && !h.exited && !h.paused);
       const pending = stats.reduce((a, s) => a + s.hints.keys, 0);
       const waited = performance.now() - start;
-      if ((deliverable === 0 && !busy && !catchingUp) || waited > timeoutMs) return { hintsPending: pending, durationMs: waited };
+      const settled = deliverable === 0 && !busy && !catchingUp;
+      if (settled || waited > timeoutMs) return { hintsPending: pending, durationMs: waited, settled };
       await new Promise((r) => setTimeout(r, 5));
     }
   }

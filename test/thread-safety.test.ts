@@ -258,6 +258,8 @@ describe('client churn', () => {
         last = await depths();
       }
       assert.deepEqual(last, [0, 0, 0, 0], 'mailbox depths on an idle cluster');
+      const settled = await cluster.settle(3000);
+      assert.equal(settled.settled, true, `settle() ran to its timeout: ${JSON.stringify(settled)}`);
     } finally {
       await cluster.stop();
     }
