@@ -322,8 +322,9 @@ export abstract class ClientCore {
       }
       // Not on a down link alone: the coordinator may have applied the write, and another copy would be a sibling.
       if (nowMs >= p.failoverAtMs) this.failOver(req, p, nowMs);
-      else if (nowMs - p.sentAtMs >= this.links.timeoutOf(coordinator) && !this.links.waiting(coordinator)) {
-        // slow to answer: ask it something it answers at once, so that a cut link shows within timeoutMs
+      else if (nowMs - p.sentAtMs >= Math.min(this.links.timeoutOf(coordinator), p.timeoutMs / 2) && !this.links.waiting(coordinator)) {
+        // slow to answer: ask it something it answers at once, so that a cut link shows within the link's timeout
+        // (by half the write's own timeout at the latest: a write that gives up sooner must not leave it unasked)
         this.probe(coordinator, p.msg.key, nowMs);
       }
     }

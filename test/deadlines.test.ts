@@ -134,6 +134,24 @@ describe('failing fast: replicas known to be unreachable are named at once (find
 });
 
 describe('per-link failure detection routes around a partition (finding 15)', () => {
+  // Found by an adversarial run after the fixes: with timeoutMs below the link timeout, each write to a cut-off
+  // coordinator gave up before anything asked the coordinator a question it answers at once, so the link was never
+  // held down and every later write to it timed out too. A write unanswered for half its timeout probes its coordinator.
+  test('writes with a timeout shorter than the link timeout learn that their coordinator is cut off', async () => {
+    for (const seed of [31, 32]) {
+      const { cluster, key, client } = await cutCoordinator(seed, { timeoutMs: 300 });
+      try {
+        const codes: string[] = [];
+        for (let i = 0; i < 12; i++) {
+          const r = await timed(cluster, () => client.put(key, `v${i}`));
+          codes.push(r.ok ? 'ok' : r.error!.code);
+        }
+        assert.deepEqual(codes.slice(-6), Array(6).fill('ok'), `seed ${seed}: ${codes.join(' ')}`);
+      } finally {
+        await cluster.stop();
+      }
+    }
+  });
   test('during a partition, operations on the majority side succeed without waiting out hintAfterMs or readRetryMs', async () => {
     for (const seed of [21, 22, 23]) {
       const cluster = await SimCluster.start({ nodes: 5, replication: 3, seed, hintAfterMs: 500, readRetryMs: 500 });
