@@ -344,6 +344,9 @@ async function finalRead(key: string, cluster: SimCluster, run: Run, out: string
       values = (await cluster.get(key, { consistency: 'ALL', readRepair: 'blocking', timeoutMs: 10_000 })).values.map(String);
     } catch (e) {
       last = `the final read at ALL failed: ${(e as Error).message}`;
+      // A replica this client held down (per-link detection) fails a read that needs it until a probe's answer
+      // brings it back (links.probeIntervalMs): back off before trying again, as a client after a heal would.
+      await cluster.sleep(300);
       continue;
     }
     await cluster.settle();
