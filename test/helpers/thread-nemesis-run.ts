@@ -14,8 +14,11 @@ const TIMEOUT_MS = 300;
 /** real time is noisy on a loaded 2-core machine: an operation may settle this long past its timeoutMs */
 const SLACK_MS = 250;
 const CONTROL_MS = 2500;
-/** settle()'s own bound: one that runs to it left hints or mailbox work behind */
-const SETTLE_MS = 1500;
+/**
+ * settle()'s own bound: one that runs to it left hints or mailbox work behind. A handoff batch lost to a fault is sent
+ * again after hints.handoffTimeoutMs (2 s by default), so the bound is that plus room to deliver.
+ */
+const SETTLE_MS = 4000;
 
 interface Run {
   cluster: Cluster;
@@ -31,11 +34,11 @@ interface Run {
  * Waits for a control-plane call at most CONTROL_MS. One that took longer is checked again when the run ends: still
  * pending then, it never settled (unsettled); settled meanwhile, it was only slow (late: a loaded machine can do that).
  */
-async function bounded<T>(run: Run, what: string, p: Promise<T>): Promise<T | undefined> {
+async function bounded<T>(run: Run, what: string, p: Promise<T>, limitMs = CONTROL_MS): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let settled = false;
   const watched = p.finally(() => (settled = true));
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), CONTROL_MS)));
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), limitMs)));
   const r = await Promise.race([watched, late]);
   clearTimeout(timer);
   if (r === undefined && !settled) {
@@ -116,8 +119,8 @@ async function nemesis(run: Run, rng: Prng): Promise<void> {
 
 /** settle() with every fault cleared: running to its bound means hints or mailbox depth it never saw drain. */
 async function settle(run: Run): Promise<void> {
-  const r = await bounded(run, 'settle()', run.cluster.settle(SETTLE_MS));
-  if (r !== undefined && r.durationMs >= SETTLE_MS) {
+  const r = await bounded(run, 'settle()', run.cluster.settle(SETTLE_MS), SETTLE_MS + CONTROL_MS);
+  if (r !== undefined && !r.settled) {
     run.extra.push({ kind: 'late', key: '*', detail: `settle(${SETTLE_MS}) ran to its bound after faults were cleared (${r.hintsPending} hints pending)` });
   }
 }
