@@ -332,7 +332,10 @@ export abstract class ClientCore {
 
   /** Fails every pending operation (the client closed or the cluster stopped). */
   failAll(e: LeaderlessError = new StoppedError('the client was closed')): void {
-    for (const p of this.puts.values()) p.reject(e);
+    // a write already sent may have been applied: its error says so (a read's needs no such warning)
+    const inFlight =
+      this.puts.size === 0 || e.code !== 'STOPPED' ? e : new StoppedError(`${e.message}; the write was in flight and may have been applied`);
+    for (const p of this.puts.values()) p.reject(inFlight);
     for (const g of this.gets.values()) g.reject?.(e);
     this.puts.clear();
     this.gets.clear();

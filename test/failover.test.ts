@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
-import { OverloadedError, QuorumError, TimeoutError } from '../actors/errors.js';
+import { LeaderlessError, OverloadedError, QuorumError, TimeoutError } from '../actors/errors.js';
 import { afterFailover } from '../runtime/client-core.js';
 import { SimCluster } from '../runtime/sim/sim-cluster.js';
 import { codeOf } from './helpers/errors.js';
@@ -66,5 +66,21 @@ describe('coordinator failover: one write, one value', () => {
     assert.doesNotMatch(afterFailover(nothing, [2, 3]).message, /nothing was written/);
     const timeout = new TimeoutError('write timed out', { timeoutMs: 5 });
     assert.equal(afterFailover(timeout, [2, 3]), timeout, 'an indeterminate error stays as it is');
+  });
+
+  test('a write pending when its client closes fails STOPPED and says it may have been applied', async () => {
+    const cluster = await SimCluster.start({ nodes: 3, replication: 3, seed: 5, timeoutMs: 5000 });
+    try {
+      const client = await cluster.client();
+      const key = 'closing';
+      cluster.faults.delay(primaries(cluster, key)[0], 200); // the write is still in flight when the client closes
+      const pending = client.put(key, 'x');
+      const read = client.get('other');
+      client.close();
+      await assert.rejects(pending, (e: unknown) => e instanceof LeaderlessError && e.code === 'STOPPED' && /may have been applied/.test(e.message));
+      await assert.rejects(read, (e: unknown) => e instanceof LeaderlessError && e.code === 'STOPPED' && !/may have been applied/.test(e.message));
+    } finally {
+      await cluster.stop();
+    }
   });
 });
