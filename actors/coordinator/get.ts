@@ -150,11 +150,12 @@ export class GetFsm {
       // leave a second request unanswered too, for as long (a lost or very slow message, not a cut link: seed 7631
       // of test/sim-random.test.ts). One already down when asked fails the read fast (the partition case).
       const needed = this.needs(node);
-      const since = needed && this.upWhenAsked.has(node) ? this.askedAtMs[this.params.targets.findIndex((t) => t.node === node)] : undefined;
+      const i = this.params.targets.findIndex((t) => t.node === node);
+      const since = needed && this.upWhenAsked.has(node) ? this.askedAtMs[i] : undefined;
       if (!(needed ? links.confirmedDown(node, since) : links.isDown(node))) continue; // see PutFsm.down
       if (since !== undefined && !this.resent.has(node)) {
         this.resent.add(node);
-        this.askedAtMs[this.params.targets.findIndex((t) => t.node === node)] = this.lastMs;
+        this.askedAtMs[i] = this.lastMs;
         out.push({ to: node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key } });
         continue;
       }
