@@ -15,3 +15,9 @@ export * from '../actors/errors.js';
 export type { Key } from '../actors/hash.js';
 export type { Value, ConflictMode } from '../actors/types.js';
 export type { ConsistencyLevel, Level } from '../actors/quorum.js';
+// For harnesses built on the package (bench/ uses only this entry): seeded randomness with the simulator's
+// distributions, the option resolver that validates a configuration, and the Prometheus exposition.
+export { Prng, sample, checkDistribution, type Distribution } from './sim/prng.js';
+export { resolveConfig, type ResolvedConfig } from './config.js';
+export { metricsText, METRICS_CONTENT_TYPE } from './metrics.js';
+export type { SimClient } from './sim/sim-client.js';
