@@ -20,8 +20,8 @@ import type { Send, StoredClock } from '../actors/protocol.js';
 import { Replica } from '../actors/replica.js';
 import { Ring } from '../actors/ring.js';
 import { encodedClockSize } from '../actors/versioning/codec.js';
-import { HashPool, inThreadHasher, poolHasher, rebuildTrees } from '../runtime/hash-pool.js';
-import { SharedStore } from '../runtime/store.js';
+import { HashPool, inThreadHasher, poolHasher, rebuildTrees } from '../runtime/threads/hash-pool.js';
+import { SharedStore } from '../runtime/host/store.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

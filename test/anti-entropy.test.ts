@@ -31,7 +31,7 @@ import { Ring, keyHash } from '../actors/ring.js';
 import { InvalidConfigError } from '../actors/errors.js';
 import type { Stamped } from '../actors/types.js';
 import { emptyClock, join, newClock, newWithContext, updateWith, values } from '../actors/versioning/dvv.js';
-import { MapStore } from '../runtime/store.js';
+import { MapStore } from '../runtime/host/store.js';
 
 function makeRing(nodes: number, replication: number): Ring {
   return new Ring({

@@ -8,7 +8,7 @@ import { hash32, keyId } from '../actors/hash.js';
 import { LeaderlessError } from '../actors/errors.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { Cluster } from '../runtime/index.js';
-import { nowMs } from '../runtime/clock.js';
+import { nowMs } from '../runtime/threads/clock.js';
 
 const ALL5 = [0, 1, 2, 3, 4];
 const primaries = (c: SimCluster, key: string): number[] => [...c.ring.preferenceList(hash32(keyId(key)))];

@@ -10,7 +10,7 @@ import type { Message, PutRequest, Send, StoredClock } from '../actors/protocol.
 import { DEFAULT_HINTS, Replica } from '../actors/replica.js';
 import { HintQueue } from '../actors/hints.js';
 import { requirement } from '../actors/quorum.js';
-import { MapStore } from '../runtime/store.js';
+import { MapStore } from '../runtime/host/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { hintStoreSize, resolveConfig } from '../runtime/config.js';
 

@@ -11,7 +11,7 @@
 //                                  coordinator failover, which this test opts in to, may apply a write twice: see README, Limitations)
 // CI runs 50 seeds; SIM_SEEDS=N runs N; SIM_SEED=S replays one (SIM_SLOPPY=0|1 forces the quorum kind). A failure
 // prints its seed, the command that replays it, the trace digest and the fault log.
-import type { RepairResult } from '../runtime/cluster.js';
+import type { RepairResult } from '../runtime/api.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';

@@ -17,7 +17,7 @@ import { CLIENT_BASE, type GetReply, type Send, type StoredClock } from '../acto
 import { Replica } from '../actors/replica.js';
 import { getAddReply, getOutcome, getStatus, newGetCore, requirement, type Level } from '../actors/quorum.js';
 import { Ring, type Placement } from '../actors/ring.js';
-import { MapStore } from '../runtime/store.js';
+import { MapStore } from '../runtime/host/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { rejectsWith } from './helpers/errors.js';
 import { fcParams } from './helpers/fc.js';

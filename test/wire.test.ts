@@ -12,7 +12,7 @@ import { CONSISTENCY_LEVELS, type Requirement } from '../actors/quorum.js';
 import type { Placement } from '../actors/ring.js';
 import type { Stamped } from '../actors/types.js';
 import type { VersionVector } from '../actors/versioning/dvv.js';
-import { WireCodec } from '../runtime/wire.js';
+import { WireCodec } from '../runtime/threads/wire.js';
 
 const DCS = ['dc1', 'eu-west', 'ap-✓'];
 const codec = new WireCodec(DCS);

@@ -20,13 +20,13 @@ import { CLIENT_BASE } from '../../actors/protocol.js';
 import { Ring } from '../../actors/ring.js';
 import type { ReplicaCounters } from '../../actors/replica.js';
 import type { HintCounters } from '../../actors/hints.js';
-import type { StoreStats } from '../store.js';
+import type { StoreStats } from '../host/store.js';
 import { checkOptionsObject, resolveConfig, type ClusterOptions } from '../config.js';
 import { checkProbability, type NetworkCounters, type NetworkOptions } from './network.js';
 import { checkDistribution, type Distribution } from './prng.js';
-import type { ClusterMetrics, RepairResult } from '../cluster.js';
+import type { ClusterMetrics, RepairResult } from '../api.js';
 import { SimClient } from './sim-client.js';
-import { CLIENT_KEYS, checkCrashOptions, checkOptions } from '../client-core.js';
+import { CLIENT_KEYS, checkCrashOptions, checkOptions } from '../host/client-core.js';
 import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {

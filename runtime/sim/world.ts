@@ -24,7 +24,7 @@ import { Replica, type ReplicaCounters } from '../../actors/replica.js';
 import { Ring } from '../../actors/ring.js';
 import { rangesOf, type RoundResult } from '../../actors/anti-entropy.js';
 import { hintStoreSize, type ResolvedConfig } from '../config.js';
-import { MapStore } from '../store.js';
+import { MapStore } from '../host/store.js';
 import { EventQueue } from './event-queue.js';
 import { EventKind, SimNetwork, type NetworkOptions, type SimEvent } from './network.js';
 import { Prng } from './prng.js';

@@ -15,18 +15,18 @@
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { InvalidArgumentError, InvalidConfigError, StoppedError, TimeoutError, show, type LeaderlessError } from '../actors/errors.js';
-import { SimCluster, type SimOptions } from './sim/index.js';
-import { CLIENT_BASE, type Address } from '../actors/protocol.js';
+import { InvalidArgumentError, StoppedError, TimeoutError, show, type LeaderlessError } from '../../actors/errors.js';
+import { CLIENT_BASE, type Address } from '../../actors/protocol.js';
 import { ClusterClient, type ClientHandle } from './client.js';
-import { CLIENT_KEYS, checkCrashOptions, checkOptions, type LatencySummary } from './client-core.js';
-import { metricsText } from './metrics.js';
+import { CLIENT_KEYS, checkCrashOptions, checkOptions } from '../host/client-core.js';
+import { metricsText } from '../metrics.js';
 import { nodeEndpoint } from './comlink-node.js';
-import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from './config.js';
+import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import { NodeStatus, SharedView } from './shared-view.js';
-import { SharedStore } from './store.js';
-import { Supervisor, type ClusterEvent, type NodeEvent } from './supervisor.js';
-import type { ReplicaControl, ReplicaStats, ReplicaWorkerData } from './replica-worker.js';
+import { SharedStore } from '../host/store.js';
+import { Supervisor } from './supervisor.js';
+import type { ClusterEvent, ClusterMetrics, HealthOptions, HealthReport, LinkSpec, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
+import type { ReplicaControl, ReplicaWorkerData } from './replica-worker.js';
 import { emptyAeStats } from './hash-pool.js';
 
 interface ReplicaHost {
@@ -88,121 +88,11 @@ interface ClientEntry {
   replace(node: number, port: MessagePort, incarnation: number): void;
 }
 
-export interface NodeMetrics extends ReplicaStats {
-  status: 'up' | 'suspect' | 'down';
-  mailboxDepth: number;
-  restarts: number;
-  /** true when the worker could not be asked (down): the counters are the last ones it reported */
-  stale: boolean;
-}
 
-export interface ClusterMetrics {
-  /** one entry per node; a node whose worker is down reports its last known counters with `stale: true` */
-  nodes: NodeMetrics[];
-  client: ClusterClient['counters'] & { readLatency: LatencySummary; writeLatency: LatencySummary };
-  /** what the design note's monitoring table asks for, derived from the counters (rates are per second since start) */
-  watch: {
-    uptimeMs: number;
-    /** read repairs per second (high: replicas diverge) */
-    readRepairRate: number;
-    /** pending hints, all nodes (growing: a node is in trouble) */
-    hintQueueKeys: number;
-    /** coordinated writes that met W, over those finished (below 1: availability trouble) */
-    quorumSuccessRate: number;
-    /** this client's read latency p99, microseconds */
-    readLatencyUsP99: number;
-    /** reads that returned siblings (concurrent writes) */
-    versionConflicts: number;
-    /** deepest replica mailbox now */
-    maxMailboxDepth: number;
-    restarts: number;
-    /** longest time since any node's last complete anti-entropy round (ms; since start when none) */
-    maxRepairAgeMs: number;
-  };
-  totals: {
-    puts: number;
-    putsOk: number;
-    putsFailed: number;
-    gets: number;
-    replicates: number;
-    readRepairs: number;
-    hintedWrites: number;
-    hintsQueued: number;
-    hintsDelivered: number;
-    hintsExpired: number;
-    hintsDropped: number;
-    hintQueueKeys: number;
-    /** anti-entropy: exchanges completed, clocks merged from peers, bytes moved, tombstones reaped */
-    aeExchanges: number;
-    aeKeysRepaired: number;
-    aeBytesMoved: number;
-    tombstonesReaped: number;
-    restarts: number;
-    keys: number;
-  };
-}
 
-/** What one anti-entropy round did (cluster.repair()). */
-export interface RepairResult {
-  /** distinct ranges (replica sets) compared */
-  ranges: number;
-  /** exchanges completed, failed (timeout, peer busy rebuilding), skipped (peer down) */
-  exchanges: number;
-  failed: number;
-  skipped: number;
-  /** nodes not asked to initiate because they were down or paused */
-  skippedNodes: number[];
-  /** leaf hashes compared, and segments whose key lists were exchanged because they differed */
-  segmentsCompared: number;
-  segmentsExchanged: number;
-  nodesCompared: number;
-  /** clocks sent between replicas, both directions */
-  keysSent: number;
-  /** estimated wire bytes: hashes, key lists, keys and encoded clocks */
-  bytesMoved: number;
-  durationMs: number;
-  /** tombstones reaped cluster-wide while the round ran */
-  tombstonesReaped: number;
-}
 
-export interface HealthReport {
-  ok: boolean;
-  /**
-   * per node: whether it is reachable (up, worker running, not paused), its hint queue, its mailbox, and when it last
-   * completed an anti-entropy exchange with every peer of every range (null: never) and how long ago
-   */
-  nodes: Array<{
-    node: number;
-    reachable: boolean;
-    status: 'up' | 'suspect' | 'down';
-    hintQueueKeys: number;
-    mailboxDepth: number;
-    lastRepairMs: number | null;
-    repairAgeMs: number;
-    overdue: boolean;
-  }>;
-  /** one sentence per threshold crossed */
-  alerts: string[];
-}
 
-export interface HealthOptions {
-  /** repair age past which a node is flagged (default config antiEntropy.maxRepairAgeMs) */
-  maxRepairAgeMs?: number;
-  /** hints queued on one node past which it is flagged (default 10000) */
-  maxHintQueueKeys?: number;
-  /** mailbox fill past which a node is flagged, as a share of mailboxCapacity (default 0.8) */
-  maxMailboxFill?: number;
-}
 
-export interface SettleResult {
-  /** hint keys still queued (for owners still down, or undeliverable in the time given) */
-  hintsPending: number;
-  durationMs: number;
-  /** false when settle() returned at its timeout with work left (deliverable hints, a busy mailbox, a node catching up) */
-  settled: boolean;
-}
-
-export type LinkSpec = { from: number | '*'; to: number | '*' };
 
 const EVENTS: readonly ClusterEvent[] = [
   'node-up', 'node-suspect', 'node-down', 'node-crashed', 'node-restarted', 'node-given-up', 'node-paused', 'node-resumed',
@@ -238,7 +128,8 @@ const HEALTH_KEYS = new Set(['maxRepairAgeMs', 'maxHintQueueKeys', 'maxMailboxFi
 
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
 
-export class Cluster extends ClusterClient {
+export class ThreadCluster extends ClusterClient {
+  readonly runtime = 'threads' as const;
   private readonly hosts: ReplicaHost[];
   private readonly clients: ClientEntry[] = [];
   private readonly supervisor: Supervisor;
@@ -260,18 +151,9 @@ export class Cluster extends ClusterClient {
     });
   }
 
-  /**
-   * Starts a cluster: one worker thread per replica. With `{ runtime: 'sim', seed }` the same actors run instead in
-   * the deterministic simulator (runtime/sim/): one thread, virtual time, a seeded network; same API.
-   */
-  static start(options: SimOptions & { runtime: 'sim' }): Promise<SimCluster>;
-  static start(options?: ClusterOptions & { runtime?: 'threads' }): Promise<Cluster>;
-  static async start(options: (ClusterOptions & { runtime?: 'threads' }) | (SimOptions & { runtime: 'sim' }) = {}): Promise<Cluster | SimCluster> {
+  /** Starts a cluster: one worker thread per replica (the public entry's Cluster.start picks this runtime). */
+  static async start(options: ClusterOptions & { runtime?: 'threads' } = {}): Promise<ThreadCluster> {
     checkOptionsObject(options);
-    if (options.runtime === 'sim') return SimCluster.start(options);
-    if (options.runtime !== undefined && options.runtime !== 'threads') {
-      throw new InvalidConfigError(`runtime must be 'threads' (worker threads, the default) or 'sim' (the deterministic simulator); got ${show(options.runtime)}`);
-    }
     const { runtime: _runtime, ...rest } = options as ClusterOptions & { runtime?: string };
     const config = resolveConfig(rest);
     const n = config.nodes.length;
@@ -311,7 +193,7 @@ export class Cluster extends ClusterClient {
     }
     const supervisor = new Supervisor(view, config.failureDetector, config.restart);
     const spawned = await Promise.allSettled(hosts.map((h, i) => spawn(h, config, view, peers[i])));
-    const cluster = new Cluster(
+    const cluster = new ThreadCluster(
       { address: CLIENT_BASE, config, view: view.buffer, stores: hosts.map((h) => h.store.buffers), ports: clientPorts },
       hosts,
       supervisor,
@@ -561,8 +443,9 @@ export class Cluster extends ClusterClient {
       this.checkNode(x);
       return [x];
     };
-    const froms = spec.from === '*' ? [...nodes('*'), n] : nodes(spec.from);
-    for (const from of froms) for (const to of nodes(spec.to)) f(from, to);
+    const from0 = spec.from ?? '*';
+    const froms = from0 === '*' ? [...nodes('*'), n] : nodes(from0);
+    for (const from of froms) for (const to of nodes(spec.to ?? '*')) f(from, to);
   }
 
   /**
