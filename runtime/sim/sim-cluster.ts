@@ -19,7 +19,7 @@ import { Ring } from '../../actors/ring.js';
 import { checkOptionsObject, resolveConfig, type ClusterOptions } from '../config.js';
 import type { NetworkCounters, NetworkOptions } from './network.js';
 import { checkDistribution } from './prng.js';
-import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
+import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
 import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { checkEvent, checkListener, checkWaitTimeout, waitForEvent } from '../host/events.js';
 import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
@@ -60,7 +60,7 @@ export interface SimMetrics extends ClusterMetrics {
   sim: SimCounters;
 }
 
-export class SimCluster extends SimClient {
+export class SimCluster extends SimClient implements LeaderlessCluster {
   readonly runtime = 'sim' as const;
   private nextClient = 1;
   private stopped = false;

@@ -29,7 +29,7 @@ import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions, 
 import { NodeStatus, SharedView } from './shared-view.js';
 import { SharedStore } from '../host/store.js';
 import { Supervisor } from './supervisor.js';
-import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
+import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
 import type { ReplicaControl, ReplicaWorkerData } from './replica-worker.js';
 import { emptyAeStats } from './hash-pool.js';
 
@@ -121,7 +121,7 @@ function describeArg(v: unknown): string {
 
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
 
-export class ThreadCluster extends ClusterClient {
+export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
   readonly runtime = 'threads' as const;
   private readonly hosts: ReplicaHost[];
   private readonly clients: ClientEntry[] = [];
