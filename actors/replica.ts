@@ -18,7 +18,7 @@ import { newClock, newWithContext, sync, updateWith } from './versioning/dvv.js'
 import { resolveLww, stampedEqual } from './versioning/lww.js';
 import { encodedClockSize } from './versioning/codec.js';
 import { HintQueue } from './hints.js';
-import { AntiEntropy, type AntiEntropyOptions } from './anti-entropy.js';
+import { AntiEntropy, type AntiEntropyOptions } from './anti-entropy/index.js';
 
 /** What the actor needs of its store. The runtime adapts SharedStore (writer side) or a Map to it. */
 export interface ReplicaStore {

@@ -13,7 +13,7 @@
 //
 // Usage: node dist/bench/repair.js [--keys 1000000] [--diff 100] [--threads 2] [--segments 65536] [--naive 200000]
 
-import { DEFAULT_ANTI_ENTROPY, rangesOf, versionDigest, type RoundResult } from '../actors/anti-entropy.js';
+import { DEFAULT_ANTI_ENTROPY, rangesOf, versionDigest, type RoundResult } from '../actors/anti-entropy/index.js';
 import { hash32 } from '../actors/hash.js';
 import { defaultSegmentHasher, MerkleTree, segmentOf } from '../actors/merkle.js';
 import type { Send, StoredClock } from '../actors/protocol.js';

@@ -11,7 +11,7 @@
 // what is still dirty after that is rehashed by the next exchange.
 
 import { Piscina } from 'piscina';
-import { rangesOf, type AeCounters, type AntiEntropy, type HashBatch, type HashBatchResult, type RoundResult } from '../actors/anti-entropy.js';
+import { rangesOf, type AeCounters, type AntiEntropy, type HashBatch, type HashBatchResult, type RoundResult } from '../actors/anti-entropy/index.js';
 import { InvalidConfigError } from '../actors/errors.js';
 import type { Send, StoredClock } from '../actors/protocol.js';
 import type { Replica } from '../actors/replica.js';

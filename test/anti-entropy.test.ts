@@ -22,7 +22,7 @@ import {
   type AntiEntropyConfig,
   type HashBatch,
   type RoundResult,
-} from '../actors/anti-entropy.js';
+} from '../actors/anti-entropy/index.js';
 import { hash32 } from '../actors/hash.js';
 import { defaultSegmentHasher, type SegmentItem } from '../actors/merkle.js';
 import { CLIENT_BASE, type Message, type Send, type StoredClock } from '../actors/protocol.js';

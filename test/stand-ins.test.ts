@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hash32, keyId } from '../actors/hash.js';
-import { DEFAULT_ANTI_ENTROPY, rangesOf } from '../actors/anti-entropy.js';
+import { DEFAULT_ANTI_ENTROPY, rangesOf } from '../actors/anti-entropy/index.js';
 import { GetFsm, type GetParams } from '../actors/coordinator/get.js';
 import { CLIENT_BASE, type GetReply, type Send, type StoredClock } from '../actors/protocol.js';
 import { Replica } from '../actors/replica.js';
