@@ -13,7 +13,7 @@
 //   client --repair--> each replica that answered with less than the merged clock (--repair-ack when blocking)
 
 import type { WireError } from './errors.js';
-import type { Requirement } from './quorum.js';
+import type { Requirement } from './quorum/index.js';
 import type { Placement } from './ring.js';
 import type { Stamped, Value } from './types.js';
 import type { Clock, VersionVector } from './versioning/dvv.js';

@@ -3,7 +3,7 @@
 // worker thread and to clients attached from other threads.
 
 import { InvalidConfigError, show } from '../actors/errors.js';
-import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum.js';
+import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum/index.js';
 import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
 import type { ConflictMode } from '../actors/types.js';
 import type { ReadRepairMode } from '../actors/coordinator/get.js';

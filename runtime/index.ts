@@ -14,7 +14,7 @@ export { SimCluster, type SimOptions } from './sim/index.js';
 export * from '../actors/errors.js';
 export type { Key } from '../actors/hash.js';
 export type { Value, ConflictMode } from '../actors/types.js';
-export type { ConsistencyLevel, Level } from '../actors/quorum.js';
+export type { ConsistencyLevel, Level } from '../actors/quorum/index.js';
 // For harnesses built on the package (bench/ uses only this entry): seeded randomness with the simulator's
 // distributions, the option resolver that validates a configuration, and the Prometheus exposition.
 export { Prng, sample, checkDistribution, type Distribution } from './sim/prng.js';

@@ -9,7 +9,7 @@ import { InvalidConfigError } from '../actors/errors.js';
 import type { Message, PutRequest, Send, StoredClock } from '../actors/protocol.js';
 import { DEFAULT_HINTS, Replica } from '../actors/replica.js';
 import { HintQueue } from '../actors/hints.js';
-import { requirement } from '../actors/quorum.js';
+import { requirement } from '../actors/quorum/index.js';
 import { MapStore } from '../runtime/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { hintStoreSize, resolveConfig } from '../runtime/config.js';

@@ -29,7 +29,7 @@ import {
   quorum,
   requirement,
   validateReplication,
-} from '../actors/quorum.js';
+} from '../actors/quorum/index.js';
 import { fcParams } from './helpers/fc.js';
 
 const ONE_DC: QuorumTopology = { replicationByDc: { dc1: 3 }, localDc: 'dc1' };

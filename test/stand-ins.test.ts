@@ -15,7 +15,7 @@ import { DEFAULT_ANTI_ENTROPY, rangesOf } from '../actors/anti-entropy/index.js'
 import { GetFsm, type GetParams } from '../actors/coordinator/get.js';
 import { CLIENT_BASE, type GetReply, type Send, type StoredClock } from '../actors/protocol.js';
 import { Replica } from '../actors/replica.js';
-import { getAddReply, getOutcome, getStatus, newGetCore, requirement, type Level } from '../actors/quorum.js';
+import { getAddReply, getOutcome, getStatus, newGetCore, requirement, type Level } from '../actors/quorum/index.js';
 import { Ring, type Placement } from '../actors/ring.js';
 import { MapStore } from '../runtime/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';

@@ -19,7 +19,7 @@
 
 import { QuorumError, TimeoutError, type LeaderlessError } from '../errors.js';
 import type { Address, GetReply, Send, StoredClock } from '../protocol.js';
-import { counted, getAddReply, getNeeds, getOutcome, getStatus, getTimeout, newGetCore, type GetCore, type Requirement } from '../quorum.js';
+import { counted, getAddReply, getNeeds, getOutcome, getStatus, getTimeout, newGetCore, type GetCore, type Requirement } from '../quorum/index.js';
 import type { LinkView } from '../link-detector.js';
 import type { Placement } from '../ring.js';
 import type { ConflictMode } from '../types.js';
