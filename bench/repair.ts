@@ -17,7 +17,7 @@ import { DEFAULT_ANTI_ENTROPY, rangesOf, versionDigest, type RoundResult } from 
 import { hash32 } from '../actors/hash.js';
 import { defaultSegmentHasher, MerkleTree, segmentOf } from '../actors/merkle.js';
 import type { Send, StoredClock } from '../actors/protocol.js';
-import { Replica } from '../actors/replica.js';
+import { Replica } from '../actors/replica/index.js';
 import { Ring } from '../actors/ring.js';
 import { encodedClockSize } from '../actors/versioning/codec.js';
 import { HashPool, inThreadHasher, poolHasher, rebuildTrees } from '../runtime/hash-pool.js';

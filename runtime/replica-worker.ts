@@ -9,8 +9,8 @@ import { isMainThread, parentPort, workerData, type MessagePort } from 'node:wor
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Address, Message, Send, StoredClock } from '../actors/protocol.js';
-import { Replica, type ReplicaCounters } from '../actors/replica.js';
-import type { HintCounters } from '../actors/hints.js';
+import { Replica, type ReplicaCounters } from '../actors/replica/index.js';
+import type { HintCounters } from '../actors/replica/hints.js';
 import { SharedStore, type StoreBuffers } from './store.js';
 import { SharedView } from './shared-view.js';
 import { GOODBYE, Outbox, type Port } from './transport.js';

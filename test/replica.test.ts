@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message, PutRequest, Send, StoredClock } from '../actors/protocol.js';
-import { Replica } from '../actors/replica.js';
+import { Replica } from '../actors/replica/index.js';
 import { requirement } from '../actors/quorum/index.js';
 import { MapStore } from '../runtime/store.js';
 

@@ -14,7 +14,7 @@ import { hash32, keyId } from '../actors/hash.js';
 import { DEFAULT_ANTI_ENTROPY, rangesOf } from '../actors/anti-entropy/index.js';
 import { GetFsm, type GetParams } from '../actors/coordinator/get.js';
 import { CLIENT_BASE, type GetReply, type Send, type StoredClock } from '../actors/protocol.js';
-import { Replica } from '../actors/replica.js';
+import { Replica } from '../actors/replica/index.js';
 import { getAddReply, getOutcome, getStatus, newGetCore, requirement, type Level } from '../actors/quorum/index.js';
 import { Ring, type Placement } from '../actors/ring.js';
 import { MapStore } from '../runtime/store.js';

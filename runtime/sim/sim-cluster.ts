@@ -18,8 +18,8 @@
 import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
 import { Ring } from '../../actors/ring.js';
-import type { ReplicaCounters } from '../../actors/replica.js';
-import type { HintCounters } from '../../actors/hints.js';
+import type { ReplicaCounters } from '../../actors/replica/index.js';
+import type { HintCounters } from '../../actors/replica/hints.js';
 import type { StoreStats } from '../store.js';
 import { checkOptionsObject, resolveConfig, type ClusterOptions } from '../config.js';
 import { checkProbability, type NetworkCounters, type NetworkOptions } from './network.js';

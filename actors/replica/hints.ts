@@ -19,7 +19,7 @@
 //   The replica never calls expire(): an acknowledged write may live only in a hint, so a hint leaves only by
 //   delivery (tombstone reaping waits for it instead; see actors/anti-entropy.ts). Time is injected (ms), never read.
 
-import { InvalidArgumentError, InvalidConfigError } from './errors.js';
+import { InvalidArgumentError, InvalidConfigError } from '../errors.js';
 
 export interface HintQueueConfig<T> {
   /** most keys hinted per owner */
