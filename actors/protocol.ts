@@ -173,7 +173,7 @@ export interface Send {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Anti-entropy (actors/anti-entropy.ts). An initiator drives one exchange per (range, peer); the peer answers each
+// Anti-entropy (actors/anti-entropy/). An initiator drives one exchange per (range, peer); the peer answers each
 // request from its current state and keeps no per-exchange state. `req` is the initiator's exchange id; `range` is
 // the sorted node list of a replica set, e.g. "0,2,3". Hashes travel as uint32 pairs [hi, lo], never bigints.
 //   ae-tree  -> ae-tree-reply   node hashes at one depth (depth 0 first: the peer rehashes its dirty segments)

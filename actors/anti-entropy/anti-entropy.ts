@@ -13,7 +13,7 @@
 //   exchanges   the exchanges this node initiated, by req (bounded by maxExchangesInFlight); a backlog of (range,
 //               peer) pairs waiting for a slot (bounded: at most one entry per pair and round); rounds in progress.
 //
-// How to use it (the replica does this; see actors/replica.ts):
+// How to use it (the replica does this; see actors/replica/replica.ts):
 //   every store write        ae.onWrite(keyId, clock)     O(1): digest, map update, markDirty
 //   every ae-* message       ae.handle(msg, nowMs, out)
 //   every tick               ae.tick(nowMs, down, out)    timeouts, tombstone reaping, periodic exchanges
@@ -36,7 +36,8 @@
 // reaps only when none does (this node included) and every one answered; a node that is down, does not answer in
 // exchangeTimeoutMs or holds a hint puts the reap back by tombstoneGraceMs. Only garbage collection waits.
 //
-// Where each part lives (one AntiEntropy composes them; they share an AeContext: node, config, counters, host, req ids):
+// Where each part lives (one AntiEntropy composes them; they share an AeContext: node, config, counters, host and
+// request ids):
 //   config.ts      settings, counters, the host interface          digest.ts    version digests, tombstones, range ids
 //   ranges.ts      per-range trees, key maps, tombstones           rebuild.ts   reset, index, hash batches for a pool
 //   hash-batch.ts  packing and hashing batches (pool worker side)  reaping.ts   tombstone confirmation and reaping
@@ -44,7 +45,16 @@
 //   schedule.ts    rounds, periodic exchanges, the backlog
 
 import type { AeMessage, Address, Send, StoredClock } from '../protocol.js';
-import { AeContext, newCounters, validateAntiEntropyConfig, type AeCounters, type AntiEntropyConfig, type AntiEntropyHost, type AntiEntropyOptions, type RoundResult } from './config.js';
+import {
+  AeContext,
+  newCounters,
+  validateAntiEntropyConfig,
+  type AeCounters,
+  type AntiEntropyConfig,
+  type AntiEntropyHost,
+  type AntiEntropyOptions,
+  type RoundResult,
+} from './config.js';
 import { Exchanges } from './exchange.js';
 import type { HashBatch, HashBatchResult } from './hash-batch.js';
 import { Ranges } from './ranges.js';
@@ -75,7 +85,8 @@ export class AntiEntropy {
     const others = new Set<number>();
     for (const list of options.ranges) for (const n of list) if (n !== this.node) others.add(n);
     this.reaper = new Reaper(ctx, this.ranges, [...others].sort((a, b) => a - b));
-    this.exchanges = new Exchanges(ctx, this.ranges, this.rebuild, this.reaper, this.rounds, (nowMs, out) => this.schedule.pump(nowMs, out));
+    const pump = (nowMs: number, out: Send[]): void => this.schedule.pump(nowMs, out);
+    this.exchanges = new Exchanges(ctx, this.ranges, this.rebuild, this.reaper, this.rounds, pump);
     this.schedule = new Schedule(ctx, this.ranges, this.rounds, this.exchanges);
     this.server = new Server(ctx, this.ranges, this.rebuild, this.reaper);
   }

@@ -5,7 +5,17 @@ import { InvalidArgumentError } from '../errors.js';
 import type { Requirement } from './levels.js';
 import { tallyOutcome } from './outcome.js';
 import { fillSeat, seatsOf, uncount } from './seats.js';
-import { newTally, tallyNeeds, tallyReply, tallyStatus, tallyTimeout, type CoreOutcome, type CoreStatus, type Tally, type Target } from './tally.js';
+import {
+  newTally,
+  tallyNeeds,
+  tallyReply,
+  tallyStatus,
+  tallyTimeout,
+  type CoreOutcome,
+  type CoreStatus,
+  type Tally,
+  type Target,
+} from './tally.js';
 
 export interface GetCore {
   tally: Tally;

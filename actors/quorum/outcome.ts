@@ -1,7 +1,17 @@
 // A core's outcome: who counted, who failed, who is pending, and one sentence that explains it (numbers first, so a
 // log line or an error explains itself).
 
-import { FAILED, nodesIn, PENDING, tallyStatus, TIMED_OUT, UNCOUNTED, type CoreOutcome, type CoreStatus, type Tally } from './tally.js';
+import {
+  FAILED,
+  nodesIn,
+  PENDING,
+  tallyStatus,
+  TIMED_OUT,
+  UNCOUNTED,
+  type CoreOutcome,
+  type CoreStatus,
+  type Tally,
+} from './tally.js';
 
 export function tallyOutcome(t: Tally): CoreOutcome {
   const status = tallyStatus(t);

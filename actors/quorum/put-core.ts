@@ -4,7 +4,18 @@
 import type { Requirement } from './levels.js';
 import { tallyOutcome } from './outcome.js';
 import { fillSeat, seatsOf } from './seats.js';
-import { newTally, tallyNeeds, tallyReply, tallyStatus, tallyTimeout, tallyWithdraw, type CoreOutcome, type CoreStatus, type Tally, type Target } from './tally.js';
+import {
+  newTally,
+  tallyNeeds,
+  tallyReply,
+  tallyStatus,
+  tallyTimeout,
+  tallyWithdraw,
+  type CoreOutcome,
+  type CoreStatus,
+  type Tally,
+  type Target,
+} from './tally.js';
 
 export interface PutCore {
   tally: Tally;
