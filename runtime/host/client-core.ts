@@ -21,7 +21,7 @@ import {
 import { hash32, isWellFormed, keyId, loneSurrogateAt, utf8Length, wellFormedUtf8Length, type Key } from '../../actors/hash.js';
 import { LinkDetector } from '../../actors/link-detector.js';
 import type { Address, Message, PutReply, PutRequest, Send, StoredClock } from '../../actors/protocol.js';
-import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../../actors/quorum.js';
+import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../../actors/quorum/index.js';
 import { Ring, type Placement } from '../../actors/ring.js';
 import type { Value } from '../../actors/types.js';
 import { decodeContext, encodeContext, equal, join, sync, type VersionVector } from '../../actors/versioning/dvv.js';

@@ -20,9 +20,9 @@
 import { StoppedError } from '../../actors/errors.js';
 import { hash32 } from '../../actors/hash.js';
 import { CLIENT_BASE, type Address, type Message, type MessageType, type Send } from '../../actors/protocol.js';
-import { Replica, type ReplicaCounters } from '../../actors/replica.js';
+import { Replica, type ReplicaCounters } from '../../actors/replica/index.js';
 import { Ring } from '../../actors/ring.js';
-import { rangesOf, type RoundResult } from '../../actors/anti-entropy.js';
+import { rangesOf, type RoundResult } from '../../actors/anti-entropy/index.js';
 import { hintStoreSize, type ResolvedConfig } from '../config.js';
 import { MapStore } from '../host/store.js';
 import { EventQueue } from './event-queue.js';
