@@ -161,7 +161,7 @@ export interface RepairResult {
   /** estimated wire bytes: hashes, key lists, keys and encoded clocks */
   bytesMoved: number;
   durationMs: number;
-  /** tombstones reaped cluster-wide while the round ran */
+  /** tombstones reaped cluster-wide since the previous repair() returned (since start for the first) */
   tombstonesReaped: number;
 }
 
@@ -247,6 +247,8 @@ export class Cluster extends ClusterClient {
   private readonly startedAtMs = Date.now();
   private nextClient = 1;
   private stopping: Promise<void> | undefined;
+  /** totals.tombstonesReaped when the previous repair() returned: what the next round reports is counted from here */
+  private reapedAtLastRepair = 0;
 
   private constructor(handle: Omit<ClientHandle, 'transfer'>, hosts: ReplicaHost[], supervisor: Supervisor) {
     super(handle);
@@ -605,7 +607,6 @@ export class Cluster extends ClusterClient {
       ranges: 0, exchanges: 0, failed: 0, skipped: 0, skippedNodes: [], segmentsCompared: 0, segmentsExchanged: 0, nodesCompared: 0,
       keysSent: 0, bytesMoved: 0, durationMs: 0, tombstonesReaped: 0,
     };
-    const reapedBefore = (await this.metrics()).totals.tombstonesReaped;
     const ranges = new Set<string>();
     for (const h of this.hosts) {
       const r = live(h) && !h.paused && this.view.status(h.node) !== NodeStatus.Down ? await ifThere(control(h, (c) => c.repair())) : undefined;
@@ -619,7 +620,10 @@ export class Cluster extends ClusterClient {
       }
     }
     total.ranges = ranges.size;
-    total.tombstonesReaped = (await this.metrics()).totals.tombstonesReaped - reapedBefore;
+    // reaps run on ticks a grace period after a round confirmed them: count those since the previous round returned
+    const reaped = (await this.metrics()).totals.tombstonesReaped;
+    total.tombstonesReaped = Math.max(0, reaped - this.reapedAtLastRepair);
+    this.reapedAtLastRepair = reaped;
     total.durationMs = performance.now() - start;
     return total;
   }

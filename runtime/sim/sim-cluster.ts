@@ -97,6 +97,8 @@ export interface SimMetrics {
 export class SimCluster extends SimClient {
   private nextClient = 1;
   private stopped = false;
+  /** tombstones reaped when the previous repair() returned: what the next round reports is counted from here */
+  private reapedAtLastRepair = 0;
 
   private constructor(
     world: SimWorld,
@@ -182,7 +184,6 @@ export class SimCluster extends SimClient {
       nodesCompared: 0, keysSent: 0, bytesMoved: 0, durationMs: 0, tombstonesReaped: 0,
     };
     const reaped = (): number => this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.tombstonesReaped ?? 0), 0);
-    const reapedBefore = reaped();
     const ranges = new Set<string>();
     for (const n of this.world.nodes) {
       const id = this.world.startRepair(n.node);
@@ -206,7 +207,9 @@ export class SimCluster extends SimClient {
       }
     }
     total.ranges = ranges.size;
-    total.tombstonesReaped = reaped() - reapedBefore;
+    // reaps run on ticks a grace period after a round confirmed them: count those since the previous round returned
+    total.tombstonesReaped = Math.max(0, reaped() - this.reapedAtLastRepair);
+    this.reapedAtLastRepair = reaped();
     total.durationMs = this.world.nowMs - startMs;
     return total;
   }
