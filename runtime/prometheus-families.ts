@@ -117,6 +117,11 @@ const NODE_AE: Family<NodeInput>[] = [
   gauge('ae_tombstones', 'Tombstones this node tracks for reaping.', ae('tombstones')),
   gauge('ae_tombstones_confirmed_now', 'Tracked tombstones now confirmed on every replica and waiting out the grace period.', ae('confirmedTombstones')),
   gauge('ae_ranges', 'Key ranges (replica sets) this node belongs to and keeps a Merkle tree for.', ae('ranges')),
+  gauge('ae_last_rebuild_duration_seconds', 'How long this node\'s last Merkle tree rebuild took (hashing on the pool included); absent until one ran.', (n) => {
+    const last = ae('lastRebuild')(n);
+    const d = typeof last === 'object' && last !== null ? field(last, 'durationMs') : undefined;
+    return typeof d === 'number' ? d / 1000 : undefined;
+  }),
   gauge('ae_last_repair_timestamp_seconds', 'When this node last completed an exchange with every peer of every range (Unix time); absent until it has.', (n) => { const t = ae('lastRepairMs')(n); return typeof t === 'number' ? t / 1000 : undefined; }),
 ];
 

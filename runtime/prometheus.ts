@@ -31,7 +31,8 @@ export type { NodeInput } from './prometheus-families.js';
 /** What the exposition reads of cluster.metrics() (thread Cluster) or SimCluster.metrics(): both fit. */
 export interface ScrapeInput {
   nodes: NodeInput[];
-  client?: { readLatency?: { buckets?: LatencyBuckets }; writeLatency?: { buckets?: LatencyBuckets } };
+  /** counters of this process's client; readLatency / writeLatency with `buckets` (LatencySummary) where it has them */
+  client?: object;
   watch?: { uptimeMs?: number };
 }
 
@@ -89,7 +90,8 @@ function latencyHistogram(scrape: () => Promise<ScrapeInput>): CustomMetric {
     async get() {
       const m = await scrape();
       const values: HistogramValue[] = [];
-      for (const [op, b] of [['read', m.client?.readLatency?.buckets], ['write', m.client?.writeLatency?.buckets]] as const) {
+      for (const op of ['read', 'write'] as const) {
+        const b = bucketsOf(m.client, `${op}Latency`);
         if (b === undefined) continue;
         b.boundsUs.forEach((le, i) => values.push({ metricName: `${name}_bucket`, labels: { op, le: le / 1e6 }, value: b.counts[i] }));
         values.push({ metricName: `${name}_bucket`, labels: { op, le: '+Inf' }, value: b.count });
@@ -99,6 +101,13 @@ function latencyHistogram(scrape: () => Promise<ScrapeInput>): CustomMetric {
       return { name, help, type: 'histogram', aggregator: 'sum', values };
     },
   };
+}
+
+/** client.readLatency.buckets (or writeLatency), when the runtime reports them. */
+function bucketsOf(client: object | undefined, key: string): LatencyBuckets | undefined {
+  const summary = (client as Record<string, { buckets?: LatencyBuckets } | undefined> | undefined)?.[key];
+  const b = summary?.buckets;
+  return b !== undefined && Array.isArray(b.counts) && Array.isArray(b.boundsUs) ? b : undefined;
 }
 
 /** The handle registerClusterMetrics returns: unregister() takes every family it added out of the registry again. */

@@ -10,7 +10,7 @@ import { Counter, Registry } from 'prom-client';
 import { startMetricsServer } from '../bench/metrics-server.js';
 import { Cluster, SimCluster } from '../runtime/index.js';
 import { LATENCY_BUCKETS_US, latencyBuckets, percentileOf, summarizeLatency } from '../runtime/latency.js';
-import { LATENCY_FAMILY, metricsText, registerClusterMetrics, type ScrapeInput } from '../runtime/metrics.js';
+import { LATENCY_FAMILY, metricsText, registerClusterMetrics } from '../runtime/metrics.js';
 import { prng } from '../bench/quick.js';
 
 /** The client's histogram configuration (runtime/client-core.ts): 1 us .. 1 h, 2 significant digits. */
@@ -177,7 +177,7 @@ describe('Prometheus exposition of a real cluster', () => {
   test('metricsText of the simulator\'s metrics(), which lacks anti-entropy and latency figures, is valid too', async () => {
     const sim = await SimCluster.start({ nodes: 3, replication: 3, seed: 3 });
     await sim.put('k', 'v');
-    const text = await metricsText((await sim.metrics()) as ScrapeInput);
+    const text = await metricsText(await sim.metrics());
     assert.match(text, /^leaderless_replica_coordinated_writes_total\{node="\d"\} 1$/m);
     assert.match(text, /^leaderless_node_up\{node="1"\} 1$/m);
     const checked = promtool(text);
