@@ -64,7 +64,7 @@ const NODE_WRITES: Family<NodeInput>[] = [
   counter('replica_coordinated_writes_ok', 'Coordinated writes that reached W acknowledgements.', c('putsOk')),
   counter('replica_coordinated_writes_failed', 'Coordinated writes that could not reach W (too few replicas answered or accepted); a rising rate is an availability problem.', c('putsFailed')),
   counter('replica_coordinated_writes_timed_out', 'Coordinated writes whose replicas did not answer before the deadline.', c('putsTimedOut')),
-  counter('replica_replica_writes', 'Writes this node applied as one of a key\'s replicas, on a coordinator\'s behalf.', c('replicates')),
+  counter('replica_replicated_writes', 'Writes this node applied as one of a key\'s replicas, on a coordinator\'s behalf.', c('replicates')),
   counter('replica_reads', 'Reads this node answered as a replica.', c('gets')),
   counter('replica_read_repairs', 'Stale versions this node overwrote because a read found them behind; a high rate means replicas diverge.', c('repairs')),
   counter('replica_hinted_writes', 'Writes this node took as a fallback for a primary that was down, with a hint to hand off to the owner.', c('hintedWrites')),
@@ -114,8 +114,8 @@ const NODE_AE: Family<NodeInput>[] = [
   counter('ae_tree_rebuilds', 'Times this node rebuilt its Merkle trees from the store (after a restart or a wipe).', ae('rebuilds')),
   gauge('ae_exchanges_in_flight', 'Anti-entropy exchanges this node has started and not finished.', ae('inFlight')),
   gauge('ae_rebuilding', 'Whether this node is rebuilding its Merkle trees now (1); exchanges with it fail meanwhile.', (n) => { const r = ae('rebuilding')(n); return typeof r === 'boolean' ? flag(r) : undefined; }),
-  gauge('ae_tombstones', 'Tombstones this node tracks for reaping.', ae('tombstones')),
-  gauge('ae_tombstones_confirmed_now', 'Tracked tombstones now confirmed on every replica and waiting out the grace period.', ae('confirmedTombstones')),
+  gauge('ae_tombstones_tracked', 'Tombstones this node tracks until every replica holds them and they can be reaped.', ae('tombstones')),
+  gauge('ae_tombstones_awaiting_reap', 'Tracked tombstones now confirmed on every replica and waiting out the grace period.', ae('confirmedTombstones')),
   gauge('ae_ranges', 'Key ranges (replica sets) this node belongs to and keeps a Merkle tree for.', ae('ranges')),
   gauge('ae_last_rebuild_duration_seconds', 'How long this node\'s last Merkle tree rebuild took (hashing on the pool included); absent until one ran.', (n) => {
     const last = ae('lastRebuild')(n);
