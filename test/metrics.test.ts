@@ -12,6 +12,9 @@ import { Cluster, SimCluster } from '../runtime/index.js';
 import { LATENCY_BUCKETS_US, latencyBuckets, percentileOf, summarizeLatency } from '../runtime/latency.js';
 import { LATENCY_FAMILY, metricsText, registerClusterMetrics } from '../runtime/metrics.js';
 import { prng } from '../bench/quick.js';
+import { runBench } from '../bench/run.js';
+import { PRESETS } from '../bench/workloads.js';
+import { FakeStore } from './helpers/harness-fake.js';
 
 /** The client's histogram configuration (runtime/client-core.ts): 1 us .. 1 h, 2 significant digits. */
 function clientHistogram(): hdr.Histogram {
@@ -40,6 +43,24 @@ describe('percentiles from HDR histograms', () => {
         assert.ok(v <= h.maxValue && v >= h.minNonZeroValue, `run ${run} p${p} = ${v} outside [${h.minNonZeroValue}, ${h.maxValue}]`);
       }
     }
+  });
+
+  test('the bench report: every read taking 9197 us gives p50 = p99 = p99.9 = max = 9197 (HDR alone says 9199)', async () => {
+    // a clock that moves only inside the store: each read takes exactly 9.197 ms of it
+    const clock = { t: 0, nowMs: () => clock.t, sleepMs: async (ms: number) => void (clock.t += ms) };
+    const store = new FakeStore({ seed: 1 });
+    const get = store.get.bind(store);
+    store.get = async (...a) => ((clock.t += 9.197), get(...a));
+    const report = await runBench(
+      {
+        label: 'fixed latency', cluster: { nodes: 3, replication: 3 }, workload: { name: 'C', mix: PRESETS.C.mix, distribution: 'uniform', keys: 10, valueSizeBytes: 8 },
+        inFlight: 1, operations: 50, seed: 1, faults: [], updateContext: 'read', maxHistory: 1000,
+      },
+      { factory: async () => store, clock },
+    );
+    const l = report.ops.read!.latencyUs;
+    assert.equal(l.max, 9197);
+    assert.deepEqual([l.p50, l.p90, l.p99, l.p999], [9197, 9197, 9197, 9197]);
   });
 
   test('an empty histogram reports 0', () => {
