@@ -12,8 +12,9 @@
 //   summarizeLatency(h)      the LatencySummary a client reports: count, p50, p99, max (microseconds) and the buckets.
 //
 // Only the JavaScript histograms (hdr.build's default, useWebAssembly false) expose their recorded values; the
-// others are refused with a TypeError that says so.
+// others are refused with an InvalidArgumentError that says so.
 import type * as hdr from 'hdr-histogram-js';
+import { InvalidArgumentError } from '../actors/errors.js';
 
 /** Upper bounds of the exported latency buckets, microseconds: 50 us .. 10 s, about 2.5x apart (+Inf is implied). */
 export const LATENCY_BUCKETS_US: readonly number[] = [
@@ -59,7 +60,7 @@ interface RecordedValues {
 function recorded(h: hdr.Histogram): RecordedValues {
   const r = h as unknown as Partial<RecordedValues>;
   if (typeof r.recordedValuesIterator?.reset !== 'function' || typeof r.lowestEquivalentValue !== 'function') {
-    throw new TypeError('latencyBuckets needs a JavaScript HDR histogram (hdr.build without useWebAssembly)');
+    throw new InvalidArgumentError('latencyBuckets needs a JavaScript HDR histogram (hdr.build without useWebAssembly): a WebAssembly one does not expose its counts');
   }
   return r as RecordedValues;
 }

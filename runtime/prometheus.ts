@@ -23,6 +23,7 @@
 // Every field is optional in the input (ScrapeInput): the simulator's metrics() has no anti-entropy, batch or
 // latency figures, and a family with nothing to report is exposed with its HELP and TYPE and no samples.
 import { Counter, Gauge, Registry } from 'prom-client';
+import { InvalidArgumentError } from '../actors/errors.js';
 import type { LatencyBuckets } from './latency.js';
 import { NODE_FAMILIES, NODE_STATES, CLIENT_FAMILIES, type NodeInput } from './prometheus-families.js';
 
@@ -122,8 +123,11 @@ export interface ClusterMetricsRegistration {
  * Names are fixed (leaderless_*): register one cluster per registry, or give each its own registry.
  */
 export function registerClusterMetrics(registry: Registry, source: MetricsSource): ClusterMetricsRegistration {
-  if (!(registry instanceof Registry)) throw new TypeError('registerClusterMetrics needs a prom-client Registry');
-  if (typeof source !== 'function') throw new TypeError('registerClusterMetrics needs a source: () => cluster.metrics()');
+  // duck-typed, not instanceof: the application's prom-client may be another copy than this package's
+  if (typeof (registry as Partial<Registry> | null)?.registerMetric !== 'function') {
+    throw new InvalidArgumentError(`registerClusterMetrics needs a prom-client Registry; got ${registry === null ? 'null' : typeof registry}`);
+  }
+  if (typeof source !== 'function') throw new InvalidArgumentError(`registerClusterMetrics needs a source function, such as () => cluster.metrics(); got ${typeof source}`);
   const scrape = perScrape(source);
   const names: string[] = [];
   for (const f of NODE_FAMILIES) {

@@ -195,6 +195,11 @@ describe('Prometheus exposition of a real cluster', () => {
     }
   });
 
+  test('registerClusterMetrics refuses what is not a registry or a source, saying what it needs', () => {
+    assert.throws(() => registerClusterMetrics({} as Registry, () => ({ nodes: [] })), { code: 'INVALID_ARGUMENT', message: /prom-client Registry; got object/ });
+    assert.throws(() => registerClusterMetrics(new Registry(), 'cluster' as never), { code: 'INVALID_ARGUMENT', message: /source function.*got string/ });
+  });
+
   test('metricsText of the simulator\'s metrics(), which lacks anti-entropy and latency figures, is valid too', async () => {
     const sim = await SimCluster.start({ nodes: 3, replication: 3, seed: 3 });
     await sim.put('k', 'v');
