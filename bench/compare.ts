@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { Cluster } from '../runtime/index.js';
 import { histogram } from './quick.js';
+import { percentileOf } from '../runtime/latency.js';
 
 interface Row {
   system: string;
@@ -52,7 +53,7 @@ async function measure(op: (i: number) => Promise<unknown>, inFlight: number): P
     }),
   );
   const s = (performance.now() - start) / 1000;
-  return { inFlight, opsPerSec: Math.round(h.totalCount / s), p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99) };
+  return { inFlight, opsPerSec: Math.round(h.totalCount / s), p50Us: percentileOf(h, 50), p99Us: percentileOf(h, 99) };
 }
 
 async function freePort(): Promise<number> {

@@ -16,6 +16,7 @@ import type { ClusterOptions } from '../runtime/config.js';
 import { FaultDriver, type DriverClock, type FaultApi, type FaultMarker, type FaultSpec } from './faults.js';
 import { analyze, type ConsistencyReport, type HistoryOp, type Outcome } from './oracle.js';
 import { histogram } from './quick.js';
+import { percentileOf } from '../runtime/latency.js';
 import { Workload, keyName, makeValue, valueId, OP_KINDS, type OpKind, type WorkloadSpec } from './workloads.js';
 
 export interface BenchCluster {
@@ -478,7 +479,7 @@ function opStats(rec: Recorder, runMs: number): BenchReport['ops'] {
     const count = s.ok + s.failed + s.refused;
     const h = s.latency;
     const empty = h.totalCount === 0;
-    const at = (p: number): number => (empty ? 0 : h.getValueAtPercentile(p));
+    const at = (p: number): number => percentileOf(h, p);
     return {
       count,
       ok: s.ok,

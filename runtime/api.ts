@@ -154,7 +154,10 @@ export interface RepairResult {
   /** estimated wire bytes: hashes, key lists, keys and encoded clocks */
   bytesMoved: number;
   durationMs: number;
-  /** tombstones reaped cluster-wide while the round ran */
+  /**
+   * tombstones reaped cluster-wide since the previous repair() returned (since start for the first): a round only
+   * confirms that every replica holds a tombstone; the reap follows on a later tick, tombstoneGraceMs after that
+   */
   tombstonesReaped: number;
 }
 

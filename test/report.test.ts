@@ -13,7 +13,6 @@ import { benchHtml, benchTable, sweepHtml, sweepTable } from '../bench/report.js
 import { runBench, type BenchReport, type BenchSpec } from '../bench/run.js';
 import { prng } from '../bench/quick.js';
 import { PRESETS, Workload, Zipfian, parseMix, type WorkloadSpec } from '../bench/workloads.js';
-import { metricsText } from '../runtime/metrics.js';
 import type { ClusterMetrics } from '../runtime/api.js';
 import { fcParams } from './helpers/fc.js';
 import { FakeStore, VirtualClock } from './helpers/harness-fake.js';
@@ -54,42 +53,7 @@ async function fakeReport(label: string, staleProbability: number, overrides: Pa
 
 // ------------------------------------------------------------------------------------------------ metrics
 
-describe('metricsText', () => {
-  const text = metricsText(metricsFixture());
-  const samples = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-
-  test('every sample line is name{labels} value', () => {
-    for (const l of samples) assert.match(l, /^[a-z_][a-z0-9_]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [-+0-9.eEInfNa]+$/, l);
-  });
-
-  test('families have HELP and TYPE once, before their samples', () => {
-    const names = new Set(samples.map((l) => l.split(/[{ ]/)[0]));
-    for (const n of names) {
-      const help = text.indexOf(`# HELP ${n} `);
-      const type = text.indexOf(`# TYPE ${n} `);
-      assert.ok(help >= 0 && type > help && text.indexOf(`\n${n}`) > type, n);
-      assert.equal(text.split(`# TYPE ${n} `).length, 2, `${n} typed once`);
-    }
-  });
-
-  test('the figures operators watch are there, per node', () => {
-    assert.match(text, /^leaderless_node_up\{node="1",status="down"\} 0$/m);
-    assert.match(text, /^leaderless_replica_repairs_total\{node="0"\} 1$/m);
-    assert.match(text, /^leaderless_replica_puts_total\{node="1"\} 10$/m);
-    assert.match(text, /^# TYPE leaderless_replica_puts_total counter$/m);
-    assert.match(text, /^leaderless_replica_hints_queued\{node="0"\} 3$/m);
-    assert.match(text, /^# TYPE leaderless_replica_hints_queued gauge$/m);
-    assert.match(text, /^leaderless_replica_mailbox_depth\{node="1"\} 1$/m);
-    assert.match(text, /^leaderless_client_siblings_returned_total 1$/m);
-    assert.match(text, /^leaderless_quorum_success_ratio 0.9$/m);
-  });
-
-  test('label values are escaped', () => {
-    const m = metricsFixture();
-    (m.nodes[0] as { status: string }).status = 'we"ird\\\n';
-    assert.match(metricsText(m), /status="we\\"ird\\\\\\n"/);
-  });
-});
+// metricsText and the exposition's families: test/metrics.test.ts
 
 describe('metrics server', () => {
   test('serves /metrics from the current cluster, 503 without one, 404 for /health when absent', async () => {

@@ -69,6 +69,8 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
   private readonly restartCounts: number[];
   /** nodes killed with stayDown or given up on: the supervisor does not restart them */
   private readonly heldDown = new Set<number>();
+  /** tombstones reaped when the previous repair() returned: what the next round reports is counted from here */
+  private reapedAtLastRepair = 0;
 
   private constructor(
     world: SimWorld,
@@ -156,7 +158,6 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
     const startMs = this.world.nowMs;
     const total = emptyRepairResult();
     const reaped = (): number => this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.tombstonesReaped ?? 0), 0);
-    const reapedBefore = reaped();
     const ranges = new Set<string>();
     for (const n of this.world.nodes) {
       const id = this.world.startRepair(n.node);
@@ -174,7 +175,9 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
       else addRound(total, r, ranges);
     }
     total.ranges = ranges.size;
-    total.tombstonesReaped = reaped() - reapedBefore;
+    // reaps run on ticks a grace period after a round confirmed them: count those since the previous round returned
+    total.tombstonesReaped = Math.max(0, reaped() - this.reapedAtLastRepair);
+    this.reapedAtLastRepair = reaped();
     total.durationMs = this.world.nowMs - startMs;
     return total;
   }

@@ -58,6 +58,8 @@ export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
   private readonly startedAtMs = nowMs();
   private nextClient = 1;
   private stopping: Promise<void> | undefined;
+  /** tombstones reaped when the previous repair() returned: what the next round reports is counted from here */
+  private reapedAtLastRepair = 0;
   private readonly wiring: Wiring;
   /** Fault injection: the vocabulary of runtime/api.ts, the same in the simulator (runtime/threads/thread-faults.ts). */
   readonly faults: ThreadFaults;
@@ -283,7 +285,6 @@ export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
     checkRepairTimeout(timeoutMs);
     const start = nowMs();
     const total = emptyRepairResult();
-    const reapedBefore = (await this.metrics()).totals.tombstonesReaped;
     const ranges = new Set<string>();
     for (const h of this.hosts) {
       if (!live(h) || h.paused || this.view.status(h.node) === NodeStatus.Down) {
@@ -297,7 +298,9 @@ export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
       else addRound(total, r, ranges);
     }
     total.ranges = ranges.size;
-    total.tombstonesReaped = (await this.metrics()).totals.tombstonesReaped - reapedBefore;
+    const reaped = (await this.metrics()).totals.tombstonesReaped;
+    total.tombstonesReaped = Math.max(0, reaped - this.reapedAtLastRepair);
+    this.reapedAtLastRepair = reaped;
     total.durationMs = nowMs() - start;
     return total;
   }
