@@ -7,13 +7,15 @@ import type { BenchSpec } from './run.js';
 
 /** Above this share of reads with siblings, the output says where they come from. */
 export const HIGH_SIBLING_RATE = 0.01;
+/** Operations outlasting the deadline by less than this are not worth a note (they count the same either way). */
+export const DRAIN_NOTE_MS = 100;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 const plural = (n: number, one: string, many: string): string => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 
 export function explain(spec: BenchSpec, c: ConsistencyReport, inFlightAtDeadline: number, window: RunWindow): string[] {
   const notes: string[] = [];
-  if (inFlightAtDeadline > 0) {
+  if (inFlightAtDeadline > 0 && window.drainMs >= DRAIN_NOTE_MS) {
     const was = inFlightAtDeadline === 1 ? 'operation was' : 'operations were';
     notes.push(
       `${inFlightAtDeadline.toLocaleString('en-US')} ${was} in flight at the deadline and finished ${Math.round(window.drainMs)} ms after it: ` +
