@@ -26,7 +26,7 @@
 //                    one (the cost siblings mode does not pay: it would keep both). Only what is left is lost.
 //
 // Use: const report = analyze({ mode: 'siblings', history, finalReads });
-import { InvalidArgumentError } from '../actors/errors.js';
+import { InvalidArgumentError } from '../runtime/index.js';
 
 export type Outcome = 'ok' | 'failed' | 'refused';
 

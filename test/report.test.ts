@@ -11,7 +11,7 @@ import { FaultDriver, checkFaults, checkSupported, parseFault, type FaultApi } f
 import { startMetricsServer } from '../bench/metrics-server.js';
 import { benchHtml, benchTable, sweepHtml, sweepTable } from '../bench/report.js';
 import { runBench, type BenchReport, type BenchSpec } from '../bench/run.js';
-import { prng } from '../bench/quick.js';
+import { Prng } from '../runtime/index.js';
 import { PRESETS, Workload, Zipfian, parseMix, type WorkloadSpec } from '../bench/workloads.js';
 import { metricsText } from '../runtime/metrics.js';
 import type { ClusterMetrics } from '../runtime/cluster.js';
@@ -235,7 +235,8 @@ describe('workloads', () => {
   test('zipfian: rank 0 is the most popular and ranks stay in range (theta 0.99)', () => {
     const z = new Zipfian(1000);
     const counts = new Array<number>(1000).fill(0);
-    const rand = prng(11);
+    const rng = new Prng(11);
+    const rand = (): number => rng.float();
     for (let i = 0; i < 50_000; i++) counts[z.next(rand())]++;
     assert.equal(counts.indexOf(Math.max(...counts)), 0);
     assert.ok(counts[0] > 1.5 * counts[1] && counts[1] > counts[10] && counts[10] > counts[500]);
