@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { latencyHistogram, latencySummary, recordMs } from '../bench/histogram.js';
 import { ProgressBar } from '../bench/progress.js';
 import { runBench, type BenchCluster, type BenchSpec } from '../bench/run.js';
 import { PRESETS } from '../bench/workloads.js';
@@ -132,4 +133,14 @@ test('progress outside a terminal prints each phase once it completes', async ()
     assert.match(text, new RegExp(`^${phase} +done\\b`, 'm'), `${phase} completion in:\n${text}`);
   }
   assert.match(text, /^load +done .*2,500 \/ 2,500/m);
+});
+
+test('latency summaries: no percentile above the maximum (HDR reports the top of a bucket)', () => {
+  const h = latencyHistogram();
+  recordMs(h, 5); // 5000 us: HDR's bucket there is 4 us wide, and it reports its top, 5003
+  assert.ok(h.getValueAtPercentile(99) > h.maxValue, 'HDR itself rounds up past the max here');
+  const s = latencySummary(h);
+  assert.equal(s.max, 5000);
+  assert.deepEqual([s.p50, s.p90, s.p99, s.p999], [5000, 5000, 5000, 5000]);
+  assert.deepEqual(latencySummary(latencyHistogram()), { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 });
 });
