@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { latencyHistogram, latencySummary, recordMs } from '../bench/histogram.js';
+import { explain } from '../bench/explain.js';
+import { analyze, type ConsistencyReport } from '../bench/oracle.js';
 import { ProgressBar } from '../bench/progress.js';
 import { runBench, type BenchCluster, type BenchSpec } from '../bench/run.js';
 import { PRESETS } from '../bench/workloads.js';
@@ -144,3 +146,21 @@ test('latency summaries: no percentile above the maximum (HDR reports the top of
   assert.deepEqual([s.p50, s.p90, s.p99, s.p999], [5000, 5000, 5000, 5000]);
   assert.deepEqual(latencySummary(latencyHistogram()), { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 });
 });
+
+test('a high sibling rate on workload A is explained in one line; a low one, or lww, is not', () => {
+  const consistency = (rate: number) => analyzeWith(rate);
+  const window = { runMs: 1000, drainMs: 0 };
+  const a = explain(spec({ inFlight: 64 }), consistency(0.43), 0, window);
+  assert.equal(a.length, 1);
+  assert.match(a[0], /^siblings: 43\.0% of reads returned siblings, as expected from workload A's concurrent blind updates of zipfian hot keys with 64 in flight/);
+  assert.doesNotMatch(a[0], /\n/);
+  assert.deepEqual(explain(spec(), consistency(0.001), 0, window), []);
+  assert.deepEqual(explain(spec({ workload: { ...spec().workload, name: 'C', mix: PRESETS.C.mix } }), consistency(0.43), 0, window), []);
+  assert.equal(explain(spec({ cluster: { conflicts: 'lww' } }), consistency(0.43), 0, window).filter((n) => n.startsWith('siblings')).length, 0);
+});
+
+/** A consistency report whose only interesting figure is the share of reads with siblings. */
+function analyzeWith(rate: number): ConsistencyReport {
+  const base = analyze({ mode: 'siblings', history: [], finalReads: new Map() });
+  return { ...base, reads: 1000, conflicts: { ...base.conflicts, reads: Math.round(rate * 1000), rate } };
+}
