@@ -1,6 +1,6 @@
 // The benchmark runner: load the keys, run a closed-loop workload with a fault schedule, heal, read everything back at
 // ALL, and hand the history to the oracle. The cluster is injected (a factory) and so is time (a clock), so the
-// same runner drives the thread runtime (`leaderless bench`) and, later, the simulated one (`leaderless sim`).
+// same runner drives the thread runtime (`leaderless bench`) and the simulated one (`leaderless sim`).
 //
 // Data layout: `inFlight` loops share one Workload (the op stream), one Recorder (bench/recorder.ts: latencies,
 // outcomes, timeline, the history for the oracle) and one Driver (bench/driver.ts: the operations and the context
@@ -15,11 +15,11 @@
 import type { ClusterMetrics, ClusterOptions, GetOptions, GetResult, PutOptions, PutResult } from '../runtime/index.js';
 import { clusterFigures, flattenMetrics, type ClusterFigures } from './cluster-figures.js';
 import { Driver } from './driver.js';
+import { explain } from './explain.js';
 import { FaultDriver, type DriverClock, type FaultApi, type FaultMarker, type FaultSpec } from './faults.js';
 import { analyze, type ConsistencyReport } from './oracle.js';
 import { load, runWorkload, settle, verify, withTimeout, type RunWindow } from './phases.js';
 import { Recorder, type OpStats } from './recorder.js';
-import { explain } from './explain.js';
 import { Workload, keyName, type OpKind, type WorkloadSpec } from './workloads.js';
 
 export type { LatencyUs } from './histogram.js';
