@@ -11,7 +11,12 @@ import { startMetricsServer } from '../bench/metrics-server.js';
 import { Cluster, SimCluster } from '../runtime/index.js';
 import { LATENCY_BUCKETS_US, latencyBuckets, percentileOf, summarizeLatency } from '../runtime/latency.js';
 import { LATENCY_FAMILY, metricsText, registerClusterMetrics } from '../runtime/metrics.js';
-import { prng } from '../bench/quick.js';
+import { Prng } from '../runtime/index.js';
+
+const prng = (seed: number): (() => number) => {
+  const r = new Prng(seed);
+  return () => r.float();
+};
 import { runBench } from '../bench/run.js';
 import { PRESETS } from '../bench/workloads.js';
 import { FakeStore } from './helpers/harness-fake.js';

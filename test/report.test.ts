@@ -11,7 +11,7 @@ import { FaultDriver, checkFaults, checkSupported, parseFault, type FaultApi } f
 import { startMetricsServer } from '../bench/metrics-server.js';
 import { benchHtml, benchTable, sweepHtml, sweepTable } from '../bench/report.js';
 import { runBench, type BenchReport, type BenchSpec } from '../bench/run.js';
-import { prng } from '../bench/quick.js';
+import { Prng } from '../runtime/index.js';
 import { PRESETS, Workload, Zipfian, parseMix, type WorkloadSpec } from '../bench/workloads.js';
 import type { ClusterMetrics } from '../runtime/api.js';
 import { fcParams } from './helpers/fc.js';
@@ -115,7 +115,7 @@ describe('fault specs', () => {
   });
 
   test('a fault the cluster cannot inject yet fails with one clear line', () => {
-    const api = { partition() {}, heal() {}, kill() {} } as FaultApi;
+    const api: FaultApi = { partition() {}, heal() {}, kill: async () => {} };
     assert.throws(() => checkSupported(api, [parseFault('pause:1@1s')]), /does not support pause faults yet \(it has no faults.pause\)/);
     checkSupported(api, [parseFault('partition:0/1@1s')]);
   });
@@ -126,11 +126,11 @@ describe('fault specs', () => {
     const api: FaultApi = {
       partition: (g) => void calls.push(`${now} partition ${JSON.stringify(g)}`),
       heal: () => void calls.push(`${now} heal`),
-      kill: (n) => void calls.push(`${now} kill ${n}`),
-      pause: (n) => void calls.push(`${now} pause ${n}`),
-      resume: (n) => void calls.push(`${now} resume ${n}`),
+      kill: async (n) => void calls.push(`${now} kill ${n}`),
+      pause: async (n) => void calls.push(`${now} pause ${n}`),
+      resume: async (n) => void calls.push(`${now} resume ${n}`),
       delay: (o) => void calls.push(`${now} delay ${o.from}>${o.to} ${o.ms}`),
-      clear: () => void calls.push(`${now} clear`),
+      clear: async () => void calls.push(`${now} clear`),
     };
     const clock = { nowMs: () => now, sleepMs: async (ms: number) => void (now += ms) };
     const specs = ['partition:0/1,2@2s-4s', 'kill:2@3s', 'delay:*:10ms@1s-5s', 'pause:1@4s'].map(parseFault);
@@ -199,7 +199,8 @@ describe('workloads', () => {
   test('zipfian: rank 0 is the most popular and ranks stay in range (theta 0.99)', () => {
     const z = new Zipfian(1000);
     const counts = new Array<number>(1000).fill(0);
-    const rand = prng(11);
+    const rng = new Prng(11);
+    const rand = (): number => rng.float();
     for (let i = 0; i < 50_000; i++) counts[z.next(rand())]++;
     assert.equal(counts.indexOf(Math.max(...counts)), 0);
     assert.ok(counts[0] > 1.5 * counts[1] && counts[1] > counts[10] && counts[10] > counts[500]);
