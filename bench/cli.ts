@@ -14,7 +14,7 @@ import { resolveConfig, type ClusterOptions, type DatacenterSpec } from '../runt
 import { checkFaults, parseFault, type FaultSpec } from './faults.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { ProgressBar } from './progress.js';
-import { benchHtml, benchTable, sweepHtml, sweepTable, type SweepReport } from './report.js';
+import { benchHtml, benchTable, replayCommand, sweepHtml, sweepTable, type SimInfo, type SweepReport } from './report.js';
 import { MAX_IN_FLIGHT, realClock, runBench, type BenchCluster, type BenchSpec, type RunDeps, type UpdateContext } from './run.js';
 import { parseConsistencyList, parseRw, runSweep, specsFor } from './sweep.js';
 import { DISTRIBUTIONS, MAX_KEYS, PRESETS, parseMix, type Distribution, type WorkloadSpec } from './workloads.js';
@@ -417,7 +417,8 @@ async function simCommand(o: SimCliOptions, command: Command): Promise<void> {
   const wallS = (performance.now() - wallStart) / 1000;
   const ops = (report.ops.all as { count?: number }).count ?? 0;
   process.stdout.write(`simulated: trace digest ${sim?.traceDigest() ?? '-'}, ${wallS.toFixed(1)} s of wall time` + (ops > 0 ? `, ${Math.round(ops / wallS)} simulated ops/s` : '') + '\n');
-  writeOutputs(o, { ...report, simulated: { latency: o.latency, digest: sim?.traceDigest() } }, () => benchHtml(report));
+  const simInfo: SimInfo = { latency: o.latency, digest: sim?.traceDigest() ?? '-', virtualMs: sim?.nowMs ?? 0, replay: replayCommand(process.argv.slice(2)) }; // report: sim HTML
+  writeOutputs(o, { ...report, simulated: { latency: o.latency, digest: sim?.traceDigest() } }, () => benchHtml(report, simInfo));
 }
 
 // ------------------------------------------------------------------------------------------------ entry
