@@ -18,7 +18,8 @@ import { benchHtml, benchTable, replayCommand, sweepHtml, sweepTable, type SimIn
 import { MAX_IN_FLIGHT, realClock, runBench, type BenchCluster, type BenchSpec, type RunDeps, type UpdateContext } from './run.js';
 import { parseConsistencyList, parseRw, runSweep, specsFor } from './sweep.js';
 import { DISTRIBUTIONS, MAX_KEYS, PRESETS, parseMix, type Distribution, type WorkloadSpec } from './workloads.js';
-import { PBS_PROFILES, parsePbsOptions, runPbs, type PbsRawOptions } from './pbs.js';
+import { PBS_PROFILES } from './pbs.js';
+import { addPbsCommand } from './pbs/command.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -151,21 +152,7 @@ export function program(): Command {
       await simCommand(o, command);
     });
 
-  cmd
-    .command('pbs')
-    .description('probabilistically bounded staleness (Bailis et al., VLDB 2012) measured on the simulated cluster running the real protocol, beside the closed-form bound and WARS Monte Carlo models')
-    .addOption(new Option('--profile <list>', 'comma list of lnkd-ssd, lnkd-disk, ymmr, wan, or all').default('all'))
-    .addOption(new Option('--rw <list>', 'R/W pairs with N=3').default('1/1,1/2,2/1,2/2'))
-    .addOption(new Option('--trials <n>', 'simulated trials per cell (up to 200000)').default('4000'))
-    .addOption(new Option('--model-trials <n>', 'WARS Monte Carlo trials per cell, per model').default('100000'))
-    .addOption(new Option('--seed <n>', 'seed').default('1'))
-    .addOption(new Option('--t <list>', 'comma list of t values in ms (default: each profile\'s own grid)'))
-    .addOption(new Option('--format <format>', 'output').choices(['table', 'json']).default('table'))
-    .action(async (o: PbsRawOptions & { t?: string }) => {
-      const raw: PbsRawOptions = { profile: o.profile, rw: o.rw, trials: o.trials, modelTrials: o.modelTrials, seed: o.seed, format: o.format };
-      if (o.t !== undefined) raw.t = o.t;
-      await runPbs(parsePbsOptions(raw), process.stdout);
-    });
+  addPbsCommand(cmd); // bench/pbs/command.ts
 
   addCommonOptions(
     cmd.command('sweep').description('run the same workload, seed and faults against several quorum configurations and compare them'),

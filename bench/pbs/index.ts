@@ -39,3 +39,5 @@ export * from './simulation.js';
 export * from './options.js';
 export * from './run.js';
 export * from './format.js';
+export * from './html.js';
+export * from './command.js';

@@ -64,7 +64,6 @@ function sweepSpecs(runs: BenchReport[]): ChartSpec[] {
     oneBar(runs, 'throughput', 'Throughput per configuration', 'operations per second', runs.map((r) => r.ops.all.opsPerSec), { format: 'int', ...rangeUp(runs.map((r) => r.ops.all.opsPerSec), 1) }, '#2ca02c'),
     oneBar(runs, 'availability', `Availability under the fault schedule (faults: ${faults})`, 'operations that met their quorum', avail, { format: 'pct', ...rangeDown(avail, 1, 0.05, 0.01) }, '#ff7f0e'),
     oneBar(runs, 'stale-rate', 'Stale-read rate per configuration', 'stale reads / judged reads', stale, { format: 'pct', ...rangeUp(stale, 0.01, 1) }, '#d62728', stale.every((s) => s === 0) ? 'No configuration returned a stale read.' : undefined),
-    visibilityBars(runs),
   ];
   return specs.filter((s): s is ChartSpec => s !== undefined);
 }
@@ -83,7 +82,7 @@ function sweepHeadlines(runs: BenchReport[]): Headline[] {
     { id: 'configurations', label: 'configurations', value: String(runs.length), detail: runs.map((r) => r.label).join(', ') },
     { id: 'stale-reads', label: 'lowest stale-read rate', ...best((r) => r.consistency.staleRate, 1, (x) => pct(x)), tone: staleAll > 0 ? 'bad' : 'good' },
     { id: 'availability', label: 'best availability', ...best((r) => r.ops.all.availability, -1, (x) => pct(x)) },
-    { id: 'throughput', label: 'best throughput', ...best((r) => r.ops.all.opsPerSec, -1, (x) => `${int(x)} ops/s`) },
+    { id: 'throughput', label: 'best throughput (ops/s)', ...best((r) => r.ops.all.opsPerSec, -1, int) },
     { id: 'read-p99', label: 'lowest read p99', ...best(readP99, 1, us) },
     { id: 'lost-writes', label: 'lost writes, all runs', value: int(lostAll), detail: `of ${int(runs.reduce((a, r) => a + r.consistency.lostWrites.acknowledged, 0))} acknowledged`, tone: lostAll > 0 ? 'bad' : 'good' },
   ];
@@ -103,6 +102,7 @@ function sweepRows(runs: BenchReport[]): string[][] {
 export function sweepHtml(runs: BenchReport[]): string {
   const charts = new Charts();
   const figures = sweepSpecs(runs).map((s) => charts.figure(s));
+  const visibility = visibilityBars(runs);
   const overTime = runs.map((r, i) => charts.figure(throughputSpec(r, `throughput-${i}`, { width: 520, height: 220, title: `${r.label}: throughput over time` })));
   const header = ['config', 'ops/s', 'avail', 'read p50 µs', 'read p99 µs', 'write p50 µs', 'write p99 µs', 'stale', 'k max', 'siblings', 'lost'];
   const body = [
@@ -110,6 +110,7 @@ export function sweepHtml(runs: BenchReport[]): string {
     runs[0] ? `<p class="sub">${esc(runSummary(runs[0]))}<br>faults: ${esc(runs[0].config.faults.join('; ') || 'none')}</p>` : '',
     runs.length > 0 ? headlines(sweepHeadlines(runs)) : '<p>No runs.</p>',
     `<div class="grid">${figures.join('')}</div>`,
+    visibility === undefined ? '<p>No read was judged: no t-visibility.</p>' : charts.figure(visibility),
     `<h2>Throughput over time, per configuration (faults shaded)</h2>`,
     `<div class="grid">${overTime.join('')}</div>`,
     `<h2>Per configuration</h2>`,
