@@ -4,7 +4,7 @@
 // A simulated run says so at the top: virtual time, seed, trace digest and the command that replays it.
 import type { BenchReport } from '../run.js';
 import { OP_KINDS } from '../workloads.js';
-import { Charts, POINTS, rangeDown, rangeUp, type ChartSpec } from './charts.js';
+import { Charts, POINTS, logRange, rangeDown, rangeUp, type ChartSpec } from './charts.js';
 import { details, esc, headlines, htmlTable, page, type Headline } from './html.js';
 import { benchTable, clusterSummary, int, opsTable, pct, runSummary, visibilityLabel } from './text.js';
 
@@ -51,10 +51,11 @@ const PERCENTILES = ['p50', 'p90', 'p99', 'p99.9', 'max'];
 
 export function latencySpec(r: BenchReport, id = 'latency'): ChartSpec {
   const kinds = OP_KINDS.filter((k) => r.ops[k] !== undefined && r.ops[k]!.ok > 0);
+  const all = kinds.flatMap((k) => Object.values(r.ops[k]!.latencyUs));
   return {
     id, kind: 'line', title: 'Latency percentiles per operation (log scale)',
     x: { title: 'percentile', categories: PERCENTILES },
-    y: { title: 'latency', log: true, format: 'us' },
+    y: { title: 'latency', log: true, format: 'us', ...logRange(all) },
     series: kinds.map((k, i) => {
       const l = r.ops[k]!.latencyUs;
       return { name: k, point: POINTS[i % POINTS.length], radius: 5, data: [l.p50, l.p90, l.p99, l.p999, l.max].map((v) => Math.max(1, v)) };
@@ -69,13 +70,14 @@ export function throughputSpec(r: BenchReport, id = 'throughput', size?: { width
   const mid = (t: number): number => (t + b / 2) / 1000;
   const instant = (k: string): boolean => k === 'kill' || k === 'crash';
   const buckets = r.timeline.buckets;
+  const radius = buckets.length <= 30 ? 3 : 0; // a short run has few buckets: a line alone would hide a lone point
   return {
     id, kind: 'line', title: size?.title ?? `Throughput over time (${b} ms buckets); faults shaded or dashed`,
     x: { title: 'time since the run started (s)', min: 0, max: Math.max(r.run.runMs, ...buckets.map((x) => x.tMs + b)) / 1000 },
     y: { title: 'operations per second', min: 0, format: 'int' },
     series: [
-      { name: 'ok', color: '#2ca02c', radius: 0, data: buckets.map((x) => [mid(x.tMs), x.ok * perSec] as [number, number]) },
-      { name: 'failed', color: '#d62728', radius: 0, dash: [5, 3], data: buckets.map((x) => [mid(x.tMs), x.failed * perSec] as [number, number]) },
+      { name: 'ok', color: '#2ca02c', radius, data: buckets.map((x) => [mid(x.tMs), x.ok * perSec] as [number, number]) },
+      { name: 'failed', color: '#d62728', radius, point: 'triangle', dash: [5, 3], data: buckets.map((x) => [mid(x.tMs), x.failed * perSec] as [number, number]) },
     ],
     bands: r.faults.filter((f) => !instant(f.kind)).map((f) => ({ from: f.startMs / 1000, to: (f.endMs ?? r.run.runMs) / 1000, label: f.text })),
     vlines: r.faults.filter((f) => instant(f.kind)).map((f) => ({ x: f.startMs / 1000, label: f.text })),

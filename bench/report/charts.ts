@@ -91,3 +91,12 @@ export function niceCeil(x: number): number {
   const m = [1, 2, 5, 10].find((k) => k * mag >= x * (1 - 1e-12)) ?? 10;
   return Number((m * mag).toPrecision(12));
 }
+
+/** A log axis from the power of ten at or below the smallest value to a 1-2-5 step above the largest: bars and
+ * points never touch the top edge, and at least one labelled tick sits on each end. */
+export function logRange(values: Array<number | null>): { min: number; max: number } {
+  const xs = values.filter((v): v is number => v !== null && Number.isFinite(v) && v > 0);
+  if (xs.length === 0) return { min: 1, max: 10 };
+  const min = Math.pow(10, Math.floor(Math.log10(Math.min(...xs)) + 1e-9));
+  return { min, max: Math.max(min * 10, niceCeil(Math.max(...xs) * 1.3)) };
+}

@@ -5,7 +5,7 @@
 // Axes keep a minimum span: all-zero stale rates still get an axis from 0 to 1%, availability of 100% everywhere an
 // axis from 95% to 100%.
 import type { BenchReport } from '../run.js';
-import { Charts, rangeDown, rangeUp, type ChartSpec } from './charts.js';
+import { Charts, logRange, rangeDown, rangeUp, type ChartSpec } from './charts.js';
 import { throughputSpec } from './bench-html.js';
 import { details, esc, headlines, htmlTable, page, type Headline } from './html.js';
 import { benchTable, int, mergeWrites, pct, runSummary, sweepTable, visibilityLabel } from './text.js';
@@ -16,15 +16,16 @@ function latencyBars(runs: BenchReport[], what: 'read' | 'write'): ChartSpec | u
   const stats = runs.map((r) => (what === 'read' ? r.ops.read : writeOps(r)));
   if (stats.every((s) => s === undefined)) return undefined;
   const pick = (p: 'p50' | 'p99' | 'p999'): Array<number | null> => stats.map((s) => (s === undefined || s.ok === 0 ? null : Math.max(1, s.latencyUs[p])));
+  const series = [
+    { name: 'p50', color: '#9ecae1', data: pick('p50') },
+    { name: 'p99', color: '#3182bd', data: pick('p99') },
+    { name: 'p99.9', color: '#08519c', data: pick('p999') },
+  ];
   return {
     id: `${what}-latency`, kind: 'bar', title: `${what === 'read' ? 'Read' : 'Write'} latency percentiles per configuration (log scale)`,
     x: { title: 'configuration', categories: runs.map((r) => r.label) },
-    y: { title: 'latency', log: true, format: 'us' },
-    series: [
-      { name: 'p50', color: '#9ecae1', data: pick('p50') },
-      { name: 'p99', color: '#3182bd', data: pick('p99') },
-      { name: 'p99.9', color: '#08519c', data: pick('p999') },
-    ],
+    y: { title: 'latency', log: true, format: 'us', ...logRange(series.flatMap((s) => s.data)) },
+    series,
   };
 }
 
