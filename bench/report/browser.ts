@@ -108,7 +108,7 @@ export const BROWSER_SCRIPT = String.raw`
     else o.type = isY && a.log ? 'logarithmic' : 'linear';
     if (a.min !== undefined) o.min = a.min;
     if (a.max !== undefined) o.max = a.max;
-    if (isY) o.ticks = { callback: tick(spec) };
+    if (isY) o.ticks = { callback: tick(spec), autoSkip: !a.log };
     return o;
   }
 

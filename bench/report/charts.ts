@@ -98,5 +98,5 @@ export function logRange(values: Array<number | null>): { min: number; max: numb
   const xs = values.filter((v): v is number => v !== null && Number.isFinite(v) && v > 0);
   if (xs.length === 0) return { min: 1, max: 10 };
   const min = Math.pow(10, Math.floor(Math.log10(Math.min(...xs)) + 1e-9));
-  return { min, max: Math.max(min * 10, niceCeil(Math.max(...xs) * 1.3)) };
+  return { min, max: Math.max(min * 2, niceCeil(Math.max(...xs) * 1.3)) };
 }
