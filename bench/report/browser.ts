@@ -13,7 +13,10 @@ export const BROWSER_SCRIPT = String.raw`
   var FMT = {
     pct: function (v) { return v === 0 || v === 1 ? v * 100 + '%' : (v * 100).toFixed(Math.abs(v) < 0.001 ? 3 : 2) + '%'; },
     prob: function (v) { return v.toFixed(3); },
-    us: function (v) { return v >= 10000 ? (v / 1000).toPrecision(3) + ' ms' : Math.round(v) + ' µs'; },
+    us: function (v) {
+      if (v >= 1e6) return +(v / 1e6).toPrecision(3) + ' s';
+      return v >= 10000 ? +(v / 1000).toPrecision(3) + ' ms' : Math.round(v).toLocaleString('en-US') + ' µs';
+    },
     int: function (v) { return Math.round(v).toLocaleString('en-US'); },
     num: function (v) { return String(+v.toPrecision(4)); }
   };
@@ -25,7 +28,9 @@ export const BROWSER_SCRIPT = String.raw`
       v = Number(v);
       if (spec.y.log) {
         var m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
-        if (!(Math.abs(m - 1) < 1e-6 || Math.abs(m - 2) < 1e-6 || Math.abs(m - 5) < 1e-6)) return '';
+        // over more than two decades only the powers of ten, else 1, 2 and 5 times them
+        var wide = spec.y.min > 0 && spec.y.max / spec.y.min > 150;
+        if (!(Math.abs(m - 1) < 1e-6 || (!wide && (Math.abs(m - 2) < 1e-6 || Math.abs(m - 5) < 1e-6)))) return '';
       }
       return spec.y.format === 'pct' ? +(v * 100).toPrecision(6) + '%' : f(v);
     };

@@ -51,7 +51,7 @@ function visibilityBars(runs: BenchReport[]): ChartSpec | undefined {
     x: { title: 'time from the acknowledgement to the read', categories: used.map((i) => visibilityLabel(runs[0].consistency.tVisibility[i])) },
     y: { title: 'P(sees latest)', format: 'pct', ...rangeDown(ps, 1, 0.05, 0.05) },
     series, legend: true, width: 1060,
-    note: ps.every((p) => p === 1) ? 'Every judged read of every configuration saw the latest acknowledged write.' : undefined,
+    note: (ps.every((p) => p === 1) ? 'Every judged read of every configuration saw the latest acknowledged write. ' : '') + 'No bar: no read of that configuration fell in that time bucket.',
   };
 }
 
