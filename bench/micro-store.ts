@@ -10,7 +10,7 @@
 import { Bench } from 'tinybench';
 import { LRUCache } from 'lru-cache';
 import sharedmap from 'sharedmap';
-import { MapStore, SharedStore } from '../runtime/store.js';
+import { MapStore, SharedStore } from '../runtime/host/store.js';
 import type { Stamped } from '../actors/types.js';
 import type { Clock } from '../actors/versioning/dvv.js';
 

@@ -17,7 +17,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Bench, type Task } from 'tinybench';
 import type { Message, PutRequest, Replicate } from '../actors/protocol.js';
 import type { Placement } from '../actors/ring.js';
-import { WireCodec } from '../runtime/wire.js';
+import { WireCodec } from '../runtime/threads/wire.js';
 
 const BATCH = 256;
 const VALUE_BYTES = 100;

@@ -10,8 +10,8 @@
 // Use: const report = await runBench(spec, { factory, clock: realClock() });
 import type { Histogram } from 'hdr-histogram-js';
 import { LeaderlessError } from '../actors/errors.js';
-import type { ClusterMetrics } from '../runtime/cluster.js';
-import type { GetOptions, GetResult, PutOptions, PutResult } from '../runtime/client.js';
+import type { ClusterMetrics } from '../runtime/api.js';
+import type { GetOptions, GetResult, PutOptions, PutResult } from '../runtime/threads/client.js';
 import type { ClusterOptions } from '../runtime/config.js';
 import { FaultDriver, type DriverClock, type FaultApi, type FaultMarker, type FaultSpec } from './faults.js';
 import { analyze, type ConsistencyReport, type HistoryOp, type Outcome } from './oracle.js';

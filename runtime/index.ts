@@ -1,23 +1,47 @@
-// The package entry: `import { Cluster } from 'leaderless'`.
-export { Cluster, type ClusterMetrics } from './cluster.js';
+// The package entry: `import { Cluster } from 'leaderless'`. It is the one place that knows both runtimes and picks
+// one: Cluster.start(options) starts worker threads (the default) or, with `runtime: 'sim'`, the deterministic
+// simulator. Both implement LeaderlessCluster (runtime/api.ts); the runtimes never import each other.
+import { InvalidConfigError, show } from '../actors/errors.js';
+import { checkOptionsObject, type ClusterOptions } from './config.js';
+import { SimCluster, type SimOptions } from './sim/index.js';
+import { ThreadCluster } from './threads/cluster.js';
+import type { ClientHandle, ClusterClient } from './threads/client.js';
+
+/** Starts a cluster: worker threads by default, or the simulator with `{ runtime: 'sim', seed }` (same API). */
+function start(options: SimOptions & { runtime: 'sim' }): Promise<SimCluster>;
+function start(options?: ClusterOptions & { runtime?: 'threads' }): Promise<ThreadCluster>;
+async function start(options: (ClusterOptions & { runtime?: 'threads' }) | (SimOptions & { runtime: 'sim' }) = {}): Promise<ThreadCluster | SimCluster> {
+  checkOptionsObject(options);
+  if (options.runtime === 'sim') return SimCluster.start(options);
+  if (options.runtime !== undefined && options.runtime !== 'threads') {
+    throw new InvalidConfigError(`runtime must be 'threads' (worker threads, the default) or 'sim' (the deterministic simulator); got ${show(options.runtime)}`);
+  }
+  return ThreadCluster.start(options as ClusterOptions & { runtime?: 'threads' });
+}
+
+/** The cluster: `Cluster.start(options)`, and `Cluster.attach(handle)` in another thread (see createHandle). */
+export const Cluster: {
+  start: typeof start;
+  attach(handle: ClientHandle): ClusterClient;
+} = { start, attach: (handle) => ThreadCluster.attach(handle) };
+/** A running thread cluster (what Cluster.start gives without `runtime: 'sim'`). */
+export type Cluster = ThreadCluster;
+
+export { ThreadCluster };
 export {
   ClusterClient,
   type ClientHandle,
-  type GetOptions,
-  type GetResult,
-  type Inspection,
-  type PutOptions,
-  type PutResult,
-} from './client.js';
+} from './threads/client.js';
+export type { ClientCounters, GetOptions, GetResult, Inspection, LatencySummary, PutOptions, PutResult } from './host/client-core.js';
 export { type ClusterOptions, type DatacenterSpec } from './config.js';
-export { SimCluster, type SimOptions } from './sim/index.js';
+export { SimCluster, SimClient, type SimOptions, type SimCounters, DEFAULT_LATENCY, type NetworkOptions } from './sim/index.js';
 export * from '../actors/errors.js';
 export type { Key } from '../actors/hash.js';
 export type { Value, ConflictMode } from '../actors/types.js';
-export type { ConsistencyLevel, Level } from '../actors/quorum.js';
+export type { ConsistencyLevel, Level } from '../actors/quorum/index.js';
+export type * from './api.js';
 // For harnesses built on the package (bench/ uses only this entry): seeded randomness with the simulator's
 // distributions, the option resolver that validates a configuration, and the Prometheus exposition.
 export { Prng, sample, checkDistribution, type Distribution } from './sim/prng.js';
 export { resolveConfig, type ResolvedConfig } from './config.js';
 export { metricsText, METRICS_CONTENT_TYPE } from './metrics.js';
-export type { SimClient } from './sim/sim-client.js';

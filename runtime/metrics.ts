@@ -8,7 +8,7 @@
 // age, latency quantiles) is exported without touching this file; the HELP table below only describes the known ones.
 //
 // Use: res.end(metricsText(await cluster.metrics()))   (content type: text/plain; version=0.0.4)
-import type { ClusterMetrics } from './cluster.js';
+import type { ClusterMetrics } from './api.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

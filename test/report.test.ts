@@ -10,7 +10,7 @@ import { runBench, type BenchReport, type BenchSpec } from '../bench/run.js';
 import { prng } from '../bench/quick.js';
 import { PRESETS, Workload, Zipfian, parseMix, type WorkloadSpec } from '../bench/workloads.js';
 import { metricsText } from '../runtime/metrics.js';
-import type { ClusterMetrics } from '../runtime/cluster.js';
+import type { ClusterMetrics } from '../runtime/api.js';
 import { fcParams } from './helpers/fc.js';
 import { FakeStore, VirtualClock } from './helpers/harness-fake.js';
 

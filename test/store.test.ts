@@ -14,7 +14,7 @@ import {
   STORE_PHASE,
   type Store,
   type StoreOptions,
-} from '../runtime/store.js';
+} from '../runtime/host/store.js';
 import { encodeClock } from '../actors/versioning/codec.js';
 import { InvalidArgumentError, InvalidConfigError, StoreFullError } from '../actors/errors.js';
 import type { Stamped, Value } from '../actors/types.js';

@@ -10,7 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { hash32, keyId } from '../actors/hash.js';
 import { Cluster, LeaderlessError, type ClusterOptions } from '../runtime/index.js';
-import { SharedView } from '../runtime/shared-view.js';
+import { SharedView } from '../runtime/threads/shared-view.js';
 import { eventually } from './helpers/eventually.js';
 import { codeOf } from './helpers/errors.js';
 

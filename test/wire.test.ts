@@ -8,11 +8,11 @@ import fc from 'fast-check';
 import { fcParams } from './helpers/fc.js';
 import { InvalidArgumentError, InvalidConfigError, type WireError } from '../actors/errors.js';
 import type { Message, PutRequest, StoredClock } from '../actors/protocol.js';
-import { CONSISTENCY_LEVELS, type Requirement } from '../actors/quorum.js';
+import { CONSISTENCY_LEVELS, type Requirement } from '../actors/quorum/index.js';
 import type { Placement } from '../actors/ring.js';
 import type { Stamped } from '../actors/types.js';
 import type { VersionVector } from '../actors/versioning/dvv.js';
-import { WireCodec } from '../runtime/wire.js';
+import { WireCodec } from '../runtime/threads/wire.js';
 
 const DCS = ['dc1', 'eu-west', 'ap-✓'];
 const codec = new WireCodec(DCS);

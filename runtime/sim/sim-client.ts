@@ -9,7 +9,7 @@ import { StoppedError, type LeaderlessError } from '../../actors/errors.js';
 import type { Key } from '../../actors/hash.js';
 import type { Address, Message, StoredClock } from '../../actors/protocol.js';
 import type { Ring } from '../../actors/ring.js';
-import { ClientCore, toInspection, type Inspection } from '../client-core.js';
+import { ClientCore, toInspection, type Inspection } from '../host/client-core.js';
 import type { SimHost, SimWorld } from './world.js';
 
 export class SimClient extends ClientCore implements SimHost {

@@ -11,7 +11,7 @@
 import type { FaultApi } from '../../bench/faults.js';
 import type { BenchCluster } from '../../bench/run.js';
 import { prng } from '../../bench/quick.js';
-import type { GetResult, PutResult } from '../../runtime/client.js';
+import type { GetResult, PutResult } from '../../runtime/threads/client.js';
 
 export class VirtualClock {
   t = 0;

@@ -7,7 +7,7 @@
 // with its writes) and
 // posts its tallies when done. Loaded on the main thread (by the test's import of the shape helpers) it does nothing.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { BUSY, SharedStore, type StoreBuffers } from '../../runtime/store.js';
+import { BUSY, SharedStore, type StoreBuffers } from '../../runtime/host/store.js';
 import type { Stamped, Value } from '../../actors/types.js';
 import type { Clock } from '../../actors/versioning/dvv.js';
 

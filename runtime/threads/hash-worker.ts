@@ -15,10 +15,10 @@ import {
   versionDigest,
   type HashBatch,
   type HashBatchResult,
-} from '../actors/anti-entropy.js';
-import { OverloadedError } from '../actors/errors.js';
-import type { StoredClock } from '../actors/protocol.js';
-import { BUSY, SharedStore, type StoreBuffers } from './store.js';
+} from '../../actors/anti-entropy/index.js';
+import { OverloadedError } from '../../actors/errors.js';
+import type { StoredClock } from '../../actors/protocol.js';
+import { BUSY, SharedStore, type StoreBuffers } from '../host/store.js';
 
 export type PackedBatch = Pick<HashBatch, 'keyBytes' | 'keyEnds' | 'segmentEnds' | 'digests' | 'pending'>;
 

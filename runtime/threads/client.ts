@@ -6,14 +6,14 @@
 // that runs only while operations are pending.
 
 import type { MessagePort } from 'node:worker_threads';
-import { OverloadedError, StoppedError, type LeaderlessError } from '../actors/errors.js';
-import type { Key } from '../actors/hash.js';
-import type { Address, Message, StoredClock } from '../actors/protocol.js';
-import { ClientCore, LOCAL_BUSY, toInspection, type Inspection } from './client-core.js';
-import type { ResolvedConfig } from './config.js';
+import { OverloadedError, StoppedError, type LeaderlessError } from '../../actors/errors.js';
+import type { Key } from '../../actors/hash.js';
+import type { Address, Message, StoredClock } from '../../actors/protocol.js';
+import { ClientCore, LOCAL_BUSY, toInspection, type Inspection } from '../host/client-core.js';
+import type { ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';
-import { BUSY, SharedStore, type StoreBuffers } from './store.js';
+import { BUSY, SharedStore, type StoreBuffers } from '../host/store.js';
 import { GOODBYE, Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
 
@@ -24,7 +24,7 @@ export {
   type Inspection,
   type PutOptions,
   type PutResult,
-} from './client-core.js';
+} from '../host/client-core.js';
 
 /** Everything a thread needs to become a client: plain data plus transferable ports. */
 export interface ClientHandle {

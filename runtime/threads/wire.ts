@@ -42,8 +42,8 @@
 
 import { Buffer } from 'node:buffer';
 import v8 from 'node:v8';
-import { InvalidArgumentError, InvalidConfigError, type ErrorCode, type WireError } from '../actors/errors.js';
-import { utf8Length } from '../actors/hash.js';
+import { InvalidArgumentError, InvalidConfigError, type ErrorCode, type WireError } from '../../actors/errors.js';
+import { utf8Length } from '../../actors/hash.js';
 import type {
   GetReply,
   GetRequest,
@@ -56,13 +56,13 @@ import type {
   RepairRequest,
   Replicate,
   ReplicateAck,
-} from '../actors/protocol.js';
-import { CONSISTENCY_LEVELS, MAX_TARGETS, type Requirement } from '../actors/quorum.js';
-import type { Placement } from '../actors/ring.js';
-import type { Value } from '../actors/types.js';
-import { MAX_CONTEXT_ENTRIES, type VersionVector } from '../actors/versioning/dvv.js';
-import { decodeClock, encodeClockInto, encodedClockSize } from '../actors/versioning/codec.js';
-import type { StoredClock } from '../actors/protocol.js';
+} from '../../actors/protocol.js';
+import { CONSISTENCY_LEVELS, MAX_TARGETS, type Requirement } from '../../actors/quorum/index.js';
+import type { Placement } from '../../actors/ring.js';
+import type { Value } from '../../actors/types.js';
+import { MAX_CONTEXT_ENTRIES, type VersionVector } from '../../actors/versioning/dvv.js';
+import { decodeClock, encodeClockInto, encodedClockSize } from '../../actors/versioning/codec.js';
+import type { StoredClock } from '../../actors/protocol.js';
 
 /** Default and largest allowed limit on one encoded batch. */
 export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024;

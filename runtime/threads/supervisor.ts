@@ -10,58 +10,18 @@
 // `withinMs`; past that the node stays down and a `node-given-up` event says so.
 
 import { EventEmitter } from 'node:events';
-import { PhiAccrualDetector, type PhiParams } from '../actors/failure-detector.js';
+import { PhiAccrualDetector, type PhiParams } from '../../actors/failure-detector.js';
+import { RestartPolicy, type DetectorOptions, type RestartOptions } from '../../actors/supervision.js';
 import { NodeStatus, type SharedView } from './shared-view.js';
 import { nowMs } from './clock.js';
-
-export interface DetectorOptions {
-  /** phi at which a node is held down (Cassandra's phi_convict_threshold default is 8) */
-  threshold: number;
-  /** how often the supervisor samples heartbeats */
-  sampleMs: number;
-  minStdDeviationMs: number;
-  acceptableHeartbeatPauseMs: number;
-}
-
-export interface RestartOptions {
-  maxRestarts: number;
-  withinMs: number;
-  delayMs: number;
-}
-
-// Defaults tolerate a busy 2-core machine: a worker saturated by a benchmark can miss a few 10 ms ticks, and a
-// false "down" would send writes to fallbacks for nothing. Detection takes about 0.5 s with these (detectionTimeMs).
-export const DEFAULT_DETECTOR: DetectorOptions = {
-  threshold: 8,
-  sampleMs: 50,
-  minStdDeviationMs: 50,
-  acceptableHeartbeatPauseMs: 250,
-};
-
-export const DEFAULT_RESTART: RestartOptions = { maxRestarts: 5, withinMs: 10_000, delayMs: 50 };
-
-export type ClusterEvent =
-  | 'node-up'
-  | 'node-suspect'
-  | 'node-down'
-  | 'node-crashed'
-  | 'node-restarted'
-  | 'node-given-up'
-  | 'node-paused'
-  | 'node-resumed';
-
-export interface NodeEvent {
-  node: number;
-  atMs: number;
-  reason?: string;
-}
+import type { ClusterEvent, NodeEvent } from '../api.js';
 
 export class Supervisor extends EventEmitter {
   private readonly detectors: PhiAccrualDetector[];
   private readonly lastBeat: number[];
   /** nodes whose worker is gone (restarting or given up): their status is not the detector's to change */
   private readonly dead = new Set<number>();
-  private readonly restarts: number[][];
+  private readonly policy: RestartPolicy;
   private timer: ReturnType<typeof setInterval> | undefined;
   readonly phiParams: Partial<PhiParams>;
 
@@ -80,7 +40,7 @@ export class Supervisor extends EventEmitter {
     };
     this.detectors = Array.from({ length: n }, () => new PhiAccrualDetector(this.phiParams));
     this.lastBeat = Array.from({ length: n }, (_, i) => view.heartbeat(i));
-    this.restarts = Array.from({ length: n }, () => []);
+    this.policy = new RestartPolicy(restart, n);
   }
 
   start(): void {
@@ -116,18 +76,20 @@ export class Supervisor extends EventEmitter {
     this.dead.add(node);
     this.transition(node, NodeStatus.Down, now);
     this.emit('node-crashed', { node, atMs: now, reason } satisfies NodeEvent);
-    const recent = this.restarts[node].filter((t) => now - t < this.restart.withinMs);
-    this.restarts[node] = recent;
-    if (recent.length >= this.restart.maxRestarts) {
-      this.emit('node-given-up', {
-        node,
-        atMs: now,
-        reason: `${recent.length} restarts within ${this.restart.withinMs} ms (limit ${this.restart.maxRestarts}); the node stays down`,
-      } satisfies NodeEvent);
+    const decision = this.policy.crashed(node, now);
+    if (!decision.restart) {
+      this.emit('node-given-up', { node, atMs: now, reason: decision.reason } satisfies NodeEvent);
       return false;
     }
-    recent.push(now);
     return true;
+  }
+
+  /** The node's worker exited and is held down (faults.kill with stayDown): Down now, no restart counted. */
+  heldDown(node: number, reason: string): void {
+    const now = nowMs();
+    this.dead.add(node);
+    this.transition(node, NodeStatus.Down, now);
+    this.emit('node-crashed', { node, atMs: now, reason } satisfies NodeEvent);
   }
 
   /** The node's worker is running again: detection starts afresh (a new detector, so old intervals do not count). */

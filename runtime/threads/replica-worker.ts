@@ -8,16 +8,16 @@
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
-import type { Address, Message, Send, StoredClock } from '../actors/protocol.js';
-import { Replica, type ReplicaCounters } from '../actors/replica.js';
-import type { HintCounters } from '../actors/hints.js';
-import { SharedStore, type StoreBuffers } from './store.js';
+import type { Address, Message, Send, StoredClock } from '../../actors/protocol.js';
+import { Replica } from '../../actors/replica/index.js';
+import { SharedStore, type StoreBuffers } from '../host/store.js';
 import { SharedView } from './shared-view.js';
 import { GOODBYE, Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
-import type { ResolvedConfig } from './config.js';
+import type { ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
-import { AeDriver, antiEntropyFor, type AeStats, type RepairRoundResult, type RebuildStats } from './hash-pool.js';
+import { AeDriver, antiEntropyFor, type RepairRoundResult } from './hash-pool.js';
+import type { RebuildStats, ReplicaStats } from '../api.js';
 
 export interface ReplicaWorkerData {
   node: number;
@@ -35,21 +35,6 @@ export interface ReplicaWorkerData {
   incarnation: number;
 }
 
-export interface ReplicaStats {
-  node: number;
-  replicaId: string;
-  counters: ReplicaCounters;
-  pendingPuts: number;
-  paused: boolean;
-  hints: { keys: number; bytes: number; owners: number[] } & HintCounters;
-  messagesIn: number;
-  batchesIn: number;
-  messagesOut: number;
-  batchesOut: number;
-  store: { keys: number; liveBytes: number; arenaBytes: number; compactions: number };
-  /** anti-entropy counters, last complete repair, rebuild state */
-  ae: AeStats;
-}
 
 export interface ReplicaControl {
   attachClient(addr: Address, port: MessagePort): void;

@@ -5,7 +5,7 @@
 // is tracked (a real ticker in the thread runtime; virtual time in the simulator). ClusterClient (runtime/client.ts)
 // and SimClient (runtime/sim/sim-client.ts) fill them in.
 
-import { GetFsm, type GetResult as FsmGetResult, type ReadRepairMode } from '../actors/coordinator/get.js';
+import { GetFsm, type GetResult as FsmGetResult, type ReadRepairMode } from '../../actors/coordinator/get.js';
 import {
   InvalidArgumentError,
   KeyTooLargeError,
@@ -17,16 +17,16 @@ import {
   fromWire,
   show,
   type LeaderlessError,
-} from '../actors/errors.js';
-import { hash32, isWellFormed, keyId, loneSurrogateAt, utf8Length, wellFormedUtf8Length, type Key } from '../actors/hash.js';
-import { LinkDetector } from '../actors/link-detector.js';
-import type { Address, Message, PutReply, PutRequest, Send, StoredClock } from '../actors/protocol.js';
-import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../actors/quorum.js';
-import { Ring, type Placement } from '../actors/ring.js';
-import type { Value } from '../actors/types.js';
-import { decodeContext, encodeContext, equal, join, sync, type VersionVector } from '../actors/versioning/dvv.js';
-import { resolveLww, stampedEqual } from '../actors/versioning/lww.js';
-import type { ResolvedConfig } from './config.js';
+} from '../../actors/errors.js';
+import { hash32, isWellFormed, keyId, loneSurrogateAt, utf8Length, wellFormedUtf8Length, type Key } from '../../actors/hash.js';
+import { LinkDetector } from '../../actors/link-detector.js';
+import type { Address, Message, PutReply, PutRequest, Send, StoredClock } from '../../actors/protocol.js';
+import { newPutCore, parseLevel, putOutcome, putStatus, requirement, type Level, type Requirement } from '../../actors/quorum/index.js';
+import { Ring, type Placement } from '../../actors/ring.js';
+import type { Value } from '../../actors/types.js';
+import { decodeContext, encodeContext, equal, join, sync, type VersionVector } from '../../actors/versioning/dvv.js';
+import { resolveLww, stampedEqual } from '../../actors/versioning/lww.js';
+import type { ResolvedConfig } from '../config.js';
 import * as hdr from 'hdr-histogram-js';
 
 export interface GetOptions {

@@ -10,7 +10,7 @@
 // destination (`incarnations`, set with each port): a batch for a worker restarted since is not posted or counted.
 
 import type { MessagePort } from 'node:worker_threads';
-import { CLIENT_BASE, type Address, type Message } from '../actors/protocol.js';
+import { CLIENT_BASE, type Address, type Message } from '../../actors/protocol.js';
 import type { SharedView } from './shared-view.js';
 import type { WireCodec } from './wire.js';
 

@@ -11,14 +11,15 @@
 // what is still dirty after that is rehashed by the next exchange.
 
 import { Piscina } from 'piscina';
-import { rangesOf, type AeCounters, type AntiEntropy, type HashBatch, type HashBatchResult, type RoundResult } from '../actors/anti-entropy.js';
-import { InvalidConfigError } from '../actors/errors.js';
-import type { Send, StoredClock } from '../actors/protocol.js';
-import type { Replica } from '../actors/replica.js';
-import { Ring } from '../actors/ring.js';
-import type { AntiEntropyOptions, ResolvedConfig } from './config.js';
+import { rangesOf, type AntiEntropy, type HashBatch, type HashBatchResult, type RoundResult } from '../../actors/anti-entropy/index.js';
+import type { AeStats, RebuildStats } from '../api.js';
+import { InvalidConfigError } from '../../actors/errors.js';
+import type { Send, StoredClock } from '../../actors/protocol.js';
+import type { Replica } from '../../actors/replica/index.js';
+import { Ring } from '../../actors/ring.js';
+import type { AntiEntropyOptions, ResolvedConfig } from '../config.js';
 import { computeHashBatch, type HashTask } from './hash-worker.js';
-import type { SharedStore, StoreBuffers } from './store.js';
+import type { SharedStore, StoreBuffers } from '../host/store.js';
 
 export interface HashPoolOptions {
   threads: number;
@@ -67,15 +68,6 @@ export interface RebuildOptions {
   maxBatches?: number;
 }
 
-export interface RebuildStats {
-  keys: number;
-  batches: number;
-  segments: number;
-  failedBatches: number;
-  /** time spent indexing keys (this thread), and in all */
-  indexMs: number;
-  durationMs: number;
-}
 
 export type BatchHasher = (batch: HashBatch) => Promise<HashBatchResult>;
 
@@ -150,16 +142,6 @@ async function rebuildSteps(ae: AntiEntropy, keys: readonly string[], hasher: Ba
 // stores), runs repair rounds the cluster asks for over the control plane (resolving when the actor says the round
 // is done: poll() after every batch the worker routes), and reports counters.
 
-export interface AeStats extends AeCounters {
-  lastRepairMs: number | null;
-  inFlight: number;
-  rebuilding: boolean;
-  rebuilds: number;
-  lastRebuild: RebuildStats | null;
-  tombstones: number;
-  confirmedTombstones: number;
-  ranges: number;
-}
 
 export type RepairRoundResult = RoundResult & { durationMs: number };
 

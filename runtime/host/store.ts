@@ -37,11 +37,11 @@
 // reordered after it, which is what a seqlock needs. Weaker CPUs could in theory reorder them; record decoding is
 // validated, so such a read would most likely throw and be retried.
 
-import { InvalidArgumentError, InvalidConfigError, OverloadedError, StoreFullError } from '../actors/errors.js';
-import { hash32 } from '../actors/hash.js';
-import type { Stamped, Value } from '../actors/types.js';
-import type { Clock } from '../actors/versioning/dvv.js';
-import { decodeClock, decodeValues, encodeClockInto, encodedClockSize } from '../actors/versioning/codec.js';
+import { InvalidArgumentError, InvalidConfigError, OverloadedError, StoreFullError } from '../../actors/errors.js';
+import { hash32 } from '../../actors/hash.js';
+import type { Stamped, Value } from '../../actors/types.js';
+import type { Clock } from '../../actors/versioning/dvv.js';
+import { decodeClock, decodeValues, encodeClockInto, encodedClockSize } from '../../actors/versioning/codec.js';
 
 export interface StoreBuffers {
   meta: SharedArrayBuffer;
