@@ -15,7 +15,7 @@ import { checkOutputs, session, writeOutputs } from './cli-session.js';
 import { benchHtml, benchTable, sweepHtml, sweepTable, type SweepReport } from './report.js';
 import { runBench } from './run.js';
 import { parseConsistencyList, parseRw, runSweep, specsFor } from './sweep.js';
-import { parsePbsOptions, runPbs, type PbsRawOptions } from './pbs.js';
+import { addPbsCommand } from './pbs/command.js';
 import { addSimCommand } from './sim-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -44,21 +44,7 @@ export function program(): Command {
 
   addSimCommand(cmd);
 
-  cmd
-    .command('pbs')
-    .description('probabilistically bounded staleness (Bailis et al., VLDB 2012) measured on the simulated cluster running the real protocol, beside the closed-form bound and WARS Monte Carlo models')
-    .addOption(new Option('--profile <list>', 'comma list of lnkd-ssd, lnkd-disk, ymmr, wan, or all').default('all'))
-    .addOption(new Option('--rw <list>', 'R/W pairs with N=3').default('1/1,1/2,2/1,2/2'))
-    .addOption(new Option('--trials <n>', 'simulated trials per cell (up to 200000)').default('4000'))
-    .addOption(new Option('--model-trials <n>', 'WARS Monte Carlo trials per cell, per model').default('100000'))
-    .addOption(new Option('--seed <n>', 'seed').default('1'))
-    .addOption(new Option('--t <list>', 'comma list of t values in ms (default: each profile\'s own grid)'))
-    .addOption(new Option('--format <format>', 'output').choices(['table', 'json']).default('table'))
-    .action(async (o: PbsRawOptions & { t?: string }) => {
-      const raw: PbsRawOptions = { profile: o.profile, rw: o.rw, trials: o.trials, modelTrials: o.modelTrials, seed: o.seed, format: o.format };
-      if (o.t !== undefined) raw.t = o.t;
-      await runPbs(parsePbsOptions(raw), process.stdout);
-    });
+  addPbsCommand(cmd); // bench/pbs/command.ts
 
   addCommonOptions(
     cmd.command('sweep').description('run the same workload, seed and faults against several quorum configurations and compare them'),

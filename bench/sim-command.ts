@@ -9,7 +9,7 @@ import { addCommonOptions, addLevelOptions, baseSpec, clusterOptions, levels, us
 import { checkOutputs, writeOutputs } from './cli-session.js';
 import { PBS_PROFILES } from './pbs.js';
 import { ProgressBar } from './progress.js';
-import { benchHtml, benchTable } from './report.js';
+import { benchHtml, benchTable, replayCommand, type SimInfo } from './report.js';
 import { runBench, type RunDeps } from './run.js';
 
 export const SIM_DESCRIPTION =
@@ -76,5 +76,6 @@ async function simCommand(o: SimCliOptions, command: Command): Promise<void> {
   const wallS = (performance.now() - wallStart) / 1000;
   const ops = report.ops.all.count;
   process.stdout.write(`simulated: trace digest ${sim?.traceDigest() ?? '-'}, ${wallS.toFixed(1)} s of wall time` + (ops > 0 ? `, ${Math.round(ops / wallS)} simulated ops/s` : '') + '\n');
-  writeOutputs(o, { ...report, simulated: { latency: o.latency, digest: sim?.traceDigest() } }, () => benchHtml(report));
+  const simInfo: SimInfo = { latency: o.latency, digest: sim?.traceDigest() ?? '-', virtualMs: sim?.nowMs ?? 0, replay: replayCommand(process.argv.slice(2)) };
+  writeOutputs(o, { ...report, simulated: { latency: o.latency, digest: sim?.traceDigest() } }, () => benchHtml(report, simInfo));
 }

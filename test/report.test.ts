@@ -1,15 +1,11 @@
-// Reports and their inputs: the Prometheus exposition, the terminal tables, the HTML page (opened in headless
-// Chromium where it is installed), the metrics server, fault schedules and workloads.
+// Reports and their inputs: the Prometheus exposition, the terminal tables, the metrics server, fault schedules and
+// workloads. The HTML pages are tested in test/report-html.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { FaultDriver, checkFaults, checkSupported, parseFault, type FaultApi } from '../bench/faults.js';
 import { startMetricsServer } from '../bench/metrics-server.js';
-import { benchHtml, benchTable, sweepHtml, sweepTable } from '../bench/report.js';
+import { benchTable, sweepTable } from '../bench/report.js';
 import { runBench, type BenchReport, type BenchSpec } from '../bench/run.js';
 import { Prng } from '../runtime/index.js';
 import { PRESETS, Workload, Zipfian, parseMix, type WorkloadSpec } from '../bench/workloads.js';
@@ -241,33 +237,5 @@ describe('reports', () => {
     assert.match(lines[lines.length - 2], /^R=1 W=1 /);
     assert.match(lines[lines.length - 1], /^R=2 W=2 .* 0\.00% /);
   });
-
-  test('the HTML is standalone: no external resources, the charts inline', async () => {
-    const r = await fakeReport('x', 0.1, { faults: [parseFault('partition:0/1,2@10ms-20ms'), parseFault('kill:1@30ms')] });
-    const html = benchHtml(r);
-    assert.doesNotMatch(html, /(src|href)="?https?:/);
-    for (const name of ['latency', 'throughput', 't-visibility']) assert.ok(html.includes(`data-chart="${name}"`), name);
-    assert.ok(html.includes('class="fault"'), 'fault markers drawn');
-    assert.ok(sweepHtml([r, r]).includes('data-chart="latency-vs-staleness"'));
-  });
-
-  const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser', process.env.CHROMIUM].find((c) => c !== undefined && c !== '' && existsSync(c));
-  test('the HTML renders its charts in headless Chromium', { skip: chromium === undefined ? 'no Chromium here (apt-get install -y chromium to run it)' : false, timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'leaderless-report-'));
-    try {
-      const r = await fakeReport('x', 0.1, { faults: [parseFault('partition:0/1,2@10ms-20ms')] });
-      const bench = join(dir, 'bench.html');
-      const sweep = join(dir, 'sweep.html');
-      writeFileSync(bench, benchHtml(r));
-      writeFileSync(sweep, sweepHtml([r, await fakeReport('y', 0.3)]));
-      for (const [file, expect] of [[bench, 'latency,throughput,t-visibility'], [sweep, 'latency-vs-staleness,t-visibility']]) {
-        const out = spawnSync(process.execPath, ['scripts/check-report.mjs', file, '--expect', expect], { encoding: 'utf8', timeout: 90_000 });
-        assert.equal(out.status, 0, out.stderr);
-        const charts = JSON.parse(out.stdout) as Array<{ chart: string; marks: number; drawn: number; width: number }>;
-        for (const c of charts) assert.ok(c.marks > 0 && c.drawn === c.marks && c.width > 0, JSON.stringify(c));
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  // the HTML pages: test/report-html.test.ts
 });
