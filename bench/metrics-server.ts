@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { registerClusterMetrics } from '../runtime/metrics.js';
+import { registerClusterMetrics } from '../runtime/index.js';
 import type { BenchCluster } from './run.js';
 
 const SCRAPE_TIMEOUT_MS = 2_000;

@@ -1,6 +1,5 @@
 // A PBS run: every (profile, R/W) cell measured on the simulator and computed by the models.
-import { hash32 } from '../../actors/hash.js'; // not in the public entry: a stable per-cell seed
-import { InvalidArgumentError } from '../../runtime/index.js';
+import { InvalidArgumentError, hash32 } from '../../runtime/index.js';
 import { pConsistentClosedForm } from './closed-form.js';
 import { cellText, headerText, profileText, summaryText } from './format.js';
 import { pAt, tFor, warsThresholds } from './model.js';

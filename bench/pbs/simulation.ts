@@ -1,5 +1,4 @@
 // PBS measured: trials on the simulated cluster running the real protocol, reads at commit + t.
-import { hash32, keyId } from '../../actors/hash.js'; // not in the public entry: the key's coordinator, as the ring places it
 import { Prng, SimCluster, type Distribution, type SimClient, type SimOptions } from '../../runtime/index.js';
 import { MAX_PBS_TRIALS, PBS_CONCURRENCY, PBS_N, checkCount, checkNrw, type PbsProfile, type RwConfig } from './profiles.js';
 
@@ -90,7 +89,7 @@ async function simTrial(
 ): Promise<void> {
   const key = `pbs:${i}`;
   const value = `v${i}`;
-  const coordinator = cluster.ring.preferenceList(hash32(keyId(key)))[0];
+  const coordinator = cluster.replicasOf(key)[0];
   await clients[coordinator].put(key, value, { w: o.w });
   m.ops++;
   const commitMs = cluster.nowMs;

@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
 import { RestartPolicy } from '../../actors/supervision.js';
+import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
 import { Ring } from '../../actors/ring.js';
 import { checkOptionsObject, resolveConfig, type ClusterOptions } from '../config.js';
@@ -114,6 +115,11 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
       throw new InvalidArgumentError(`a simulated cluster has at most ${MAX_CLIENTS} clients (MAX_CLIENTS)`);
     }
     return new SimClient(this.world, this.ring, CLIENT_BASE + this.nextClient++, near, this.localReadsDefault);
+  }
+
+  /** The key's N primary replicas, in preference order (the first coordinates its writes). */
+  replicasOf(key: Key): number[] {
+    return [...this.ring.preferenceList(hash32(this.checkKey(key)))];
   }
 
   /** Hex digest of every event processed so far: equal for equal seeds and code, byte for byte. */

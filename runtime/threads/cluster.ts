@@ -13,6 +13,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { InvalidArgumentError, StoppedError, show } from '../../actors/errors.js';
+import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE, type Address } from '../../actors/protocol.js';
 import type { ClusterEvent, ClusterMetrics, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
 import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions } from '../config.js';
@@ -178,6 +179,11 @@ export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
       const t = setTimeout(fire, ms);
       return () => clearTimeout(t);
     });
+  }
+
+  /** The key's N primary replicas, in preference order (the first coordinates its writes). */
+  replicasOf(key: Key): number[] {
+    return [...this.ring.preferenceList(hash32(this.checkKey(key)))];
   }
 
   /** The wall clock, ms (the same clock every thread of this runtime stamps events with). */
