@@ -13,10 +13,11 @@
 // Data layout: a FaultSpec is plain data (kind, nodes, window in ms, the text it came from); a FaultDriver turns the
 // specs into a time-ordered list of start and end events and applies them through the cluster's `faults` object,
 // recording a marker per fault (when it started and ended) for the report's throughput chart.
-import { InvalidConfigError, type Faults } from '../runtime/index.js';
+import { InvalidConfigError, type Faults, type LinkSpec } from '../runtime/index.js';
 import { durationHelp, tryDurationMs } from './duration.js';
 
-export type Link = { from: number | '*'; to: number | '*' };
+/** A directed link a delay or drop names ('*': any): the cluster interface's LinkSpec, both ends given. */
+export type Link = Required<LinkSpec>;
 
 interface Window {
   /** the spec as given on the command line */

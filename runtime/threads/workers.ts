@@ -11,7 +11,7 @@ import type { ReplicaStats } from '../api.js';
 import type { ResolvedConfig } from '../config.js';
 import type { SharedStore } from '../host/store.js';
 import { nodeEndpoint } from './comlink-node.js';
-import { emptyAeStats } from './hash-pool.js';
+import { emptyAeStats } from '../host/cluster-stats.js';
 import type { ReplicaControl, ReplicaWorkerData } from './replica-worker.js';
 import type { SharedView } from './shared-view.js';
 
