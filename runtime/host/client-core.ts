@@ -28,6 +28,7 @@ import { decodeContext, encodeContext, equal, join, sync, type VersionVector } f
 import { resolveLww, stampedEqual } from '../../actors/versioning/lww.js';
 import type { ResolvedConfig } from '../config.js';
 import * as hdr from 'hdr-histogram-js';
+import { summarizeLatency, type LatencySummary } from '../latency.js';
 
 export interface GetOptions {
   consistency?: Level;
@@ -86,13 +87,8 @@ export interface Inspection {
   deleted: boolean;
 }
 
-/** Latency percentiles of one kind of operation on this client, in microseconds (0 when none yet). */
-export interface LatencySummary {
-  count: number;
-  p50Us: number;
-  p99Us: number;
-  maxUs: number;
-}
+/** Latency of one kind of operation on this client (runtime/latency.ts): percentiles, max and Prometheus buckets. */
+export type { LatencySummary } from '../latency.js';
 
 export interface ClientCounters {
   gets: number;
@@ -846,8 +842,7 @@ function recordUs(h: hdr.Histogram, ms: number): void {
 }
 
 function summarize(h: hdr.Histogram): LatencySummary {
-  if (h.totalCount === 0) return { count: 0, p50Us: 0, p99Us: 0, maxUs: 0 };
-  return { count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), maxUs: h.maxValue };
+  return summarizeLatency(h); // percentiles clamped to [min, max], and the buckets for Prometheus
 }
 
 /**
