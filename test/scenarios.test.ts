@@ -22,7 +22,8 @@ function holds(c: LeaderlessCluster, node: number, key: string, values: Value[],
  * restart.delayMs, a node coming up): runtime/sim/sim-cluster.ts waitFor resolves the tracked operation from
  * waitForEvent(...).then(resolve, reject), a microtask, and the pump runs synchronously until an operation finishes, so
  * it never yields to it; virtual time runs on until some other operation ends (here the guard in armWaitFor; without
- * one, the process spins at 100% CPU forever). The thread runtime's waitFor settles.
+ * one, the process spins at 100% CPU forever). The thread runtime's waitFor settles. Resolving inside the pump (a
+ * listener that calls track's resolve directly) makes both scenarios pass in the simulator.
  */
 function waitForTodo(runtime: RuntimeName): string | false {
   return runtime === 'sim' ? 'sim: waitFor(node-restarted / node-up) never settles when the pump emits the event (see waitForTodo)' : false;
