@@ -1,0 +1,84 @@
+// When a read may be served from replicas' stores without a message (the thread runtime's shared memory, or the
+// simulator's stores with localReads), and the read itself: the first R primaries' stores (R = 1 always; more with
+// sharedMemoryReads: 'quorum'), merged as the read coordinator merges replies, stale ones repaired by message (async).
+
+import type { Address, StoredClock } from '../protocol.js';
+import type { Requirement } from '../quorum.js';
+import type { Placement } from '../ring.js';
+import type { ConflictMode } from '../types.js';
+import { equal, sync } from '../versioning/dvv.js';
+import { resolveLww, stampedEqual } from '../versioning/lww.js';
+import type { ClientTransport, ClusterView } from './client-env.js';
+import type { ReadRepairMode } from './get.js';
+import { toResult, type ClientCounters, type GetResult } from './results.js';
+
+export class LocalReads {
+  private readonly nodes: number[] = [];
+  private readonly clocks: Array<StoredClock | undefined> = [];
+
+  constructor(
+    private readonly config: { readonly localDc: string; readonly conflicts: ConflictMode },
+    private readonly view: ClusterView,
+    private readonly transport: ClientTransport,
+    private readonly counters: ClientCounters,
+    private readonly address: Address,
+    /** how many replicas a read may take straight from their stores (0: none) */
+    readonly limit: number,
+  ) {}
+
+  /** Whether a read of this requirement may be tried locally at all. */
+  allows(need: Requirement, readRepair: ReadRepairMode): boolean {
+    return need.total <= this.limit && !need.hintsCount && (need.total === 1 || readRepair !== 'blocking');
+  }
+
+  /**
+   * The read, or undefined when it is not possible right now: a per-datacenter level other than the local one, too
+   * few primaries up, or a store that cannot be read directly (compacting, its node paused or cut off): the read then
+   * goes by message.
+   */
+  read(id: string, targets: readonly Placement[], need: Requirement, readRepair: ReadRepairMode): GetResult | undefined {
+    const dcs = Object.keys(need.perDc);
+    if (dcs.length > 1 || (dcs.length === 1 && dcs[0] !== this.config.localDc)) return undefined;
+    const localOnly = dcs.length === 1;
+    const nodes = this.nodes;
+    const clocks = this.clocks;
+    nodes.length = 0;
+    clocks.length = 0;
+    for (const t of targets) {
+      if (nodes.length === need.total) break;
+      if (!t.primary) continue; // a fallback's store does not hold the key (it holds hints)
+      if (localOnly && t.dc !== this.config.localDc) continue;
+      const r = this.view.readStore(t.node, id);
+      if (!r.ok) return undefined; // not here, or compacting: ask by message
+      nodes.push(t.node);
+      clocks.push(r.clock);
+    }
+    if (nodes.length < need.total) return undefined;
+    this.counters.getsLocal++;
+    const merged = clocks.length === 1 ? (clocks[0] ?? null) : this.merge(id, readRepair);
+    const result = toResult(merged, true);
+    if (result.values.length > 1) this.counters.siblingsReturned++;
+    return result;
+  }
+
+  /** The clocks read merged (LWW-resolved in lww mode); every store found behind is repaired unless repair is off. */
+  private merge(id: string, readRepair: ReadRepairMode): StoredClock | null {
+    const { nodes, clocks } = this;
+    let merged: StoredClock | null = clocks[0] ?? null;
+    for (let i = 1; i < clocks.length; i++) {
+      const c = clocks[i];
+      if (c !== undefined) merged = merged === null ? c : sync(merged, c, stampedEqual);
+    }
+    if (merged === null) return null;
+    if (this.config.conflicts === 'lww') merged = resolveLww(merged);
+    if (readRepair !== 'off') {
+      for (let i = 0; i < nodes.length; i++) {
+        const c = clocks[i];
+        if (c !== undefined && equal(c, merged)) continue;
+        this.counters.readRepairs++;
+        this.transport.send(nodes[i], { type: 'repair', req: -1, from: this.address, key: id, clock: merged });
+      }
+    }
+    return merged;
+  }
+}
