@@ -111,6 +111,14 @@ export function murmurMix(h: number, word: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
+/** MurmurHash3 (x86_32)'s tail step: folds the last 1-3 bytes (as one word) into h, without the block's rotation. */
+export function murmurTail(h: number, word: number): number {
+  let k = Math.imul(word, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  return h ^ k;
+}
+
 /** MurmurHash3's finalizer (fmix32): spreads every input bit over the result. Unsigned 32-bit result. */
 export function murmurFinal(h: number): number {
   h ^= h >>> 16;
@@ -140,10 +148,25 @@ export function hash32(id: string, seed = 0): number {
     if (rest === 3) k ^= (id.charCodeAt(blocks + 2) & 0xff) << 16;
     if (rest >= 2) k ^= (id.charCodeAt(blocks + 1) & 0xff) << 8;
     k ^= id.charCodeAt(blocks) & 0xff;
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
+    h = murmurTail(h, k);
   }
   return murmurFinal(h ^ len);
+}
+
+/** MurmurHash3 x86_32 over bytes[start, end): equal to hash32(keyId, seed) for the key id of those bytes. */
+export function hash32Bytes(bytes: Uint8Array, start: number, end: number, seed: number): number {
+  let h = seed >>> 0;
+  const blocks = start + ((end - start) & ~3);
+  for (let i = start; i < blocks; i += 4) {
+    h = murmurMix(h, bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+  }
+  const rest = (end - start) & 3;
+  if (rest > 0) {
+    let k = 0;
+    if (rest === 3) k ^= bytes[blocks + 2] << 16;
+    if (rest >= 2) k ^= bytes[blocks + 1] << 8;
+    k ^= bytes[blocks];
+    h = murmurTail(h, k);
+  }
+  return murmurFinal(h ^ (end - start));
 }

@@ -13,7 +13,7 @@
 //   client --repair--> each replica that answered with less than the merged clock (--repair-ack when blocking)
 
 import type { WireError } from './errors.js';
-import type { Requirement } from './quorum.js';
+import type { Requirement } from './quorum/index.js';
 import type { Placement } from './ring.js';
 import type { Stamped, Value } from './types.js';
 import type { Clock, VersionVector } from './versioning/dvv.js';
@@ -173,7 +173,7 @@ export interface Send {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Anti-entropy (actors/anti-entropy.ts). An initiator drives one exchange per (range, peer); the peer answers each
+// Anti-entropy (actors/anti-entropy/). An initiator drives one exchange per (range, peer); the peer answers each
 // request from its current state and keeps no per-exchange state. `req` is the initiator's exchange id; `range` is
 // the sorted node list of a replica set, e.g. "0,2,3". Hashes travel as uint32 pairs [hi, lo], never bigints.
 //   ae-tree  -> ae-tree-reply   node hashes at one depth (depth 0 first: the peer rehashes its dirty segments)

@@ -355,29 +355,18 @@ interface SimCliOptions extends BenchOptions {
  * simulator's (its delays and drops are per destination node), and virtual time as the run's clock.
  */
 function simAdapter(sim: SimCluster): BenchCluster {
-  const nodes = (to: number | '*'): number[] => (to === '*' ? sim.config.nodes.map((n) => n.id) : [to]);
   return {
     get: (key, options) => sim.get(key, options),
     put: (key, value, options) => sim.put(key, value, options),
     faults: {
       partition: (groups) => sim.faults.partition(groups),
       heal: () => sim.faults.heal(),
-      kill: async (node) => {
-        await sim.faults.kill(node);
-        sim.faults.restart(node); // as the thread runtime's supervisor restarts a killed worker
-      },
-      crash: (node, options) => {
-        sim.faults.crash(node, options);
-        sim.faults.restart(node);
-      },
+      kill: (node) => sim.faults.kill(node),
+      crash: (node, options) => sim.faults.crash(node, options),
       pause: (node) => sim.faults.pause(node),
       resume: (node) => sim.faults.resume(node),
-      delay: ({ to, ms }) => {
-        for (const n of nodes(to)) sim.faults.delay(n, ms);
-      },
-      drop: ({ to, probability }) => {
-        for (const n of nodes(to)) sim.faults.drop(probability, n);
-      },
+      delay: (spec) => sim.faults.delay(spec),
+      drop: (spec) => sim.faults.drop(spec),
       clear: () => sim.faults.clear(),
     },
     settle: async () => {

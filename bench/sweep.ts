@@ -6,7 +6,7 @@
 // checked against the cluster (R <= N, W <= N) before the first run starts, so a bad one fails in a second, not after
 // the others ran.
 import { InvalidConfigError } from '../actors/errors.js';
-import { parseLevel, type Level } from '../actors/quorum.js';
+import { parseLevel, type Level } from '../actors/quorum/index.js';
 import { resolveConfig } from '../runtime/config.js';
 import { runBench, type BenchReport, type BenchSpec, type RunDeps } from './run.js';
 

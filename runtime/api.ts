@@ -19,9 +19,9 @@
 //   drop({ from?, to?, probability })  each such message is lost with the probability; 0 removes it
 //   clear()                            ends every partition, delay, drop and pause, and starts every node held down
 
-import type { AeCounters } from '../actors/anti-entropy.js';
-import type { ReplicaCounters } from '../actors/replica.js';
-import type { HintCounters } from '../actors/hints.js';
+import type { AeCounters } from '../actors/anti-entropy/index.js';
+import type { ReplicaCounters } from '../actors/replica/index.js';
+import type { HintCounters } from '../actors/replica/hints.js';
 import type { Key } from '../actors/hash.js';
 import type { Value } from '../actors/types.js';
 import type { ClientCounters, GetOptions, GetResult, Inspection, LatencySummary, PutOptions, PutResult } from './host/client-core.js';

@@ -3,13 +3,13 @@
 // worker thread and to clients attached from other threads.
 
 import { InvalidConfigError, show } from '../actors/errors.js';
-import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum.js';
+import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum/index.js';
 import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
 import type { ConflictMode } from '../actors/types.js';
 import type { ReadRepairMode } from '../actors/coordinator/get.js';
-import { DEFAULT_HINTS, type HintOptions } from '../actors/replica.js';
+import { DEFAULT_HINTS, type HintOptions } from '../actors/replica/index.js';
 import { DEFAULT_LINK_OPTIONS, type LinkOptions } from '../actors/link-detector.js';
-import { DEFAULT_ANTI_ENTROPY, validateAntiEntropyConfig, type AntiEntropyConfig } from '../actors/anti-entropy.js';
+import { DEFAULT_ANTI_ENTROPY, validateAntiEntropyConfig, type AntiEntropyConfig } from '../actors/anti-entropy/index.js';
 import { DEFAULT_DETECTOR, DEFAULT_RESTART, type DetectorOptions, type RestartOptions } from '../actors/supervision.js';
 
 /** Anti-entropy options: the protocol's (actors/anti-entropy.ts) plus the runtime's rebuild pool and health bound. */

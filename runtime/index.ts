@@ -38,7 +38,7 @@ export { SimCluster, SimClient, type SimOptions, type SimCounters, DEFAULT_LATEN
 export * from '../actors/errors.js';
 export type { Key } from '../actors/hash.js';
 export type { Value, ConflictMode } from '../actors/types.js';
-export type { ConsistencyLevel, Level } from '../actors/quorum.js';
+export type { ConsistencyLevel, Level } from '../actors/quorum/index.js';
 export type * from './api.js';
 // For harnesses built on the package (bench/ uses only this entry): seeded randomness with the simulator's
 // distributions, the option resolver that validates a configuration, and the Prometheus exposition.

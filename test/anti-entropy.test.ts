@@ -22,11 +22,11 @@ import {
   type AntiEntropyConfig,
   type HashBatch,
   type RoundResult,
-} from '../actors/anti-entropy.js';
+} from '../actors/anti-entropy/index.js';
 import { hash32 } from '../actors/hash.js';
 import { defaultSegmentHasher, type SegmentItem } from '../actors/merkle.js';
 import { CLIENT_BASE, type Message, type Send, type StoredClock } from '../actors/protocol.js';
-import { Replica } from '../actors/replica.js';
+import { Replica } from '../actors/replica/index.js';
 import { Ring, keyHash } from '../actors/ring.js';
 import { InvalidConfigError } from '../actors/errors.js';
 import type { Stamped } from '../actors/types.js';

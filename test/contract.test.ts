@@ -182,9 +182,9 @@ describe('the simulator: options and fault arguments', () => {
   }
   test('a fault argument is INVALID_ARGUMENT', async () => {
     const c = await Cluster.start({ runtime: 'sim', seed: 3, nodes: 3 });
-    await refuses(() => c.faults.drop(2), 'INVALID_ARGUMENT', /drop probability must be a number from 0 to 1; got 2/);
-    await refuses(() => c.faults.delay(0, -5), 'INVALID_ARGUMENT', /delay: ms is -5/);
-    await refuses(() => c.faults.delay(0, { kind: 'nope' } as never), 'INVALID_ARGUMENT', /a distribution is/);
+    await refuses(() => c.faults.drop({ probability: 2 }), 'INVALID_ARGUMENT', /drop probability must be a number from 0 to 1; got 2/);
+    await refuses(() => c.faults.delay({ to: 0, ms: -5 }), 'INVALID_ARGUMENT', /delay ms must be a number from 0 to 60000; got -5/);
+    await refuses(() => c.faults.delay({ to: 0, ms: { kind: 'nope' } as never }), 'INVALID_ARGUMENT', /a distribution is/);
     await refuses(() => c.trace(5 as never), 'INVALID_ARGUMENT', /trace takes a function or null/);
     await c.stop();
   });
@@ -283,10 +283,10 @@ describe('fuzzed options get a result or a typed error', () => {
     const calls: Record<string, (a: never, b: never, o: never) => unknown> = {
       get: (a, _b, o) => c.get(a, o), put: (a, b, o) => c.put(a, b, o), delete: (a, _b, o) => c.delete(a, o),
       settle: (a) => c.settle(a), sleep: (a) => c.sleep(a), repair: (a) => c.repair(a), client: (a) => c.client(a),
-      inspect: (a, b) => c.inspect(a, b), replicaId: (a) => c.replicaId(a), kill: (a) => c.faults.kill(a),
+      inspect: (a, b) => c.inspect(a, b), replicaId: (a) => c.replicaId(a), kill: (a, _b, o) => c.faults.kill(a, o),
       crash: (a, _b, o) => c.faults.crash(a, o), pause: (a) => c.faults.pause(a), resume: (a) => c.faults.resume(a),
-      restart: (a) => c.faults.restart(a), partition: (a) => c.faults.partition(a), delay: (a, b) => c.faults.delay(a, b),
-      drop: (a, b) => c.faults.drop(a, b),
+      restart: (a) => c.faults.restart(a), partition: (a) => c.faults.partition(a), delay: (_a, _b, o) => c.faults.delay(o),
+      drop: (_a, _b, o) => c.faults.drop(o),
     };
     const arg = fc.oneof(anyValue, fc.constantFrom('k', 'v', 0, 1, 2));
     await fc.assert(

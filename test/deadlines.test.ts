@@ -120,10 +120,10 @@ describe('failing fast: replicas known to be unreachable are named at once (find
         const p = primaries(cluster, key);
         const client = await cluster.client({ near: p[0] });
         for (let i = 0; i < 5; i++) await client.get(key, { consistency: 'ALL' }); // the links learn fast round trips
-        cluster.faults.delay(p[2], 450); // each way: a reply 900 ms late, past the 750 ms a needed replica is given
+        cluster.faults.delay({ to: p[2], ms: 900 }); // the request, so the reply, 900 ms late: past the 750 ms a needed replica is given
         const pending = timed(cluster, () => client.get(key, { consistency: 'ALL' }));
         await cluster.sleep(800); // the first reply is on its way back; the link has been held down since 750 ms
-        cluster.faults.delay(p[2], null);
+        cluster.faults.delay({ to: p[2], ms: 0 });
         const r = await pending;
         assert.ok(r.ok, `seed ${seed}: ${r.error?.code} ${r.error?.message}`);
       } finally {

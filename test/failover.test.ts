@@ -21,9 +21,9 @@ describe('coordinator failover: one write, one value', () => {
       try {
         const key = `slow-${seed}`;
         const [coordinator] = primaries(cluster, key);
-        cluster.faults.delay(coordinator, 1200); // slower than the old 1000 ms failover, well within the timeout
+        cluster.faults.delay({ to: coordinator, ms: 1200 }); // slower than the old 1000 ms failover, well within the timeout
         const code = await codeOf(cluster.put(key, 'x', { consistency: 'ONE' }));
-        cluster.faults.delay(coordinator, null);
+        cluster.faults.delay({ to: coordinator, ms: 0 });
         await cluster.settle();
         await cluster.repair();
         const got = await cluster.get(key, { consistency: 'ALL' });
@@ -73,7 +73,7 @@ describe('coordinator failover: one write, one value', () => {
     try {
       const client = await cluster.client();
       const key = 'closing';
-      cluster.faults.delay(primaries(cluster, key)[0], 200); // the write is still in flight when the client closes
+      cluster.faults.delay({ to: primaries(cluster, key)[0], ms: 200 }); // the write is still in flight when the client closes
       const pending = client.put(key, 'x');
       const read = client.get('other');
       client.close();

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
 import { InvalidConfigError } from '../actors/errors.js';
 import type { Message, PutRequest, Send, StoredClock } from '../actors/protocol.js';
-import { DEFAULT_HINTS, Replica } from '../actors/replica.js';
-import { HintQueue } from '../actors/hints.js';
-import { requirement } from '../actors/quorum.js';
+import { DEFAULT_HINTS, Replica } from '../actors/replica/index.js';
+import { HintQueue } from '../actors/replica/hints.js';
+import { requirement } from '../actors/quorum/index.js';
 import { MapStore } from '../runtime/host/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { hintStoreSize, resolveConfig } from '../runtime/config.js';
@@ -94,7 +94,7 @@ describe('hint safety: a restart keeps a hint\'s age (finding 3)', () => {
         const c = await SimCluster.start(opts);
         const key = 'doomed';
         const [p, owner] = primaries(c, key);
-        await c.faults.kill(owner);
+        await c.faults.kill(owner, { stayDown: true });
         await c.put(key, 'old', { consistency: 'QUORUM' });
         const [holder] = await hintHolders(c);
         assert.ok(holder !== undefined && holder !== p, 'a stand-in holds the hint');
@@ -105,7 +105,7 @@ describe('hint safety: a restart keeps a hint\'s age (finding 3)', () => {
         await c.repair();
         await c.repair();
         if (c.nowMs < 600) await c.sleep(600 - c.nowMs);
-        c.faults.crash(holder);
+        c.faults.kill(holder, { stayDown: true });
         c.faults.restart(holder);
         // past the grace period of the confirmations (about 300 ms): the primaries may reap, but never while a node
         // holds a hint for the key; heal before the restarted hint's old TTL (600 + 1000 ms) would run out
@@ -136,12 +136,12 @@ describe('hint safety: no timer drops an acknowledged write (finding 4)', () => 
           nodes: 3, replication: 1, write: 1, read: 1, seed, hints: { hintTtlMs: 1000 }, antiEntropy: { tombstoneGraceMs: 1000 },
         });
         const [owner] = primaries(c, 'only-in-a-hint');
-        await c.faults.kill(owner);
+        await c.faults.kill(owner, { stayDown: true });
         const put = await c.put('only-in-a-hint', 'acked');
         assert.equal(put.primaryOnly, false, 'acknowledged through a hint');
         await c.sleep(3000);
         c.faults.restart(owner);
-        assert.equal(await c.settle(), true);
+        assert.equal((await c.settle()).settled, true);
         assert.deepEqual((await c.get('only-in-a-hint', { consistency: 'ALL' })).values, ['acked']);
         assert.deepEqual(c.inspect(owner, 'only-in-a-hint')?.values, ['acked']);
         assert.deepEqual(await hintHolders(c), [], 'delivered, then dropped');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fcParams } from './helpers/fc.js';
 import { InvalidArgumentError, InvalidConfigError } from '../actors/errors.js';
-import { HintQueue, type AddResult, type HintQueueConfig } from '../actors/hints.js';
+import { HintQueue, type AddResult, type HintQueueConfig } from '../actors/replica/hints.js';
 
 // A payload is the sorted list of write ids it carries; merge is union, so no write is ever lost by merging.
 type Payload = number[];

@@ -3,8 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message, PutRequest, Send, StoredClock } from '../actors/protocol.js';
-import { Replica } from '../actors/replica.js';
-import { requirement } from '../actors/quorum.js';
+import { Replica } from '../actors/replica/index.js';
+import { requirement } from '../actors/quorum/index.js';
 import { MapStore } from '../runtime/host/store.js';
 
 const need = requirement(1, 'write', { replicationByDc: { dc1: 2 }, localDc: 'dc1' });

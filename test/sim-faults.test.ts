@@ -239,11 +239,11 @@ async function nemesis(cluster: SimCluster, rng: Prng, run: Run, going: () => bo
       cluster.faults.heal();
       log('heal');
     } else if (r < 0.42) {
-      await cluster.faults.kill(node);
+      await cluster.faults.kill(node, { stayDown: true });
       log(`kill ${node}`);
     } else if (r < 0.45 && wipes < MAX_WIPES) {
       wipes++;
-      cluster.faults.crash(node, { wipe: true });
+      cluster.faults.kill(node, { wipe: true, stayDown: true });
       log(`crash ${node} wipe`);
     } else if (r < 0.6) {
       cluster.faults.restart(node);
@@ -256,11 +256,12 @@ async function nemesis(cluster: SimCluster, rng: Prng, run: Run, going: () => bo
       log(`resume ${node}`);
     } else if (r < 0.88) {
       const ms = rng.uniform(5, 80);
-      cluster.faults.delay(node, { kind: 'exponential', rate: 1 / ms });
+      cluster.faults.delay({ to: node, ms: { kind: 'exponential', rate: 1 / ms } as never });
+      cluster.faults.delay({ from: node, ms: { kind: 'exponential', rate: 1 / ms } as never });
       log(`delay ${node} exp(mean ${ms.toFixed(0)} ms)`);
     } else if (r < 0.94) {
       const p = rng.uniform(0.05, 0.4);
-      cluster.faults.drop(p, node);
+      cluster.faults.drop({ to: node, probability: p });
       log(`drop ${node} p=${p.toFixed(2)}`);
     } else {
       cluster.faults.clear();

@@ -11,11 +11,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { hash32, keyId } from '../actors/hash.js';
-import { DEFAULT_ANTI_ENTROPY, rangesOf } from '../actors/anti-entropy.js';
+import { DEFAULT_ANTI_ENTROPY, rangesOf } from '../actors/anti-entropy/index.js';
 import { GetFsm, type GetParams } from '../actors/coordinator/get.js';
 import { CLIENT_BASE, type GetReply, type Send, type StoredClock } from '../actors/protocol.js';
-import { Replica } from '../actors/replica.js';
-import { getAddReply, getOutcome, getStatus, newGetCore, requirement, type Level } from '../actors/quorum.js';
+import { Replica } from '../actors/replica/index.js';
+import { getAddReply, getOutcome, getStatus, newGetCore, requirement, type Level } from '../actors/quorum/index.js';
 import { Ring, type Placement } from '../actors/ring.js';
 import { MapStore } from '../runtime/host/store.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
@@ -58,7 +58,7 @@ describe('stand-ins: reads', () => {
     const c = await SimCluster.start({ nodes: 4, replication: 1, read: 'ALL', write: 'ALL', readRetryMs: 20, seed: 3 });
     await c.put('slow', 'there');
     const [p] = primaries(c, 'slow');
-    c.faults.delay(p, 100);
+    c.faults.delay({ to: p, ms: 100 });
     const got = await c.get('slow', { timeoutMs: 2000 });
     assert.deepEqual([got.found, got.values], [true, ['there']]);
   });
@@ -67,7 +67,7 @@ describe('stand-ins: reads', () => {
     // The same slow primary; the option lets the stand-in's empty answer complete the read (and says so).
     const c = await SimCluster.start({ nodes: 4, replication: 1, read: 'ALL', write: 'ALL', readRetryMs: 20, seed: 3, standInNotFoundOk: true });
     await c.put('slow', 'there');
-    c.faults.delay(primaries(c, 'slow')[0], 100);
+    c.faults.delay({ to: primaries(c, 'slow')[0], ms: 100 });
     const got = await c.get('slow', { timeoutMs: 2000 });
     assert.deepEqual([got.found, got.primaryOnly], [false, false]);
   });
@@ -75,7 +75,7 @@ describe('stand-ins: reads', () => {
   test('with every primary down, a read the stand-ins cannot answer fails instead of saying "not found"', async () => {
     const c = await SimCluster.start({ nodes: 5, replication: 3, seed: 5 });
     await c.put('k', 'v', { consistency: 'ALL' });
-    for (const p of primaries(c, 'k')) await c.faults.kill(p);
+    for (const p of primaries(c, 'k')) await c.faults.kill(p, { stayDown: true });
     await c.sleep(50);
     await rejectsWith(c.get('k'), 'QUORUM_UNREACHABLE', /stand-in's "not found" counts only with standInNotFoundOk/);
     // what a stand-in holds as a hint is found in its primary's place
@@ -100,12 +100,12 @@ describe('stand-ins: no stray copies', () => {
     await c.repair();
     for (const p of primaries(c, key)) assert.equal(c.inspect(p, key), undefined, `node ${p} reaped the tombstone`);
     // slow primaries make reads reach the stand-ins too
-    for (const p of primaries(c, key)) c.faults.delay(p, 200);
+    for (const p of primaries(c, key)) c.faults.delay({ to: p, ms: 200 });
     for (const consistency of ['ONE', 'QUORUM', 'ALL'] as const) {
       const got = await c.get(key, { consistency, timeoutMs: 3000 });
       assert.deepEqual(got.values, [], `read at ${consistency} after the reap`);
     }
-    for (const p of primaries(c, key)) c.faults.delay(p, null);
+    for (const p of primaries(c, key)) c.faults.delay({ to: p, ms: 0 });
     await c.settle();
     for (const p of primaries(c, key)) assert.equal(c.inspect(p, key), undefined, `node ${p} after the reads`);
   }
@@ -125,11 +125,11 @@ describe('stand-ins: no stray copies', () => {
   test('a fallback coordinator (every primary briefly down) keeps its copy only as a hint', async () => {
     const c = await SimCluster.start(opts);
     const key = 'all-down';
-    for (const p of primaries(c, key)) await c.faults.kill(p);
+    for (const p of primaries(c, key)) await c.faults.kill(p, { stayDown: true });
     await c.sleep(50);
     await c.put(key, 'old', { consistency: 'ONE' });
     for (const p of primaries(c, key)) c.faults.restart(p);
-    assert.equal(await c.settle(), true);
+    assert.equal((await c.settle()).settled, true);
     await c.sleep(100);
     assert.deepEqual(strays(c, key), [], 'no stand-in keeps the key once its hint is delivered');
     await deleteReapAndRead(c, key);
@@ -141,12 +141,12 @@ describe('stand-ins: no stray copies', () => {
     const c = await SimCluster.start(opts);
     const key = 'twice';
     const down = async (): Promise<void> => {
-      for (const p of primaries(c, key)) await c.faults.kill(p);
+      for (const p of primaries(c, key)) await c.faults.kill(p, { stayDown: true });
       await c.sleep(50);
     };
     const up = async (): Promise<void> => {
       for (const p of primaries(c, key)) c.faults.restart(p);
-      assert.equal(await c.settle(), true);
+      assert.equal((await c.settle()).settled, true);
       await c.sleep(100);
     };
     await down();
@@ -189,7 +189,7 @@ describe('stand-ins: a refused hinted write leaves nothing behind', () => {
   test('a fallback coordinator that refuses the hint (max hint window) stores nothing, and no read returns it', async () => {
     const c = await SimCluster.start({ nodes: 5, replication: 3, seed: 13, hints: { maxHintWindowMs: 100 } });
     const key = 'refused';
-    for (const p of primaries(c, key)) await c.faults.kill(p);
+    for (const p of primaries(c, key)) await c.faults.kill(p, { stayDown: true });
     await c.sleep(300); // every primary has been down longer than the max hint window
     await rejectsWith(c.put(key, 'ghost', { consistency: 'ONE' }), 'OVERLOADED', /max hint window/);
     assert.deepEqual(strays(c, key), []);

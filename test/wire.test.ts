@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { fcParams } from './helpers/fc.js';
 import { InvalidArgumentError, InvalidConfigError, type WireError } from '../actors/errors.js';
 import type { Message, PutRequest, StoredClock } from '../actors/protocol.js';
-import { CONSISTENCY_LEVELS, type Requirement } from '../actors/quorum.js';
+import { CONSISTENCY_LEVELS, type Requirement } from '../actors/quorum/index.js';
 import type { Placement } from '../actors/ring.js';
 import type { Stamped } from '../actors/types.js';
 import type { VersionVector } from '../actors/versioning/dvv.js';

@@ -4,7 +4,7 @@
 
 import { InvalidArgumentError, KeyTooLargeError, ValueTooLargeError, show } from '../errors.js';
 import { isWellFormed, keyId, loneSurrogateAt, utf8Length, wellFormedUtf8Length, type Key } from '../hash.js';
-import { parseLevel, requirement, type Level, type Op, type Requirement } from '../quorum.js';
+import { parseLevel, requirement, type Level, type Op, type Requirement } from '../quorum/index.js';
 import type { Value } from '../types.js';
 import type { ReadRepairMode } from './get.js';
 

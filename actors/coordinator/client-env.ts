@@ -9,7 +9,7 @@
 import type { LeaderlessError } from '../errors.js';
 import type { LinkOptions } from '../link-detector.js';
 import type { Address, Message, StoredClock } from '../protocol.js';
-import type { Level } from '../quorum.js';
+import type { Level } from '../quorum/index.js';
 import type { NodeSpec } from '../ring.js';
 import type { ConflictMode } from '../types.js';
 import type { ReadRepairMode } from './get.js';

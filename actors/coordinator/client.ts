@@ -11,7 +11,7 @@ import { OverloadedError, QuorumError, StoppedError, InvalidArgumentError, type 
 import type { Key } from '../hash.js';
 import { LinkDetector } from '../link-detector.js';
 import type { Address, Message, PutRequest, Send } from '../protocol.js';
-import { newPutCore, putOutcome, putStatus, type Requirement } from '../quorum.js';
+import { newPutCore, putOutcome, putStatus, type Requirement } from '../quorum/index.js';
 import { Ring, type Placement } from '../ring.js';
 import type { Value } from '../types.js';
 import type { VersionVector } from '../versioning/dvv.js';

@@ -9,6 +9,7 @@
 //              met, has become impossible, or time runs out; a stand-in's "not found" counts only with
 //              standInNotFoundOk, and a primary's seat counts once (see newGetCore)
 //   reconcile  the clocks received are merged with DVV sync (and LWW-resolved in lww mode): every sibling survives
+//              (actors/versioning/reconcile.ts, shared with the client's local reads)
 //   repair     each primary that answered with less than the merged clock gets a `repair`; with blocking read
 //              repair the answer waits for their acks (monotonic quorum reads), otherwise it is given at once. A
 //              stand-in is never repaired: a node keeps data for a key it does not own only as a hint
@@ -19,12 +20,12 @@
 
 import { QuorumError, TimeoutError, type LeaderlessError } from '../errors.js';
 import type { Address, GetReply, Send, StoredClock } from '../protocol.js';
-import { counted, getAddReply, getNeeds, getOutcome, getStatus, getTimeout, newGetCore, type GetCore, type Requirement } from '../quorum.js';
+import { counted, getAddReply, getNeeds, getOutcome, getStatus, getTimeout, newGetCore, type GetCore, type Requirement } from '../quorum/index.js';
 import type { LinkView } from '../link-detector.js';
 import type { Placement } from '../ring.js';
 import type { ConflictMode } from '../types.js';
-import { equal, join, sync, type VersionVector } from '../versioning/dvv.js';
-import { resolveLww, stampedEqual } from '../versioning/lww.js';
+import { join, type VersionVector } from '../versioning/dvv.js';
+import { reconcile } from '../versioning/reconcile.js';
 
 export type ReadRepairMode = 'async' | 'blocking' | 'off';
 export type GetState = 'collect' | 'repair' | 'done';
@@ -264,21 +265,13 @@ export class GetFsm {
   }
 
   private reconcile(out: Send[]): GetResult | undefined {
-    let merged: StoredClock | null = null;
-    for (const clock of this.replyClocks) {
-      if (clock === null) continue;
-      merged = merged === null ? clock : sync(merged, clock, stampedEqual);
-    }
-    if (merged !== null && this.params.conflicts === 'lww') merged = resolveLww(merged);
+    const { merged, stale } = reconcile(this.replyNodes, this.replyClocks, this.params.conflicts);
     this.merged = merged;
     const outcome = counted(this.core);
     const repaired: number[] = [];
     if (merged !== null && this.params.readRepair !== 'off') {
       const blocking = this.params.readRepair === 'blocking';
-      for (let i = 0; i < this.replyNodes.length; i++) {
-        const node = this.replyNodes[i];
-        const clock = this.replyClocks[i];
-        if (clock !== null && equal(clock, merged)) continue;
+      for (const node of stale) {
         if (!this.isPrimary(node)) continue; // a stand-in keeps nothing but hints: a copy there escapes anti-entropy
         repaired.push(node);
         if (blocking) (this.repairsOutstanding ??= new Set()).add(node);

@@ -1,13 +1,13 @@
 // When a read may be served from replicas' stores without a message (the thread runtime's shared memory, or the
 // simulator's stores with localReads), and the read itself: the first R primaries' stores (R = 1 always; more with
-// sharedMemoryReads: 'quorum'), merged as the read coordinator merges replies, stale ones repaired by message (async).
+// sharedMemoryReads: 'quorum'), reconciled as the read coordinator reconciles replies (actors/versioning/reconcile.ts),
+// stale ones repaired by message (async).
 
 import type { Address, StoredClock } from '../protocol.js';
-import type { Requirement } from '../quorum.js';
+import type { Requirement } from '../quorum/index.js';
 import type { Placement } from '../ring.js';
 import type { ConflictMode } from '../types.js';
-import { equal, sync } from '../versioning/dvv.js';
-import { resolveLww, stampedEqual } from '../versioning/lww.js';
+import { reconcile } from '../versioning/reconcile.js';
 import type { ClientTransport, ClusterView } from './client-env.js';
 import type { ReadRepairMode } from './get.js';
 import { toResult, type ClientCounters, type GetResult } from './results.js';
@@ -55,29 +55,20 @@ export class LocalReads {
     }
     if (nodes.length < need.total) return undefined;
     this.counters.getsLocal++;
+    // one store (the common R = 1 read): its clock as it is stored, nothing to merge and nobody to repair
     const merged = clocks.length === 1 ? (clocks[0] ?? null) : this.merge(id, readRepair);
     const result = toResult(merged, true);
     if (result.values.length > 1) this.counters.siblingsReturned++;
     return result;
   }
 
-  /** The clocks read merged (LWW-resolved in lww mode); every store found behind is repaired unless repair is off. */
+  /** The clocks read, reconciled as the read coordinator reconciles replies; stale stores repaired unless off. */
   private merge(id: string, readRepair: ReadRepairMode): StoredClock | null {
-    const { nodes, clocks } = this;
-    let merged: StoredClock | null = clocks[0] ?? null;
-    for (let i = 1; i < clocks.length; i++) {
-      const c = clocks[i];
-      if (c !== undefined) merged = merged === null ? c : sync(merged, c, stampedEqual);
-    }
-    if (merged === null) return null;
-    if (this.config.conflicts === 'lww') merged = resolveLww(merged);
-    if (readRepair !== 'off') {
-      for (let i = 0; i < nodes.length; i++) {
-        const c = clocks[i];
-        if (c !== undefined && equal(c, merged)) continue;
-        this.counters.readRepairs++;
-        this.transport.send(nodes[i], { type: 'repair', req: -1, from: this.address, key: id, clock: merged });
-      }
+    const { merged, stale } = reconcile(this.nodes, this.clocks, this.config.conflicts);
+    if (merged === null || readRepair === 'off') return merged;
+    for (const node of stale) {
+      this.counters.readRepairs++;
+      this.transport.send(node, { type: 'repair', req: -1, from: this.address, key: id, clock: merged });
     }
     return merged;
   }

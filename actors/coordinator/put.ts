@@ -31,7 +31,7 @@ import {
   counted,
   type Counted,
   type PutCore,
-} from '../quorum.js';
+} from '../quorum/index.js';
 
 export type PutState = 'execute' | 'collect' | 'done';
 

@@ -3,7 +3,7 @@
 // read-modify-write loop that passes one straight back does not decode it again.
 
 import type { StoredClock } from '../protocol.js';
-import type { Level } from '../quorum.js';
+import type { Level } from '../quorum/index.js';
 import type { Value } from '../types.js';
 import { decodeContext, encodeContext, join, type VersionVector } from '../versioning/dvv.js';
 import type { ReadRepairMode } from './get.js';

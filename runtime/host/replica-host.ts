@@ -11,7 +11,7 @@
 // incarnations are added up in `past`); the thread runtime starts a new host with each worker.
 
 import type { Address, Message, Send } from '../../actors/protocol.js';
-import { Replica, type ReplicaCounters, type ReplicaOptions } from '../../actors/replica.js';
+import { Replica, type ReplicaCounters, type ReplicaOptions } from '../../actors/replica/index.js';
 import type { AeStats, ReplicaStats } from '../api.js';
 import type { ResolvedConfig } from '../config.js';
 import type { StoreStats } from './store.js';

@@ -12,8 +12,9 @@
 // whether the destination is up.
 //
 // Data layout: endpoints are replica nodes 0..n-1; a client maps to the node it sits beside (`near`), or -1 for a
-// client that no partition cuts off. group[node] is its partition group (all 0 when healed); delayFault[node] and
-// dropFault[node] are the faults on its links. Queue capacity bounds what can be in flight: a send the queue refuses
+// client that no partition cuts off. group[node] is its partition group (all 0 when healed). Delay and drop faults
+// are per directed link into a replica, as in the thread runtime: linkDelay[row * n + to] and linkDrop[...] where row
+// is the sending replica, or n for a client placed near no node; messages to clients take no link fault. Queue capacity bounds what can be in flight: a send the queue refuses
 // counts as a lost message (droppedQueueFull), never as an unbounded backlog.
 
 import { InvalidArgumentError, InvalidConfigError, show, type LeaderlessError } from '../../actors/errors.js';
@@ -61,8 +62,9 @@ export interface NetworkCounters {
 export class SimNetwork {
   readonly counters: NetworkCounters = { sent: 0, droppedPartition: 0, droppedRandom: 0, droppedQueueFull: 0, duplicated: 0 };
   private readonly group: Int32Array;
-  private readonly delayFault: Array<Distribution | null>;
-  private readonly dropFault: Float64Array;
+  private readonly n: number;
+  private readonly linkDelay: Array<Distribution | null>;
+  private readonly linkDrop: Float64Array;
   private readonly latency: Distribution;
   private readonly byType: Partial<Record<MessageType, Distribution>>;
   private readonly interDc: Distribution | null;
@@ -83,8 +85,9 @@ export class SimNetwork {
   ) {
     const n = dcOfNode.length;
     this.group = new Int32Array(n);
-    this.delayFault = new Array<Distribution | null>(n).fill(null);
-    this.dropFault = new Float64Array(n);
+    this.n = n;
+    this.linkDelay = new Array<Distribution | null>((n + 1) * n).fill(null);
+    this.linkDrop = new Float64Array((n + 1) * n);
     this.inFlightTo = new Int32Array(n);
     this.latency = checkDistribution(options.latency ?? DEFAULT_LATENCY, 'latency');
     this.byType = {};
@@ -119,16 +122,17 @@ export class SimNetwork {
     }
     const a = this.endpoint(from);
     const b = this.endpoint(to);
-    const dropP = Math.max(this.dropP, a >= 0 ? this.dropFault[a] : 0, b >= 0 ? this.dropFault[b] : 0);
+    const link = this.link(from, to, a);
+    const dropP = Math.max(this.dropP, link >= 0 ? this.linkDrop[link] : 0);
     if (dropP > 0 && this.rng.chance(dropP)) {
       this.counters.droppedRandom++;
       return;
     }
-    this.enqueue(from, to, msg, nowMs + this.delay(from, to, msg.type, a, b));
+    this.enqueue(from, to, msg, nowMs + this.delay(from, to, msg.type, a, b, link));
     const dupOk = this.dupTypes === null ? msg.type !== 'put' : this.dupTypes.has(msg.type);
     if (this.dupP > 0 && dupOk && this.rng.chance(this.dupP)) {
       this.counters.duplicated++;
-      this.enqueue(from, to, msg, nowMs + this.delay(from, to, msg.type, a, b));
+      this.enqueue(from, to, msg, nowMs + this.delay(from, to, msg.type, a, b, link));
     }
   }
 
@@ -142,13 +146,18 @@ export class SimNetwork {
     if (to < CLIENT_BASE) this.inFlightTo[to]++;
   }
 
-  private delay(from: Address, to: Address, type: MessageType, a: number, b: number): number {
+  /** The index of the directed link a message travels into a replica (-1: to a client, which takes no link fault). */
+  private link(from: Address, to: Address, a: number): number {
+    if (to >= CLIENT_BASE) return -1;
+    const row = from < CLIENT_BASE ? from : a >= 0 ? a : this.n;
+    return row * this.n + to;
+  }
+
+  private delay(from: Address, to: Address, type: MessageType, a: number, b: number, link: number): number {
     let ms = sample(this.rng, this.byType[type] ?? this.latency);
     if (this.interDc !== null && this.dcOf(from, a) !== this.dcOf(to, b)) ms += sample(this.rng, this.interDc);
-    const fa = a >= 0 ? this.delayFault[a] : null;
-    const fb = b >= 0 ? this.delayFault[b] : null;
-    if (fa !== null) ms += sample(this.rng, fa);
-    if (fb !== null && b !== a) ms += sample(this.rng, fb);
+    const fault = link >= 0 ? this.linkDelay[link] : null;
+    if (fault !== null) ms += sample(this.rng, fault);
     return ms;
   }
 
@@ -171,18 +180,22 @@ export class SimNetwork {
     this.group.fill(0);
   }
 
-  setDelay(node: number, d: Distribution | null): void {
-    this.delayFault[node] = d === null ? null : checkDistribution(d, 'delay');
+  /**
+   * Extra latency on messages into replica `to` from `from` (a replica, or n: clients placed near no node); null
+   * removes it. A client placed near a node sends on that node's links.
+   */
+  setLinkDelay(from: number, to: number, d: Distribution | null): void {
+    this.linkDelay[from * this.n + to] = d === null ? null : checkDistribution(d, 'delay');
   }
 
-  setDrop(node: number, probability: number): void {
-    this.dropFault[node] = checkProbability(probability, 'drop probability');
+  setLinkDrop(from: number, to: number, probability: number): void {
+    this.linkDrop[from * this.n + to] = checkProbability(probability, 'drop probability');
   }
 
   clearFaults(): void {
     this.heal();
-    this.delayFault.fill(null);
-    this.dropFault.fill(0);
+    this.linkDelay.fill(null);
+    this.linkDrop.fill(0);
   }
 }
 

@@ -6,27 +6,26 @@
 // every event processed, to check that byte for byte. Virtual time moves only while the application waits on an
 // operation (or on sleep / settle); see runtime/sim/world.ts for the pump.
 //
-// Faults (cluster.faults), a superset of the thread runtime's:
-//   partition(groups) / heal()            cut the replicas into groups (unlisted nodes isolated) / end every cut
-//   kill(node)                            the actor stops (store kept, node down at once); restart(node) brings it back
-//   crash(node, { wipe })                 kill, and with wipe the store is lost: it comes back with a new DVV id
-//   pause(node) / resume(node)            the node stops handling messages and ticks; what arrives is buffered
-//   delay(node, ms | distribution | null) extra latency on every message to or from the node (null removes it)
-//   drop(probability, node?)              lose messages to or from the node (every node when none is given)
-//   clear()                               ends every fault: heal, no delays or drops, resume, restart every node
+// Faults (cluster.faults): the vocabulary of runtime/api.ts, with the same meaning as in the thread runtime. The
+// simulator's failure detector is perfect (a killed node is down at once); its supervisor restarts a killed node after
+// restart.delayMs of virtual time under the same restart policy (actors/supervision.ts). A delay may also be given as
+// a distribution (`{ ms: { kind: 'exponential', meanMs: 5 } }`), which the thread runtime does not take.
 
+import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
+import { RestartPolicy } from '../../actors/supervision.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
 import { Ring } from '../../actors/ring.js';
-import type { ReplicaCounters } from '../../actors/replica.js';
-import type { HintCounters } from '../../actors/hints.js';
-import type { StoreStats } from '../host/store.js';
 import { checkOptionsObject, resolveConfig, type ClusterOptions } from '../config.js';
-import { checkProbability, type NetworkCounters, type NetworkOptions } from './network.js';
-import { checkDistribution, type Distribution } from './prng.js';
-import type { ClusterMetrics, RepairResult } from '../api.js';
+import type { NetworkCounters, NetworkOptions } from './network.js';
+import { checkDistribution } from './prng.js';
+import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
+import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
+import { checkEvent, checkListener, checkWaitTimeout, waitForEvent } from '../host/events.js';
+import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
+import { metricsText } from '../metrics.js';
 import { SimClient } from './sim-client.js';
-import { CLIENT_KEYS, checkCrashOptions, checkOptions } from '../host/client-core.js';
+import { CLIENT_KEYS, checkOptions } from '../host/client-core.js';
 import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {
@@ -56,47 +55,20 @@ export interface SimCounters extends WorldCounters, NetworkCounters {
   queueOverflows: number;
 }
 
-/** One node's counters, in the thread runtime's ReplicaStats shape where the two agree (one batch per message). */
-export interface SimNodeMetrics {
-  node: number;
-  replicaId: string;
-  status: 'up' | 'suspect' | 'down';
-  paused: boolean;
-  counters: ReplicaCounters;
-  pendingPuts: number;
-  hints: { keys: number; bytes: number; owners: number[] } & HintCounters;
-  messagesIn: number;
-  messagesOut: number;
-  mailboxDepth: number;
-  wipes: number;
-  store: StoreStats;
-}
-
-export interface SimMetrics {
-  nodes: SimNodeMetrics[];
-  client: SimClient['counters'];
-  /** the thread runtime's totals that the simulator has too, under the same names (the harness reads them by name) */
-  totals: Pick<
-    ClusterMetrics['totals'],
-    | 'puts'
-    | 'putsOk'
-    | 'putsFailed'
-    | 'gets'
-    | 'replicates'
-    | 'readRepairs'
-    | 'hintedWrites'
-    | 'hintsQueued'
-    | 'hintsDelivered'
-    | 'aeKeysRepaired'
-    | 'tombstonesReaped'
-    | 'keys'
-  >;
+/** metrics() of the simulator: the thread runtime's ClusterMetrics, plus the simulator's own counters. */
+export interface SimMetrics extends ClusterMetrics {
   sim: SimCounters;
 }
 
-export class SimCluster extends SimClient {
+export class SimCluster extends SimClient implements LeaderlessCluster {
+  readonly runtime = 'sim' as const;
   private nextClient = 1;
   private stopped = false;
+  private readonly events = new EventEmitter();
+  private readonly policy: RestartPolicy;
+  private readonly restartCounts: number[];
+  /** nodes killed with stayDown or given up on: the supervisor does not restart them */
+  private readonly heldDown = new Set<number>();
 
   private constructor(
     world: SimWorld,
@@ -104,6 +76,8 @@ export class SimCluster extends SimClient {
     private readonly localReadsDefault: boolean,
   ) {
     super(world, ring, CLIENT_BASE, -1, localReadsDefault);
+    this.policy = new RestartPolicy(world.config.restart, world.config.nodes.length);
+    this.restartCounts = world.config.nodes.map(() => 0);
   }
 
   static async start(options: SimOptions = {}): Promise<SimCluster> {
@@ -140,47 +114,47 @@ export class SimCluster extends SimClient {
     return new SimClient(this.world, this.ring, CLIENT_BASE + this.nextClient++, near, this.localReadsDefault);
   }
 
-  /** Virtual time, ms since start. */
-  get nowMs(): number {
-    return this.world.nowMs;
-  }
-
   /** Hex digest of every event processed so far: equal for equal seeds and code, byte for byte. */
   traceDigest(): string {
     return this.world.digest.hex();
   }
 
   /** Lets `ms` of virtual time pass (the application thinking), processing whatever falls due meanwhile. */
-  sleep(ms: number): Promise<boolean> {
+  async sleep(ms: number): Promise<void> {
     this.checkOpen();
     checkWait(ms, 'sleep');
-    return this.world.sleep(ms);
+    await this.world.sleep(ms);
   }
 
   /**
    * Runs until no message is in flight, no client operation is pending and no replica holds a hint for an owner that
-   * is up (true), or maxMs of virtual time has passed (false). Messages buffered at a paused node wait for resume()
-   * and do not count as in flight.
+   * is up (settled), or timeoutMs of virtual time has passed (not settled). Messages buffered at a paused node wait
+   * for resume() and do not count as in flight.
    */
-  settle(maxMs = 60_000): Promise<boolean> {
+  async settle(timeoutMs = 60_000): Promise<SettleResult> {
     this.checkOpen();
-    checkWait(maxMs, 'settle');
-    return this.world.settle(maxMs);
+    checkWait(timeoutMs, 'settle');
+    const start = this.world.nowMs;
+    const settled = await this.world.settle(timeoutMs);
+    return { settled, durationMs: this.world.nowMs - start, hintsPending: this.hintKeys() };
+  }
+
+  private hintKeys(): number {
+    let keys = 0;
+    for (const n of this.world.nodes) if (n.replica !== null) for (const o of n.replica.hints.owners()) keys += n.replica.hints.size(o);
+    return keys;
   }
 
   /**
    * One full anti-entropy round, as the thread runtime's repair(): node by node (so two exchanges over the same keys do
    * not race), each node that is up exchanges trees with every peer above it in every range they share. Virtual time
-   * passes while it runs; a round that has not finished after maxMs of it is left running and counted as failed.
+   * passes while it runs; a node's round that has not finished within timeoutMs is left running and counted as failed.
    */
-  async repair(maxMs = 60_000): Promise<RepairResult> {
+  async repair(timeoutMs = 60_000): Promise<RepairResult> {
     this.checkOpen();
-    checkWait(maxMs, 'repair');
+    checkRepairTimeout(timeoutMs);
     const startMs = this.world.nowMs;
-    const total: RepairResult = {
-      ranges: 0, exchanges: 0, failed: 0, skipped: 0, skippedNodes: [], segmentsCompared: 0, segmentsExchanged: 0,
-      nodesCompared: 0, keysSent: 0, bytesMoved: 0, durationMs: 0, tombstonesReaped: 0,
-    };
+    const total = emptyRepairResult();
     const reaped = (): number => this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.tombstonesReaped ?? 0), 0);
     const reapedBefore = reaped();
     const ranges = new Set<string>();
@@ -190,20 +164,14 @@ export class SimCluster extends SimClient {
         total.skippedNodes.push(n.node);
         continue;
       }
-      const deadline = this.world.nowMs + maxMs;
+      const deadline = startMs + timeoutMs;
       let r = this.world.repairResult(n.node, id);
       while (r === undefined && this.world.nowMs < deadline && n.replica !== null) {
         await this.world.sleep(this.config.tickMs);
         r = this.world.repairResult(n.node, id);
       }
-      if (r === undefined) {
-        total.failed++;
-        continue;
-      }
-      for (const rid of r.rangeIds) ranges.add(rid);
-      for (const k of ['exchanges', 'failed', 'skipped', 'segmentsCompared', 'segmentsExchanged', 'nodesCompared', 'keysSent', 'bytesMoved'] as const) {
-        total[k] += r[k];
-      }
+      if (r === undefined) total.failed++;
+      else addRound(total, r, ranges);
     }
     total.ranges = ranges.size;
     total.tombstonesReaped = reaped() - reapedBefore;
@@ -235,121 +203,183 @@ export class SimCluster extends SimClient {
     return n.wipes === 0 ? String(node) : `${node}.${n.wipes}`;
   }
 
-  readonly faults = {
-    partition: (groups: number[][]): void => {
+  /** Fault injection: the vocabulary of runtime/api.ts, the same in the thread runtime. */
+  readonly faults: Faults = {
+    kill: async (node, options = {}) => this.kill(node, checkKillOptions(options)),
+    crash: async (node, options = {}) => this.kill(node, { ...checkKillOptions(options, 'crash'), stayDown: false }),
+    restart: async (node) => {
       this.checkOpen();
-      if (!Array.isArray(groups)) throw new InvalidArgumentError('partition takes an array of node arrays, e.g. [[0, 1], [2, 3, 4]]');
-      const seen = new Set<number>();
-      for (const g of groups) {
-        if (!Array.isArray(g)) throw new InvalidArgumentError('partition takes an array of node arrays, e.g. [[0, 1], [2, 3, 4]]');
-        for (const node of g) {
-          this.checkNode(node);
-          if (seen.has(node)) throw new InvalidArgumentError(`node ${node} is in two partition groups`);
-          seen.add(node);
-        }
-      }
-      this.world.network.partition(groups);
+      this.checkNode(node);
+      this.heldDown.delete(node);
+      this.start(node);
     },
-    heal: (): void => {
+    pause: async (node) => {
+      this.checkOpen();
+      this.checkNode(node);
+      const n = this.world.nodes[node];
+      if (n.replica === null || n.paused) return;
+      this.world.pause(node);
+      this.emit('node-paused', node);
+    },
+    resume: async (node) => {
+      this.checkOpen();
+      this.checkNode(node);
+      if (!this.world.nodes[node].paused) return;
+      this.world.resume(node);
+      this.emit('node-resumed', node);
+    },
+    partition: (groups) => {
+      this.checkOpen();
+      this.world.network.partition(checkGroups(groups, (x) => this.checkNode(x)));
+    },
+    heal: () => {
       this.checkOpen();
       this.world.network.heal();
     },
-    kill: async (node: number): Promise<void> => {
+    delay: (spec) => {
       this.checkOpen();
-      this.checkNode(node);
-      this.world.kill(node, false);
+      const ms = (spec as { ms?: unknown } | null)?.ms;
+      // a number is a fixed delay, as in threads; the simulator also takes a distribution
+      const d = typeof ms === 'number' ? (checkDelayMs(ms) === 0 ? null : { kind: 'constant' as const, ms }) : asArgument(() => checkDistribution(ms, 'delay ms'));
+      for (const [from, to] of this.linksOf(spec, 'delay', 'ms')) this.world.network.setLinkDelay(from, to, d);
     },
-    crash: (node: number, options: { wipe?: boolean } = {}): void => {
+    drop: (spec) => {
       this.checkOpen();
-      this.checkNode(node);
-      checkCrashOptions(options);
-      this.world.kill(node, options.wipe === true);
+      const p = checkDropProbability(spec?.probability);
+      for (const [from, to] of this.linksOf(spec, 'drop', 'probability')) this.world.network.setLinkDrop(from, to, p);
     },
-    restart: (node: number): void => {
-      this.checkOpen();
-      this.checkNode(node);
-      this.world.restart(node);
-    },
-    pause: (node: number): void => {
-      this.checkOpen();
-      this.checkNode(node);
-      this.world.pause(node);
-    },
-    resume: (node: number): void => {
-      this.checkOpen();
-      this.checkNode(node);
-      this.world.resume(node);
-    },
-    delay: (node: number, extra: number | Distribution | null): void => {
-      this.checkOpen();
-      this.checkNode(node);
-      // a bad delay is this call's argument, not the cluster's configuration: INVALID_ARGUMENT
-      const d = extra === null ? null : asArgument(() => checkDistribution(typeof extra === 'number' ? { kind: 'constant', ms: extra } : extra, 'delay'));
-      this.world.network.setDelay(node, d);
-    },
-    drop: (probability: number, node?: number): void => {
-      this.checkOpen();
-      checkProbability(probability, 'drop probability');
-      if (node !== undefined) this.checkNode(node);
-      for (let n = 0; n < this.config.nodes.length; n++) if (node === undefined || n === node) this.world.network.setDrop(n, probability);
-    },
-    clear: (): void => {
+    clear: async () => {
       this.checkOpen();
       this.world.network.clearFaults();
+      // synchronously, as every simulator fault: the application's next call sees every node back
       for (let n = 0; n < this.config.nodes.length; n++) {
-        this.world.resume(n);
-        this.world.restart(n);
+        if (this.world.nodes[n].paused) {
+          this.world.resume(n);
+          this.emit('node-resumed', n);
+        }
+        this.heldDown.delete(n);
+        this.start(n);
       }
     },
   };
 
+  private linksOf(spec: unknown, call: string, valueKey: string): Array<[number, number]> {
+    return linksOf(spec, new Set([valueKey]), call, this.config.nodes.length, (x) => this.checkNode(x));
+  }
+
+  /** The actor stops (its store kept, or lost with wipe); the supervisor restarts it after restart.delayMs unless stayDown. */
+  private kill(node: number, o: { wipe: boolean; stayDown: boolean }): void {
+    this.checkOpen();
+    this.checkNode(node);
+    const n = this.world.nodes[node];
+    const wasUp = n.replica !== null;
+    this.world.kill(node, o.wipe);
+    if (!wasUp && !o.wipe) return;
+    this.emit('node-crashed', node, o.stayDown ? 'killed; held down until faults.restart' : 'killed');
+    if (wasUp) this.emit('node-down', node);
+    if (o.stayDown) return void this.heldDown.add(node);
+    this.heldDown.delete(node);
+    const decision = this.policy.crashed(node, this.world.nowMs);
+    if (!decision.restart) {
+      this.heldDown.add(node);
+      return this.emit('node-given-up', node, decision.reason);
+    }
+    this.world.timer(decision.delayMs, () => {
+      if (!this.heldDown.has(node) && !this.world.stopped) this.start(node, true);
+    });
+  }
+
+  /** A fresh actor on the node's store (crash recovery); nothing for a node that is up. */
+  private start(node: number, counted = false): void {
+    if (this.world.nodes[node].replica !== null) return;
+    this.world.restart(node);
+    if (counted) this.restartCounts[node]++;
+    this.emit('node-restarted', node);
+    this.emit('node-up', node);
+  }
+
+  private emit(event: ClusterEvent, node: number, reason?: string): void {
+    const e: NodeEvent = reason === undefined ? { node, atMs: this.world.nowMs } : { node, atMs: this.world.nowMs, reason };
+    this.events.emit(event, e);
+  }
+
+  on(event: ClusterEvent, listener: (e: NodeEvent) => void): this {
+    checkEvent(event);
+    checkListener(event, listener);
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off(event: ClusterEvent, listener: (e: NodeEvent) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+
+  /** The next event of this kind for `node`; rejects with TIMEOUT after timeoutMs of virtual time. */
+  async waitFor(event: ClusterEvent, node: number, timeoutMs = 10_000): Promise<NodeEvent> {
+    this.checkOpen();
+    checkEvent(event);
+    this.checkNode(node);
+    checkWaitTimeout(timeoutMs, 'waitFor');
+    return this.world.track<NodeEvent>((resolve, reject) => {
+      waitForEvent(this.events, event, node, timeoutMs, (ms, fire) => this.world.timer(ms, fire)).then(resolve, reject);
+    });
+  }
+
+  /** Virtual time, ms since start. */
+  get nowMs(): number {
+    return this.world.nowMs;
+  }
+
+  async health(options: HealthOptions = {}): Promise<HealthReport> {
+    this.checkOpen();
+    const bounds = healthBounds(options, this.config.antiEntropy.maxRepairAgeMs);
+    return healthReport(await this.metrics(), bounds, this.config.mailboxCapacity, this.world.nowMs, 0);
+  }
+
+  async metricsText(): Promise<string> {
+    return metricsText(await this.metrics());
+  }
+
   /** Counters per node, for this client, and the simulator's own. */
   async metrics(): Promise<SimMetrics> {
     this.checkOpen();
-    const nodes = this.world.nodes.map((n) => {
-      const counters = { ...n.past };
-      if (n.replica !== null) addCounters(counters, n.replica.counters);
-      const hints = (n.replica ?? BLANK_REPLICA).hints;
-      const owners = hints.owners();
-      return {
-        node: n.node,
-        replicaId: this.replicaId(n.node),
-        counters,
-        pendingPuts: n.replica?.pendingPuts ?? 0,
-        paused: n.paused,
-        hints: {
-          keys: owners.reduce((a, o) => a + hints.size(o), 0),
-          bytes: owners.reduce((a, o) => a + hints.bytes(o), 0),
-          owners,
-          ...hints.counters,
-        },
-        messagesIn: n.messagesIn,
-        messagesOut: n.messagesOut,
-        wipes: n.wipes,
-        store: n.store.stats(),
-        status: n.status,
-        mailboxDepth: this.world.network.inFlightTo[n.node] + n.inbox.length,
-      };
-    });
-    const sum = (f: (c: (typeof nodes)[number]) => number): number => nodes.reduce((a, s) => a + f(s), 0);
+    const nodes = this.world.nodes.map((n) => this.nodeMetrics(n.node));
+    const restarts = this.restartCounts.reduce((a, b) => a + b, 0);
+    const m = clusterMetrics({ nodes, client: this.counters, latency: this.latency(), restarts, nowMs: this.world.nowMs, startedAtMs: 0 });
+    return { ...m, sim: this.simCounters };
+  }
+
+  private nodeMetrics(node: number): NodeMetrics {
+    const n = this.world.nodes[node];
+    const replica = n.replica ?? BLANK_REPLICA;
+    const counters = { ...n.past };
+    if (n.replica !== null) addCounters(counters, n.replica.counters);
+    const owners = replica.hints.owners();
+    const ae = replica.antiEntropy;
+    const t = ae?.tombstones() ?? { tracked: 0, confirmed: 0 };
+    const store = n.store.stats();
     return {
-      nodes,
-      client: { ...this.counters },
-      totals: {
-        puts: sum((s) => s.counters.puts),
-        putsOk: sum((s) => s.counters.putsOk),
-        putsFailed: sum((s) => s.counters.putsFailed),
-        gets: sum((s) => s.counters.gets),
-        replicates: sum((s) => s.counters.replicates),
-        readRepairs: sum((s) => s.counters.repairs),
-        hintedWrites: sum((s) => s.counters.hintedWrites),
-        hintsQueued: sum((s) => s.hints.queued),
-        hintsDelivered: sum((s) => s.hints.delivered),
-        aeKeysRepaired: this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.keysRepaired ?? 0), 0),
-        tombstonesReaped: this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.tombstonesReaped ?? 0), 0),
-        keys: sum((s) => s.store.keys),
+      node,
+      replicaId: this.replicaId(node),
+      counters,
+      pendingPuts: replica.pendingPuts,
+      paused: n.paused,
+      hints: { keys: owners.reduce((a, o) => a + replica.hints.size(o), 0), bytes: owners.reduce((a, o) => a + replica.hints.bytes(o), 0), owners, ...replica.hints.counters },
+      messagesIn: n.messagesIn,
+      batchesIn: n.messagesIn, // the simulator delivers one message at a time
+      messagesOut: n.messagesOut,
+      batchesOut: n.messagesOut,
+      store: { keys: store.keys, liveBytes: store.liveBytes, arenaBytes: store.arenaBytes, compactions: store.compactions },
+      ae: {
+        ...(ae?.counters ?? emptyAeCounters()),
+        lastRepairMs: ae?.lastRepairMs() ?? null, inFlight: ae?.inFlight ?? 0, rebuilding: false, rebuilds: 0, lastRebuild: null,
+        tombstones: t.tracked, confirmedTombstones: t.confirmed, ranges: ae?.rangeIds().length ?? 0,
       },
-      sim: this.simCounters,
+      status: n.status,
+      mailboxDepth: this.world.network.inFlightTo[node] + n.inbox.length,
+      restarts: this.restartCounts[node],
+      stale: n.replica === null,
     };
   }
 
@@ -375,4 +405,13 @@ function checkWait(ms: unknown, what: string): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_WAIT_MS) {
     throw new InvalidArgumentError(`${what} takes a number of virtual ms from 0 to ${MAX_WAIT_MS}; got ${show(ms)}`);
   }
+}
+
+function emptyAeCounters(): NodeMetrics['ae'] {
+  return {
+    exchangesStarted: 0, exchangesCompleted: 0, exchangesFailed: 0, exchangesSkipped: 0, exchangesServed: 0, nodesCompared: 0,
+    segmentsCompared: 0, segmentsExchanged: 0, keysSent: 0, keysRepaired: 0, bytesMoved: 0, tombstonesConfirmed: 0,
+    tombstonesReaped: 0, reapsDeferred: 0, segmentsRehashed: 0, foreignKeys: 0, lastRepairMs: null, inFlight: 0, rebuilding: false,
+    rebuilds: 0, lastRebuild: null, tombstones: 0, confirmedTombstones: 0, ranges: 0,
+  };
 }

@@ -2,7 +2,7 @@
 // and the message counters) and what survives the actor: the stores (lost only to a wipe), status and wipe count.
 // The getters keep the shape the cluster's metrics read.
 
-import type { Replica, ReplicaCounters } from '../../actors/replica.js';
+import type { Replica, ReplicaCounters } from '../../actors/replica/index.js';
 import { replicaIdOf, type ReplicaHost } from '../host/replica-host.js';
 import type { MapStore } from '../host/store.js';
 import type { SimEvent } from './network.js';

@@ -21,9 +21,9 @@
 import { StoppedError } from '../../actors/errors.js';
 import { hash32 } from '../../actors/hash.js';
 import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
-import { Replica } from '../../actors/replica.js';
+import { Replica } from '../../actors/replica/index.js';
 import { Ring } from '../../actors/ring.js';
-import { rangesOf, type RoundResult } from '../../actors/anti-entropy.js';
+import { rangesOf, type RoundResult } from '../../actors/anti-entropy/index.js';
 import { hintStoreSize, type ResolvedConfig } from '../config.js';
 import { MapStore } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
@@ -88,6 +88,8 @@ interface Waiter {
   reject: (e: Error) => void;
   /** a settle waiter (resolves when nothing is in flight) rather than a sleep */
   settle: boolean;
+  /** a timer's callback (world.timer): called at the deadline instead of resolving anything */
+  fire?: () => void;
   deadlineMs: number;
 }
 
@@ -194,6 +196,21 @@ export class SimWorld {
       }
       this.checkWaiters();
     });
+  }
+
+  /**
+   * Calls `fire` once `ms` of virtual time has passed, unless the returned cancel runs first. A timer does not make
+   * the pump run on its own: it fires when virtual time reaches it while the application waits on something.
+   */
+  timer(ms: number, fire: () => void): () => void {
+    const id = this.nextWaiter++;
+    const deadlineMs = this.nowMs + ms;
+    this.waiters.set(id, { resolve: () => undefined, reject: () => undefined, settle: false, deadlineMs, fire });
+    if (!this.queue.push({ timeMs: deadlineMs, seq: 0, kind: EventKind.Wake, from: -1, to: id, msg: null })) {
+      this.waiters.delete(id);
+      throw new StoppedError(`the simulator's event queue is full (${this.queue.capacity} events, maxQueuedEvents)`);
+    }
+    return () => void this.waiters.delete(id);
   }
 
   private checkWaiters(): void {
@@ -315,6 +332,7 @@ export class SimWorld {
     const w = this.waiters.get(id);
     if (w === undefined) return; // a settle that already resolved
     this.waiters.delete(id);
+    if (w.fire !== undefined) return w.fire();
     w.resolve(!w.settle); // a sleep is done (true); a settle ran out of time (false)
   }
 

@@ -15,17 +15,21 @@
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { InvalidArgumentError, StoppedError, TimeoutError, show, type LeaderlessError } from '../../actors/errors.js';
+import { InvalidArgumentError, StoppedError, show, type LeaderlessError } from '../../actors/errors.js';
 import { CLIENT_BASE, type Address } from '../../actors/protocol.js';
 import { ClusterClient, type ClientHandle } from './client.js';
-import { CLIENT_KEYS, checkCrashOptions, checkOptions } from '../host/client-core.js';
+import { CLIENT_KEYS, checkOptions } from '../host/client-core.js';
+import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
+import { checkEvent, checkListener, checkWaitTimeout, waitForEvent } from '../host/events.js';
+import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
+import { nowMs } from './clock.js';
 import { metricsText } from '../metrics.js';
 import { nodeEndpoint } from './comlink-node.js';
 import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { SharedStore } from '../host/store.js';
 import { Supervisor } from './supervisor.js';
-import type { ClusterEvent, ClusterMetrics, HealthOptions, HealthReport, LinkSpec, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
+import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
 import type { ReplicaControl, ReplicaWorkerData } from './replica-worker.js';
 import { emptyAeStats } from './hash-pool.js';
 
@@ -45,6 +49,8 @@ interface ReplicaHost {
   exited: boolean;
   restarting: boolean;
   gaveUp: boolean;
+  /** killed with stayDown: not restarted until faults.restart */
+  holdDown: boolean;
   paused: boolean;
   lastStats?: ReplicaStats;
   /** rejecters of the control calls in flight to the current worker: they fail when it exits */
@@ -94,10 +100,6 @@ interface ClientEntry {
 
 
 
-const EVENTS: readonly ClusterEvent[] = [
-  'node-up', 'node-suspect', 'node-down', 'node-crashed', 'node-restarted', 'node-given-up', 'node-paused', 'node-resumed',
-];
-
 /** The shape of what createHandle() returned; anything else would fail deep inside the client with a TypeError. */
 function checkHandle(h: unknown): void {
   const x = h as Partial<ClientHandle> | null;
@@ -117,25 +119,16 @@ function describeArg(v: unknown): string {
   return typeof v === 'object' ? 'an object of another shape' : `${typeof v} ${show(v)}`;
 }
 
-/** A misspelt event name would never fire: a listener on it waits forever. */
-function checkEvent(event: unknown): void {
-  if (!EVENTS.includes(event as ClusterEvent)) {
-    throw new InvalidArgumentError(`unknown cluster event ${show(event)}; events: ${EVENTS.join(', ')}`);
-  }
-}
-
-const HEALTH_KEYS = new Set(['maxRepairAgeMs', 'maxHintQueueKeys', 'maxMailboxFill']);
-
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
 
-export class ThreadCluster extends ClusterClient {
+export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
   readonly runtime = 'threads' as const;
   private readonly hosts: ReplicaHost[];
   private readonly clients: ClientEntry[] = [];
   private readonly supervisor: Supervisor;
   private readonly restartCounts: number[];
   /** wall-clock start, the repair age of a node that never completed a repair */
-  private readonly startedAtMs = Date.now();
+  private readonly startedAtMs = nowMs();
   private nextClient = 1;
   private stopping: Promise<void> | undefined;
 
@@ -171,6 +164,7 @@ export class ThreadCluster extends ClusterClient {
       exited: true,
       restarting: false,
       gaveUp: false,
+      holdDown: false,
       paused: false,
       calls: new Set(),
       linked: new Set(config.nodes.map((o) => o.id).filter((o) => o !== spec.id)),
@@ -230,7 +224,7 @@ export class ThreadCluster extends ClusterClient {
   /** Subscribe to supervisor events: node-up, node-suspect, node-down, node-crashed, node-restarted, node-given-up, ... */
   on(event: ClusterEvent, listener: (e: NodeEvent) => void): this {
     checkEvent(event);
-    if (typeof listener !== 'function') throw new InvalidArgumentError(`on(${event}) needs a listener function`);
+    checkListener(event, listener);
     this.supervisor.on(event, listener);
     return this;
   }
@@ -240,27 +234,26 @@ export class ThreadCluster extends ClusterClient {
     return this;
   }
 
-  /** Resolves with the next event of this kind for `node` (or rejects after timeoutMs). */
-  waitFor(event: ClusterEvent, node: number, timeoutMs = 10_000): Promise<NodeEvent> {
-    return new Promise((resolve, reject) => {
-      // a throw here rejects the promise, as from an async function
-      checkEvent(event);
-      this.checkNode(node);
-      if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
-        throw new InvalidArgumentError(`waitFor takes a timeout in ms from 0 to 3600000; got ${show(timeoutMs)}`);
-      }
-      const timer = setTimeout(() => {
-        this.supervisor.off(event, listener);
-        reject(new TimeoutError(`no ${event} event for node ${node} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const listener = (e: NodeEvent): void => {
-        if (e.node !== node) return;
-        clearTimeout(timer);
-        this.supervisor.off(event, listener);
-        resolve(e);
-      };
-      this.supervisor.on(event, listener);
+  /** Resolves with the next event of this kind for `node` (or rejects with TIMEOUT after timeoutMs). */
+  async waitFor(event: ClusterEvent, node: number, timeoutMs = 10_000): Promise<NodeEvent> {
+    checkEvent(event);
+    this.checkNode(node);
+    checkWaitTimeout(timeoutMs, 'waitFor');
+    return waitForEvent(this.supervisor, event, node, timeoutMs, (ms, fire) => {
+      const t = setTimeout(fire, ms);
+      return () => clearTimeout(t);
     });
+  }
+
+  /** The wall clock, ms (the same clock every thread of this runtime stamps events with). */
+  get nowMs(): number {
+    return nowMs();
+  }
+
+  /** Lets `ms` of real time pass. */
+  async sleep(ms: number): Promise<void> {
+    checkWaitTimeout(ms, 'sleep');
+    await new Promise((r) => setTimeout(r, ms));
   }
 
   /**
@@ -323,129 +316,109 @@ export class ThreadCluster extends ClusterClient {
     return handle;
   }
 
-  /** Fault injection: the vocabulary the harness schedules. */
-  readonly faults = {
-    /** The worker dies; the supervisor restarts it and it re-attaches to its store (crash-recovery). */
-    kill: async (node: number): Promise<void> => {
+  /** Fault injection: the vocabulary of runtime/api.ts, the same in the simulator. */
+  readonly faults: Faults = {
+    kill: (node, options = {}) => this.kill(node, checkKillOptions(options)),
+    crash: (node, options = {}) => this.kill(node, { ...checkKillOptions(options, 'crash'), stayDown: false }),
+    restart: async (node) => {
       this.checkOpen();
       this.checkNode(node);
-      await terminate(this.hosts[node]);
-    },
-    /**
-     * The worker dies; with wipe, it comes back with an empty store (a replaced disk) under a new DVV id. During a
-     * restart, the worker being started is the one that dies (after it is up), so the wipe happens all the same.
-     */
-    crash: async (node: number, options: { wipe?: boolean } = {}): Promise<void> => {
-      this.checkOpen();
-      this.checkNode(node);
-      checkCrashOptions(options);
       const h = this.hosts[node];
-      // a restart in progress has already chosen whether to wipe: let it finish, then crash the worker it started
+      h.holdDown = false;
       while (h.starting !== undefined) await h.starting.catch(() => undefined);
-      if (options.wipe === true) {
-        if (h.gaveUp) {
-          throw new InvalidArgumentError(
-            `node ${node} cannot be wiped: the restart policy gave up on it (restart.maxRestarts), so it never starts again`,
-          );
-        }
-        h.wipeOnRestart = true;
-      }
-      await terminate(h);
+      if (!h.exited || h.restarting) return;
+      h.gaveUp = false;
+      await this.restart(h);
     },
-    /** The actor stops processing its mailbox and stops heartbeating; messages wait, bounded by the mailbox. */
-    pause: async (node: number): Promise<void> => {
+    pause: (node) => this.pause(node),
+    resume: (node) => this.resume(node),
+    partition: (groups) => {
       this.checkOpen();
-      this.checkNode(node);
-      const h = this.hosts[node];
-      if (h.exited || h.paused) return;
-      this.view.setPaused(node, true); // before the actor stops: no client reads its store directly from now on
-      if (!(await answered(control(h, (c) => c.pause())))) return; // it went away: it restarts unpaused
-      h.paused = true;
-      this.supervisor.emit('node-paused', { node, atMs: Date.now() } satisfies NodeEvent);
-    },
-    resume: async (node: number): Promise<void> => {
-      this.checkOpen();
-      this.checkNode(node);
-      const h = this.hosts[node];
-      if (h.exited || !h.paused) return;
-      if (!(await answered(control(h, (c) => c.resume())))) return; // it went away: it restarts unpaused
-      h.paused = false;
-      this.view.setPaused(node, false);
-      this.supervisor.emit('node-resumed', { node, atMs: Date.now() } satisfies NodeEvent);
-    },
-    /** Cuts the replicas into groups: messages between groups are dropped until heal(). Unlisted nodes are isolated. */
-    partition: (groups: number[][]): void => {
-      this.checkOpen();
-      if (!Array.isArray(groups)) {
-        throw new InvalidArgumentError('partition takes an array of node arrays, e.g. [[0, 1], [2, 3, 4]]');
-      }
       const group = new Map<number, number>();
-      groups.forEach((g, gi) => {
-        if (!Array.isArray(g)) throw new InvalidArgumentError('partition takes an array of node arrays, e.g. [[0, 1], [2, 3, 4]]');
-        for (const node of g) {
-          this.checkNode(node);
-          if (group.has(node)) throw new InvalidArgumentError(`node ${node} is in two partition groups`);
-          group.set(node, gi);
-        }
-      });
+      checkGroups(groups, (x) => this.checkNode(x)).forEach((g, gi) => g.forEach((node) => group.set(node, gi)));
       const n = this.config.nodes.length;
       for (let a = 0; a < n; a++) {
-        for (let b = 0; b < n; b++) {
-          this.view.setBlocked(a, b, (group.get(a) ?? -1 - a) !== (group.get(b) ?? -1 - b));
-        }
+        for (let b = 0; b < n; b++) this.view.setBlocked(a, b, (group.get(a) ?? -1 - a) !== (group.get(b) ?? -1 - b));
       }
     },
-    /** Ends every partition. */
-    heal: (): void => {
+    heal: () => {
       this.checkOpen();
       const n = this.config.nodes.length;
       for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) this.view.setBlocked(a, b, false);
     },
-    /**
-     * Adds one-way delay to messages into replica `to` from replica `from` ('*': any; clients not placed near a node
-     * count as '*'). `ms` is fixed.
-     */
-    delay: (spec: LinkSpec & { ms: number }): void => {
+    delay: (spec) => {
       this.checkOpen();
-      if (typeof spec?.ms !== 'number' || !(spec.ms >= 0) || spec.ms > 60_000) {
-        throw new InvalidArgumentError(`delay ms must be a number from 0 to 60000; got ${show(spec?.ms)}`);
-      }
-      this.forLinks(spec, (from, to) => this.view.setDelayUs(from, to, Math.round(spec.ms * 1000)));
+      const us = Math.round(checkDelayMs(spec?.ms) * 1000);
+      for (const [from, to] of this.linksOf(spec, 'delay', 'ms')) this.view.setDelayUs(from, to, us);
       this.view.setImpaired(true);
     },
-    /** Drops each message into replica `to` from `from` with the given probability. */
-    drop: (spec: LinkSpec & { probability: number }): void => {
+    drop: (spec) => {
       this.checkOpen();
-      const p = spec?.probability;
-      if (typeof p !== 'number' || !(p >= 0 && p <= 1)) {
-        throw new InvalidArgumentError(`drop probability must be a number from 0 to 1; got ${show(p)}`);
-      }
-      this.forLinks(spec, (from, to) => this.view.setDropPpm(from, to, Math.round(p * 1e6)));
+      const ppm = Math.round(checkDropProbability(spec?.probability) * 1e6);
+      for (const [from, to] of this.linksOf(spec, 'drop', 'probability')) this.view.setDropPpm(from, to, ppm);
       this.view.setImpaired(true);
     },
-    /** Clears every delay, drop and partition, and resumes paused nodes. */
-    clear: async (): Promise<void> => {
+    clear: async () => {
       this.faults.heal();
-      this.forLinks({ from: '*', to: '*' }, (from, to) => {
+      for (const [from, to] of this.linksOf({}, 'clear', '')) {
         this.view.setDelayUs(from, to, 0);
         this.view.setDropPpm(from, to, 0);
-      });
+      }
       this.view.setImpaired(false);
-      for (const h of this.hosts) if (h.paused) await this.faults.resume(h.node);
+      for (const h of this.hosts) if (h.paused) await this.resume(h.node);
+      for (const h of this.hosts) if (h.holdDown) await this.faults.restart(h.node);
     },
   };
 
-  /** Calls f for every directed link the spec names; a `from` of '*' includes the row of unplaced clients. */
-  private forLinks(spec: LinkSpec, f: (from: number, to: number) => void): void {
-    const n = this.config.nodes.length;
-    const nodes = (x: number | '*'): number[] => {
-      if (x === '*') return Array.from({ length: n }, (_, i) => i);
-      this.checkNode(x);
-      return [x];
-    };
-    const from0 = spec.from ?? '*';
-    const froms = from0 === '*' ? [...nodes('*'), n] : nodes(from0);
-    for (const from of froms) for (const to of nodes(spec.to ?? '*')) f(from, to);
+  /**
+   * The worker dies; unless stayDown, the supervisor restarts it and it re-attaches to its store (crash-recovery); with
+   * wipe it comes back with an empty store (a replaced disk) under a new DVV id. During a restart, the worker being
+   * started is the one that dies (after it is up), so the wipe happens all the same.
+   */
+  private async kill(node: number, o: { wipe: boolean; stayDown: boolean }): Promise<void> {
+    this.checkOpen();
+    this.checkNode(node);
+    const h = this.hosts[node];
+    // a restart in progress has already chosen whether to wipe: let it finish, then kill the worker it started
+    while (h.starting !== undefined) await h.starting.catch(() => undefined);
+    if (o.wipe) {
+      if (h.gaveUp && !o.stayDown) {
+        throw new InvalidArgumentError(
+          `node ${node} cannot be wiped: the restart policy gave up on it (restart.maxRestarts), so it never starts again; use faults.restart(${node})`,
+        );
+      }
+      h.wipeOnRestart = true;
+    }
+    if (o.stayDown) h.holdDown = true;
+    await terminate(h);
+  }
+
+  /** The actor stops processing its mailbox and stops heartbeating; messages wait, bounded by the mailbox. */
+  private async pause(node: number): Promise<void> {
+    this.checkOpen();
+    this.checkNode(node);
+    const h = this.hosts[node];
+    if (h.exited || h.paused) return;
+    this.view.setPaused(node, true); // before the actor stops: no client reads its store directly from now on
+    if (!(await answered(control(h, (c) => c.pause())))) return; // it went away: it restarts unpaused
+    h.paused = true;
+    this.supervisor.emit('node-paused', { node, atMs: nowMs() } satisfies NodeEvent);
+  }
+
+  private async resume(node: number): Promise<void> {
+    this.checkOpen();
+    this.checkNode(node);
+    const h = this.hosts[node];
+    if (h.exited || !h.paused) return;
+    if (!(await answered(control(h, (c) => c.resume())))) return; // it went away: it restarts unpaused
+    h.paused = false;
+    this.view.setPaused(node, false);
+    this.supervisor.emit('node-resumed', { node, atMs: nowMs() } satisfies NodeEvent);
+  }
+
+  /** The directed links (row, to) a delay or drop names; row n is clients placed near no node. */
+  private linksOf(spec: unknown, call: string, valueKey: string): Array<[number, number]> {
+    return linksOf(spec, new Set(valueKey === '' ? [] : [valueKey]), call, this.config.nodes.length, (x) => this.checkNode(x));
   }
 
   /**
@@ -454,22 +427,17 @@ export class ThreadCluster extends ClusterClient {
    */
   async settle(timeoutMs = 10_000): Promise<SettleResult> {
     this.checkOpen();
-    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0 || timeoutMs > 3_600_000) {
-      throw new InvalidArgumentError(`settle takes a timeout in ms from 0 to 3600000; got ${show(timeoutMs)}`);
-    }
-    const start = performance.now();
+    checkWaitTimeout(timeoutMs, 'settle');
+    const start = nowMs();
     for (;;) {
       const stats = (await Promise.all(this.hosts.map((h) => this.statsOf(h)))).filter((s) => s !== undefined);
       // A node running again (resumed, restarted) counts as down until the failure detector has seen it beat, and
       // nobody hands it its hints meanwhile: wait for the detector too.
       const catchingUp = this.hosts.some((h) => live(h) && !h.paused && !this.view.isUp(h.node));
-      const deliverable = stats.reduce(
-        (a, s) => a + s.hints.owners.filter((o) => this.view.isUp(o)).length + s.hints.inFlight,
-        0,
-      );
+      const deliverable = stats.reduce((a, s) => a + s.hints.owners.filter((o) => this.view.isUp(o)).length + s.hints.inFlight, 0);
       const busy = this.hosts.some((h) => this.view.depth(h.node) > 0 && !h.exited && !h.paused);
       const pending = stats.reduce((a, s) => a + s.hints.keys, 0);
-      const waited = performance.now() - start;
+      const waited = nowMs() - start;
       const settled = deliverable === 0 && !busy && !catchingUp;
       if (settled || waited > timeoutMs) return { hintsPending: pending, durationMs: waited, settled };
       await new Promise((r) => setTimeout(r, 5));
@@ -479,87 +447,42 @@ export class ThreadCluster extends ClusterClient {
   /**
    * One full anti-entropy round: node by node (so that a second exchange over the same keys does not race the
    * first), each node that is up exchanges trees with every peer above it in every range they share; only differing
-   * segments are listed and only differing keys move, merged with DVV sync. Down and paused nodes are skipped.
+   * segments are listed and only differing keys move, merged with DVV sync. Down and paused nodes are skipped; a
+   * node whose round has not finished within timeoutMs is counted as failed and left running.
    */
-  async repair(): Promise<RepairResult> {
+  async repair(timeoutMs = 60_000): Promise<RepairResult> {
     this.checkOpen();
-    const start = performance.now();
-    const total: RepairResult = {
-      ranges: 0, exchanges: 0, failed: 0, skipped: 0, skippedNodes: [], segmentsCompared: 0, segmentsExchanged: 0, nodesCompared: 0,
-      keysSent: 0, bytesMoved: 0, durationMs: 0, tombstonesReaped: 0,
-    };
+    checkRepairTimeout(timeoutMs);
+    const start = nowMs();
+    const total = emptyRepairResult();
     const reapedBefore = (await this.metrics()).totals.tombstonesReaped;
     const ranges = new Set<string>();
     for (const h of this.hosts) {
-      const r = live(h) && !h.paused && this.view.status(h.node) !== NodeStatus.Down ? await ifThere(control(h, (c) => c.repair())) : undefined;
-      if (r === undefined) {
+      if (!live(h) || h.paused || this.view.status(h.node) === NodeStatus.Down) {
         total.skippedNodes.push(h.node);
         continue;
       }
-      for (const id of r.rangeIds) ranges.add(id);
-      for (const k of ['exchanges', 'failed', 'skipped', 'segmentsCompared', 'segmentsExchanged', 'nodesCompared', 'keysSent', 'bytesMoved'] as const) {
-        total[k] += r[k];
-      }
+      const left = Math.max(1, timeoutMs - (nowMs() - start));
+      const r = await withTimeout(ifThere(control(h, (c) => c.repair())), left);
+      if (r === 'timeout') total.failed++;
+      else if (r === undefined) total.skippedNodes.push(h.node);
+      else addRound(total, r, ranges);
     }
     total.ranges = ranges.size;
     total.tombstonesReaped = (await this.metrics()).totals.tombstonesReaped - reapedBefore;
-    total.durationMs = performance.now() - start;
+    total.durationMs = nowMs() - start;
     return total;
   }
 
   /**
    * Flags every node whose last complete repair (an exchange with every peer of every range it belongs to) is older
-   * than maxRepairAgeMs (default: config antiEntropy.maxRepairAgeMs). A node that never completed one counts from
-   * the cluster's start.
+   * than maxRepairAgeMs (default: config antiEntropy.maxRepairAgeMs), that is unreachable, or whose hint queue or
+   * mailbox is past its bound. A node that never completed a repair counts from the cluster's start.
    */
   async health(options: HealthOptions = {}): Promise<HealthReport> {
     this.checkOpen();
-    checkOptions(options, HEALTH_KEYS, 'health');
-    const bound = options.maxRepairAgeMs ?? this.config.antiEntropy.maxRepairAgeMs;
-    if (typeof bound !== 'number' || !(bound > 0)) {
-      throw new InvalidArgumentError(`maxRepairAgeMs must be a positive number of ms; got ${show(bound)}`);
-    }
-    const maxHints = options.maxHintQueueKeys ?? 10_000;
-    if (typeof maxHints !== 'number' || !(maxHints >= 0)) {
-      throw new InvalidArgumentError(`maxHintQueueKeys must be a number >= 0; got ${show(maxHints)}`);
-    }
-    const maxFill = options.maxMailboxFill ?? 0.8;
-    if (typeof maxFill !== 'number' || !(maxFill > 0 && maxFill <= 1)) {
-      throw new InvalidArgumentError(`maxMailboxFill must be a number in (0, 1]; got ${show(maxFill)}`);
-    }
-    const m = await this.metrics();
-    const now = Date.now();
-    const alerts: string[] = [];
-    const nodes = m.nodes.map((n) => {
-      const last = n.ae.lastRepairMs;
-      const repairAgeMs = now - (last ?? this.startedAtMs);
-      const overdue = repairAgeMs > bound;
-      if (overdue) {
-        alerts.push(
-          `node ${n.node} repair overdue: ${last === null ? 'no complete repair since the cluster started' : 'last complete repair'} ` +
-            `${Math.round(repairAgeMs)} ms ago, bound ${bound} ms (antiEntropy.maxRepairAgeMs)`,
-        );
-      }
-      const reachable = n.status !== 'down' && !n.stale && !n.paused;
-      if (!reachable) alerts.push(`node ${n.node} unreachable: ${n.paused ? 'paused' : n.stale ? 'its worker is down' : 'the failure detector holds it down'}`);
-      if (n.hints.keys > maxHints) {
-        alerts.push(`node ${n.node} hint queue: ${n.hints.keys} keys held for down owners (bound ${maxHints}): an owner is down or unreachable`);
-      }
-      if (n.mailboxDepth > maxFill * this.config.mailboxCapacity) {
-        alerts.push(`node ${n.node} mailbox ${n.mailboxDepth} of ${this.config.mailboxCapacity} messages: it falls behind`);
-      }
-      return {
-        node: n.node,
-        reachable,
-        status: n.status,
-        hintQueueKeys: n.hints.keys,
-        mailboxDepth: n.mailboxDepth,
-        lastRepairMs: last,
-        repairAgeMs,
-        overdue,
-      };
-    });
-    return { ok: alerts.length === 0, nodes, alerts };
+    const bounds = healthBounds(options, this.config.antiEntropy.maxRepairAgeMs);
+    return healthReport(await this.metrics(), bounds, this.config.mailboxCapacity, nowMs(), this.startedAtMs);
   }
 
   /** metrics() in Prometheus text exposition format (runtime/metrics.ts). */
@@ -570,57 +493,19 @@ export class ThreadCluster extends ClusterClient {
   /** Counters per node (from each worker, over the control plane) and for this thread's client. */
   async metrics(): Promise<ClusterMetrics> {
     this.checkOpen();
-    const nodes = await Promise.all(
-      this.hosts.map(async (h) => {
-        const st = this.view.status(h.node);
-        const status = (st === NodeStatus.Up ? 'up' : st === NodeStatus.Suspect ? 'suspect' : 'down') as 'up' | 'suspect' | 'down';
-        const base = { status, mailboxDepth: this.view.depth(h.node), restarts: this.restartCounts[h.node] };
-        const stats = await this.statsOf(h);
-        if (stats === undefined) return { ...(h.lastStats ?? emptyStats(h)), ...base, status: 'down' as const, stale: true };
-        h.lastStats = stats;
-        return { ...stats, ...base, stale: false };
-      }),
-    );
-    const sum = (f: (s: NodeMetrics) => number): number => nodes.reduce((a, s) => a + f(s), 0);
-    const latency = this.latency();
-    const uptimeMs = Date.now() - this.startedAtMs;
-    const finished = sum((s) => s.counters.putsOk) + sum((s) => s.counters.putsFailed);
-    const now = Date.now();
-    return {
-      nodes,
-      client: { ...this.counters, readLatency: latency.read, writeLatency: latency.write },
-      watch: {
-        uptimeMs,
-        readRepairRate: sum((s) => s.counters.repairs) / Math.max(uptimeMs / 1000, 1e-3),
-        hintQueueKeys: sum((s) => s.hints.keys),
-        quorumSuccessRate: finished === 0 ? 1 : sum((s) => s.counters.putsOk) / finished,
-        readLatencyUsP99: latency.read.p99Us,
-        versionConflicts: this.counters.siblingsReturned,
-        maxMailboxDepth: Math.max(0, ...nodes.map((s) => s.mailboxDepth)),
-        restarts: this.restartCounts.reduce((a, b) => a + b, 0),
-        maxRepairAgeMs: Math.max(0, ...nodes.map((s) => now - (s.ae.lastRepairMs ?? this.startedAtMs))),
-      },
-      totals: {
-        puts: sum((s) => s.counters.puts),
-        putsOk: sum((s) => s.counters.putsOk),
-        putsFailed: sum((s) => s.counters.putsFailed),
-        gets: sum((s) => s.counters.gets),
-        replicates: sum((s) => s.counters.replicates),
-        readRepairs: sum((s) => s.counters.repairs),
-        hintedWrites: sum((s) => s.counters.hintedWrites),
-        hintsQueued: sum((s) => s.hints.queued),
-        hintsDelivered: sum((s) => s.hints.delivered),
-        hintsExpired: sum((s) => s.hints.expired),
-        hintsDropped: sum((s) => s.hints.dropped),
-        hintQueueKeys: sum((s) => s.hints.keys),
-        aeExchanges: sum((s) => s.ae.exchangesCompleted),
-        aeKeysRepaired: sum((s) => s.ae.keysRepaired),
-        aeBytesMoved: sum((s) => s.ae.bytesMoved),
-        tombstonesReaped: sum((s) => s.ae.tombstonesReaped),
-        restarts: this.restartCounts.reduce((a, b) => a + b, 0),
-        keys: sum((s) => s.store.keys),
-      },
-    };
+    const nodes = await Promise.all(this.hosts.map((h) => this.nodeMetrics(h)));
+    const restarts = this.restartCounts.reduce((a, b) => a + b, 0);
+    return clusterMetrics({ nodes, client: this.counters, latency: this.latency(), restarts, nowMs: nowMs(), startedAtMs: this.startedAtMs });
+  }
+
+  private async nodeMetrics(h: ReplicaHost): Promise<NodeMetrics> {
+    const st = this.view.status(h.node);
+    const status = st === NodeStatus.Up ? 'up' : st === NodeStatus.Suspect ? 'suspect' : 'down';
+    const base = { status, mailboxDepth: this.view.depth(h.node), restarts: this.restartCounts[h.node] } as const;
+    const stats = await this.statsOf(h);
+    if (stats === undefined) return { ...(h.lastStats ?? emptyStats(h)), ...base, status: 'down', stale: true };
+    h.lastStats = stats;
+    return { ...stats, ...base, stale: false };
   }
 
   /** Ends every worker. Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
@@ -658,6 +543,7 @@ export class ThreadCluster extends ClusterClient {
       release(h, new NodeGoneError(h.node));
       this.unlink(h);
       if (this.view.stopped) return;
+      if (h.holdDown) return void this.supervisor.heldDown(h.node, `${reason} (exit code ${code}); held down until faults.restart(${h.node})`);
       this.scheduleRestart(h, `${reason} (exit code ${code})`);
     });
   }
@@ -748,6 +634,13 @@ export class ThreadCluster extends ClusterClient {
     for (const other of this.hosts) other.linked.delete(h.node);
     for (const client of this.clients) client.linked.delete(h.node);
   }
+}
+
+/** A promise's value, or 'timeout' when it has not settled within ms (it is left running). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** Whether the node's worker is running and can be called (not down, not being started). */

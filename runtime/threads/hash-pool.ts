@@ -11,11 +11,11 @@
 // what is still dirty after that is rehashed by the next exchange.
 
 import { Piscina } from 'piscina';
-import { rangesOf, type AntiEntropy, type HashBatch, type HashBatchResult, type RoundResult } from '../../actors/anti-entropy.js';
+import { rangesOf, type AntiEntropy, type HashBatch, type HashBatchResult, type RoundResult } from '../../actors/anti-entropy/index.js';
 import type { AeStats, RebuildStats } from '../api.js';
 import { InvalidConfigError } from '../../actors/errors.js';
 import type { Send, StoredClock } from '../../actors/protocol.js';
-import type { Replica } from '../../actors/replica.js';
+import type { Replica } from '../../actors/replica/index.js';
 import { Ring } from '../../actors/ring.js';
 import type { AntiEntropyOptions, ResolvedConfig } from '../config.js';
 import { computeHashBatch, type HashTask } from './hash-worker.js';

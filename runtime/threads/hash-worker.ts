@@ -15,7 +15,7 @@ import {
   versionDigest,
   type HashBatch,
   type HashBatchResult,
-} from '../../actors/anti-entropy.js';
+} from '../../actors/anti-entropy/index.js';
 import { OverloadedError } from '../../actors/errors.js';
 import type { StoredClock } from '../../actors/protocol.js';
 import { BUSY, SharedStore, type StoreBuffers } from '../host/store.js';

@@ -9,7 +9,7 @@ import { isMainThread, parentPort, workerData, type MessagePort } from 'node:wor
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Address, Message, StoredClock } from '../../actors/protocol.js';
-import { Replica } from '../../actors/replica.js';
+import { Replica } from '../../actors/replica/index.js';
 import { SharedStore, type StoreBuffers } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SharedView } from './shared-view.js';

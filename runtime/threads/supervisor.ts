@@ -84,6 +84,14 @@ export class Supervisor extends EventEmitter {
     return true;
   }
 
+  /** The node's worker exited and is held down (faults.kill with stayDown): Down now, no restart counted. */
+  heldDown(node: number, reason: string): void {
+    const now = nowMs();
+    this.dead.add(node);
+    this.transition(node, NodeStatus.Down, now);
+    this.emit('node-crashed', { node, atMs: now, reason } satisfies NodeEvent);
+  }
+
   /** The node's worker is running again: detection starts afresh (a new detector, so old intervals do not count). */
   restarted(node: number): void {
     const now = nowMs();

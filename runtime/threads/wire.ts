@@ -57,7 +57,7 @@ import type {
   Replicate,
   ReplicateAck,
 } from '../../actors/protocol.js';
-import { CONSISTENCY_LEVELS, MAX_TARGETS, type Requirement } from '../../actors/quorum.js';
+import { CONSISTENCY_LEVELS, MAX_TARGETS, type Requirement } from '../../actors/quorum/index.js';
 import type { Placement } from '../../actors/ring.js';
 import type { Value } from '../../actors/types.js';
 import { MAX_CONTEXT_ENTRIES, type VersionVector } from '../../actors/versioning/dvv.js';

@@ -206,7 +206,7 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
       cluster.faults.heal();
       log('heal');
     } else if (r < 0.38) {
-      await cluster.faults.kill(node);
+      await cluster.faults.kill(node, { stayDown: true });
       log(`kill ${node}`);
     } else if (r < 0.5) {
       cluster.faults.restart(node);
@@ -215,7 +215,7 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
       await twoDown(run, rng, n, log);
     } else if (r < 0.6 && run.wipes < d.maxWipes) {
       run.wipes++;
-      cluster.faults.crash(node, { wipe: true });
+      cluster.faults.kill(node, { wipe: true, stayDown: true });
       log(`crash ${node} wipe`);
     } else if (r < 0.68) {
       cluster.faults.pause(node);
@@ -225,11 +225,12 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
       log(`resume ${node}`);
     } else if (r < 0.84) {
       const ms = rng.uniform(5, 150);
-      cluster.faults.delay(node, { kind: 'exponential', rate: 1 / ms });
+      cluster.faults.delay({ to: node, ms: { kind: 'exponential', rate: 1 / ms } as never });
+      cluster.faults.delay({ from: node, ms: { kind: 'exponential', rate: 1 / ms } as never });
       log(`delay ${node} exp(mean ${ms.toFixed(0)} ms)`);
     } else if (r < 0.92) {
       const p = rng.uniform(0.05, 0.5);
-      cluster.faults.drop(p, rng.chance(0.8) ? node : undefined);
+      cluster.faults.drop(rng.chance(0.8) ? { to: node, probability: p } : { probability: p });
       log(`drop p=${p.toFixed(2)}`);
     } else {
       cluster.faults.clear();
@@ -242,8 +243,8 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
 async function twoDown(run: Run, rng: Prng, n: number, log: (s: string) => void): Promise<void> {
   const a = rng.int(n);
   const b = (a + 1 + rng.int(n - 1)) % n;
-  await run.cluster.faults.kill(a);
-  await run.cluster.faults.kill(b);
+  await run.cluster.faults.kill(a, { stayDown: true });
+  await run.cluster.faults.kill(b, { stayDown: true });
   await run.cluster.sleep(rng.uniform(0, 30));
   const [first, second] = rng.chance(0.5) ? [a, b] : [b, a];
   run.cluster.faults.restart(first);

@@ -17,9 +17,9 @@
 //   repairs it instead. Every bound is applied when a write is admitted; `persist` makes admission atomic with a
 //   durable copy (a write the hint store refuses is refused here too and leaves nothing behind).
 //   The replica never calls expire(): an acknowledged write may live only in a hint, so a hint leaves only by
-//   delivery (tombstone reaping waits for it instead; see actors/anti-entropy.ts). Time is injected (ms), never read.
+//   delivery (tombstone reaping waits for it instead; see actors/anti-entropy/reaping.ts). Time is injected (ms), never read.
 
-import { InvalidArgumentError, InvalidConfigError } from './errors.js';
+import { InvalidArgumentError, InvalidConfigError } from '../errors.js';
 
 export interface HintQueueConfig<T> {
   /** most keys hinted per owner */

@@ -1,0 +1,139 @@
+// Sloppy quorum's hints at one replica: admitting a hinted write for a down owner (bounded per owner and by the max
+// hint window), persisting it so that it survives a crash, recovering the persisted hints after a restart, tracking
+// who is down, and handing hints off to owners that are back (one batch in flight per owner, retried on timeout).
+// Hints never expire: an acknowledged write may live only here (see README, "Hints and deletes").
+
+import { OverloadedError, type WireError } from '../errors.js';
+import type { Address, Message, Send, StoredClock } from '../protocol.js';
+import type { DotFloor } from './dot-floor.js';
+import { FLOOR_KEY, hintKey, parseHintKey, splitQueuedAt, withQueuedAt } from './hint-records.js';
+import type { HintQueue } from './hints.js';
+import type { HintOptions } from './options.js';
+import type { ReplicaCounters } from './stats.js';
+import { storeCall, type HintStore } from './stores.js';
+
+interface HandoffInFlight {
+  owner: number;
+  keys: string[];
+  deadlineMs: number;
+}
+
+export class Hinting {
+  /** when this replica first saw each node down (from ticks); absent = up */
+  private readonly downSince = new Map<number, number>();
+  private readonly handoffs = new Map<number, HandoffInFlight>();
+  private readonly handoffOwners = new Set<number>();
+
+  constructor(
+    private readonly node: Address,
+    private readonly queue: HintQueue<StoredClock>,
+    private readonly options: HintOptions,
+    private readonly counters: ReplicaCounters,
+    private readonly floor: DotFloor,
+    /** request ids shared with the replica's write coordinators */
+    private readonly nextReq: () => number,
+    private readonly hintStore?: HintStore,
+  ) {}
+
+  /** A sloppy-quorum write for a down owner: held as a hint, not in the store (the key is not this node's). */
+  admit(owner: number, key: string, clock: StoredClock, nowMs: number): WireError | undefined {
+    const since = this.downSince.get(owner) ?? nowMs;
+    let storeError: WireError | undefined;
+    // the durable copy is written before the queue changes: a write the hint store refuses leaves nothing behind
+    const persist = (view: StoredClock, queuedAtMs: number): boolean =>
+      (storeError = this.persistView(owner, key, view, queuedAtMs)) === undefined;
+    const result = this.queue.add(owner, key, clock, nowMs, since, this.hintStore === undefined ? undefined : persist);
+    if (result === 'queued' || result === 'merged') {
+      this.counters.hintedWrites++;
+      return undefined;
+    }
+    this.counters.hintsRefused++;
+    if (result === 'rejected-store') return storeError;
+    const why =
+      result === 'rejected-window'
+        ? `node ${owner} has been down longer than the max hint window (${this.options.maxHintWindowMs} ms)`
+        : `the hint queue for node ${owner} is full (${this.options.maxHintsPerOwner} keys, ${this.options.maxBytesPerOwner} bytes)`;
+    return new OverloadedError(`replica ${this.node} refused a hinted write: ${why}`, { owner }).toWire();
+  }
+
+  /** Whether this node holds a hint for the key, for any owner: tombstone reaping waits until none does. */
+  hinted(key: string): boolean {
+    if (this.queue.empty) return false;
+    return this.queue.owners().some((owner) => this.queue.peek(owner, key) !== undefined);
+  }
+
+  /**
+   * A restarted actor takes back the hints its predecessor persisted, each with the time it was first queued (a
+   * restart must not make a hint young again), oldest first. It also makes sure the dot floor has its record, so
+   * that a hint store filled by hints still has the floor's key when a reap must raise it.
+   */
+  recover(nowMs: number): void {
+    const found: Array<{ owner: number; keyId: string; clock: StoredClock; queuedAtMs: number }> = [];
+    let floorKept = false;
+    this.hintStore?.forEach((k, record) => {
+      if (k === FLOOR_KEY) {
+        this.floor.load(record);
+        floorKept = true;
+        return;
+      }
+      found.push({ ...parseHintKey(k), ...splitQueuedAt(record, nowMs) });
+    });
+    found.sort((a, b) => a.queuedAtMs - b.queuedAtMs);
+    for (const h of found) this.queue.restore(h.owner, h.keyId, h.clock, h.queuedAtMs);
+    if (!floorKept) this.floor.persistCurrent();
+  }
+
+  /** Tracks who is down; hands hints off to owners that are back; retries handoffs that timed out. */
+  onMembership(down: readonly number[], nowMs: number, out: Send[]): void {
+    for (const n of down) if (!this.downSince.has(n)) this.downSince.set(n, nowMs);
+    for (const n of this.downSince.keys()) if (!down.includes(n)) this.downSince.delete(n);
+    for (const [req, h] of this.handoffs) {
+      if (nowMs < h.deadlineMs) continue;
+      this.handoffs.delete(req);
+      this.handoffOwners.delete(h.owner);
+      this.queue.nack(h.owner, h.keys);
+    }
+    for (const owner of this.queue.owners()) {
+      if (!this.downSince.has(owner) && !this.handoffOwners.has(owner)) this.handoff(owner, nowMs, out);
+    }
+  }
+
+  /** The owner took a batch (delivered hints leave the queue and the store) or refused it (they go back). */
+  onHandoffAck(msg: Extract<Message, { type: 'handoff-ack' }>, nowMs: number, out: Send[]): void {
+    const h = this.handoffs.get(msg.req);
+    if (h === undefined) return;
+    this.handoffs.delete(msg.req);
+    this.handoffOwners.delete(h.owner);
+    if (msg.ok) {
+      this.queue.ack(h.owner, h.keys);
+      for (const k of h.keys) this.persistHint(h.owner, k);
+    } else this.queue.nack(h.owner, h.keys);
+    this.handoff(h.owner, nowMs, out); // keep draining while the owner is up
+  }
+
+  /** Sends the next batch of hints to a returning owner; one batch in flight per owner. */
+  private handoff(owner: number, nowMs: number, out: Send[]): void {
+    if (this.downSince.has(owner) || this.handoffOwners.has(owner)) return;
+    const batch = this.queue.take(owner, this.options.handoffBatch);
+    if (batch.length === 0) return;
+    const req = this.nextReq();
+    this.handoffs.set(req, { owner, keys: batch.map((b) => b.keyId), deadlineMs: nowMs + this.options.handoffTimeoutMs });
+    this.handoffOwners.add(owner);
+    this.counters.handoffsSent++;
+    out.push({
+      to: owner,
+      msg: { type: 'handoff', req, from: this.node, entries: batch.map((b) => ({ key: b.keyId, clock: b.payload })) },
+    });
+  }
+
+  /** Writes the hint for (owner, key) as it now stands to the hint store, or forgets it there if it is gone. */
+  private persistHint(owner: number, key: string): WireError | undefined {
+    const current = this.queue.peek(owner, key);
+    if (current !== undefined) return this.persistView(owner, key, current, this.queue.queuedAtMs(owner, key)!);
+    return storeCall(this.counters, () => this.hintStore?.delete(hintKey(owner, key)));
+  }
+
+  private persistView(owner: number, key: string, view: StoredClock, queuedAtMs: number): WireError | undefined {
+    return storeCall(this.counters, () => this.hintStore?.set(hintKey(owner, key), withQueuedAt(view, queuedAtMs)));
+  }
+}

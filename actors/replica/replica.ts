@@ -1,0 +1,306 @@
+// The replica actor: owns one store, answers reads, merges replicated versions, and coordinates writes.
+//
+// handle(message, nowMs, out) appends the sends it wants to `out` and returns; it never posts, sleeps or reads a
+// clock, so the same object runs in a worker thread (runtime/replica-worker.ts) and in the simulator (runtime/sim/).
+//
+// State: the store (the only durable part: it lives in shared memory in the thread runtime and survives a crash of
+// the actor), the in-flight write coordinators (bounded by maxPendingPuts), hinted writes held for down primaries
+// (bounded; hinting.ts), and counters (stats.ts). A replica's DVV id (`replicaId`) names this incarnation of the
+// store: a wiped node must come back under a new id, or it would mint dots that collide with its old ones still held
+// by its peers.
+
+import { OverloadedError, type WireError } from '../errors.js';
+import { CLIENT_BASE, type Address, type Message, type MessageType, type PutRequest, type Send, type StoredClock } from '../protocol.js';
+import { LinkDetector } from '../link-detector.js';
+import { PutFsm } from '../coordinator/put.js';
+import type { ConflictMode, Stamped } from '../types.js';
+import { newClock, newWithContext, sync, updateWith } from '../versioning/dvv.js';
+import { resolveLww, stampedEqual } from '../versioning/lww.js';
+import { encodedClockSize } from '../versioning/codec.js';
+import { AntiEntropy } from '../anti-entropy/index.js';
+import { DotFloor } from './dot-floor.js';
+import { Hinting } from './hinting.js';
+import { HintQueue } from './hints.js';
+import { DEFAULT_HINTS, type ReplicaOptions } from './options.js';
+import { foreignKeyError } from './ownership.js';
+import { newReplicaCounters, type ReplicaCounters } from './stats.js';
+import { storeCall, type HintStore, type ReplicaStore } from './stores.js';
+
+/** Requests to a peer that it answers at once: one left unanswered is what makes the link down (link-detector.ts). */
+const ANSWERED: ReadonlySet<MessageType> = new Set<MessageType>(['replicate', 'handoff', 'ae-tree', 'ae-keys', 'ae-sync', 'ae-tombs']);
+
+type Of<T extends Message['type']> = Extract<Message, { type: T }>;
+
+export class Replica {
+  readonly node: Address;
+  readonly replicaId: string;
+  private readonly conflicts: ConflictMode;
+  private readonly maxPendingPuts: number;
+  private readonly pending = new Map<number, PutFsm>();
+  private nextLocalReq = 1;
+  readonly counters: ReplicaCounters = newReplicaCounters();
+  /** hinted writes held for down owners (sloppy quorum), delivered when they return */
+  readonly hints: HintQueue<StoredClock>;
+  /** anti-entropy state, null when off; every store write goes through its onWrite hook */
+  readonly antiEntropy: AntiEntropy | null;
+  /** which peers this replica can reach now, learnt from what it sends them and hears back */
+  readonly links: LinkDetector;
+  private readonly hinting: Hinting;
+  private readonly floor: DotFloor;
+  /** the key's primaries by its hash (from the anti-entropy options); absent: this replica cannot tell what it owns */
+  private readonly placement: ((keyHash: number) => readonly number[]) | undefined;
+  private recovered = false;
+
+  constructor(
+    private readonly store: ReplicaStore,
+    options: ReplicaOptions,
+    /** durable home of hints (optional: without it hints live in memory only and die with the actor) */
+    hintStore?: HintStore,
+  ) {
+    this.node = options.node;
+    this.replicaId = options.replicaId;
+    this.conflicts = options.conflicts;
+    this.maxPendingPuts = options.maxPendingPuts;
+    const hintOptions = options.hints ?? DEFAULT_HINTS;
+    this.links = new LinkDetector(options.links);
+    this.hints = new HintQueue<StoredClock>({
+      maxHintsPerOwner: hintOptions.maxHintsPerOwner,
+      maxBytesPerOwner: hintOptions.maxBytesPerOwner,
+      maxHintWindowMs: hintOptions.maxHintWindowMs,
+      merge: (a, b) => this.resolve(sync(a, b, stampedEqual)),
+      sizeBytes: encodedClockSize,
+    });
+    this.floor = new DotFloor(this.replicaId, hintStore, this.counters);
+    const nextReq = (): number => this.nextLocalReq++;
+    this.hinting = new Hinting(this.node, this.hints, hintOptions, this.counters, this.floor, nextReq, hintStore);
+    const ae = options.antiEntropy;
+    this.placement = ae?.placement;
+    this.antiEntropy =
+      ae === undefined
+        ? null
+        : new AntiEntropy(
+            {
+              get: (k) => this.store.get(k),
+              delete: (k) => this.reap(k),
+              merge: (k, c) => this.merge(k, c) === undefined,
+              hinted: (k) => this.hinting.hinted(k),
+            },
+            { ...ae, node: this.node },
+          );
+  }
+
+  get pendingPuts(): number {
+    return this.pending.size;
+  }
+
+  handle(msg: Message, nowMs: number, out: Send[]): void {
+    const from = msg.type === 'tick' ? -1 : msg.from;
+    if (from >= 0 && from < CLIENT_BASE && from !== this.node) this.links.heard(from, nowMs);
+    this.links.at(nowMs); // the view in-flight writes consult (e.g. on a nack) is current
+    const sent = out.length;
+    this.dispatch(msg, nowMs, out);
+    for (let i = sent; i < out.length; i++) {
+      const s = out[i];
+      if (s.to < CLIENT_BASE && ANSWERED.has(s.msg.type)) this.links.sent(s.to, nowMs);
+    }
+  }
+
+  private dispatch(msg: Message, nowMs: number, out: Send[]): void {
+    if (!this.recovered) {
+      this.recovered = true;
+      this.hinting.recover(nowMs);
+    }
+    switch (msg.type) {
+      case 'put':
+        return this.onPut(msg, nowMs, out);
+      case 'replicate':
+        return this.onReplicate(msg, nowMs, out);
+      case 'handoff':
+        return this.onHandoff(msg, out);
+      case 'handoff-ack':
+        return this.hinting.onHandoffAck(msg, nowMs, out);
+      case 'replicate-ack':
+        return this.onReplicateAck(msg, out);
+      case 'get':
+        this.counters.gets++;
+        out.push({ to: msg.from, msg: { type: 'get-reply', req: msg.req, from: this.node, key: msg.key, clock: this.read(msg.key) } });
+        return;
+      case 'repair':
+        return this.onRepair(msg, out);
+      case 'tick':
+        return this.onTick(msg, out);
+      case 'ae-tree':
+      case 'ae-keys':
+      case 'ae-sync':
+      case 'ae-tombs':
+      case 'ae-hints':
+        if (this.antiEntropy !== null) return this.antiEntropy.handle(msg, nowMs, out);
+        out.push({ to: msg.from, msg: { type: 'ae-abort', req: msg.req, from: this.node, reason: `anti-entropy is off on node ${this.node}` } });
+        return;
+      case 'ae-tree-reply':
+      case 'ae-keys-reply':
+      case 'ae-sync-reply':
+      case 'ae-tombs-reply':
+      case 'ae-hints-reply':
+      case 'ae-abort':
+        return this.antiEntropy?.handle(msg, nowMs, out);
+      case 'put-reply':
+      case 'get-reply':
+      case 'repair-ack':
+        return; // addressed to clients; a replica never receives these
+    }
+  }
+
+  private onReplicate(msg: Of<'replicate'>, nowMs: number, out: Send[]): void {
+    this.counters.replicates++;
+    const error =
+      msg.hintFor !== undefined
+        ? this.hint(msg.hintFor, msg.key, msg.clock, nowMs)
+        : (this.foreign(msg.key) ?? this.merge(msg.key, msg.clock));
+    const ack = { type: 'replicate-ack' as const, req: msg.req, from: this.node, ok: error === undefined };
+    out.push({ to: msg.from, msg: error ? { ...ack, error } : ack });
+  }
+
+  private onHandoff(msg: Of<'handoff'>, out: Send[]): void {
+    this.counters.handoffsReceived++;
+    let ok = true;
+    for (const e of msg.entries) if (this.merge(e.key, e.clock) !== undefined) ok = false;
+    out.push({ to: msg.from, msg: { type: 'handoff-ack', req: msg.req, from: this.node, ok } });
+  }
+
+  private onReplicateAck(msg: Of<'replicate-ack'>, out: Send[]): void {
+    const fsm = this.pending.get(msg.req);
+    if (fsm === undefined) return; // late ack of a finished write
+    fsm.onAck(msg.from, msg.ok, out);
+    this.retire(msg.req, fsm);
+  }
+
+  private onRepair(msg: Of<'repair'>, out: Send[]): void {
+    this.counters.repairs++;
+    const error = this.foreign(msg.key) ?? this.merge(msg.key, msg.clock);
+    if (msg.req >= 0) {
+      out.push({ to: msg.from, msg: { type: 'repair-ack', req: msg.req, from: this.node, ok: error === undefined } });
+    }
+  }
+
+  private onTick(msg: Of<'tick'>, out: Send[]): void {
+    for (const [req, fsm] of this.pending) {
+      const wasCollecting = fsm.state === 'collect';
+      if (fsm.onTick(msg.nowMs, out) && wasCollecting) this.counters.putsTimedOut++;
+      this.retire(req, fsm);
+    }
+    this.hinting.onMembership(msg.down ?? [], msg.nowMs, out);
+    this.antiEntropy?.tick(msg.nowMs, msg.down ?? [], out);
+  }
+
+  private onPut(msg: PutRequest, nowMs: number, out: Send[]): void {
+    this.counters.puts++;
+    if (this.pending.size >= this.maxPendingPuts) {
+      const error = new OverloadedError(
+        `replica ${this.node} is coordinating ${this.pending.size} writes, its limit (maxPendingPuts); retry later`,
+        { node: this.node, limit: this.maxPendingPuts },
+      );
+      this.counters.putsFailed++;
+      out.push({
+        to: msg.from,
+        msg: { type: 'put-reply', req: msg.req, from: this.node, ok: false, error: error.toWire(), acked: [], primaryOnly: true, context: [] },
+      });
+      return;
+    }
+    const localReq = this.nextLocalReq++;
+    const fsm = new PutFsm(this.node, localReq, msg, nowMs);
+    // A coordinator standing in for a down primary (every primary was down) keeps the write only as a hint for that
+    // primary: a copy in its store would escape anti-entropy and tombstone reaping (a reaped delete would come back
+    // through it). With no copy left once the hint is delivered, it must still never mint the same dot twice for the
+    // key (DVV sync would take two writes for one and drop one), so each such write gets a DVV id of its own.
+    const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
+    const id = hintFor === undefined ? (this.foreign(msg.key) ?? this.replicaId) : this.floor.standInId();
+    if (typeof id !== 'string') return this.failPut(fsm, id, out);
+    const local = hintFor === undefined ? this.floor.under(this.store.get(msg.key)) : (this.read(msg.key) ?? undefined);
+    // A write is stamped later than every version this replica holds for the key, so that in lww mode a write that
+    // supersedes a value also wins over it even when clocks across threads disagree (see actors/versioning/lww.ts).
+    const stamped: Stamped = { v: msg.value, ts: Math.max(nowMs, maxTs(local) + 1e-3), by: this.replicaId };
+    const fresh = msg.context === null ? newClock(stamped) : newWithContext(msg.context, stamped);
+    let clock = updateWith(fresh, local ?? { entries: [], anonymous: [] }, id);
+    if (this.conflicts === 'lww') clock = resolveLww(clock);
+    // refused at admission (e.g. past the max hint window): nothing was kept
+    const error = hintFor === undefined ? this.write(msg.key, clock) : this.hint(hintFor, msg.key, clock, nowMs);
+    if (error !== undefined) return this.failPut(fsm, error, out);
+    this.pending.set(localReq, fsm);
+    fsm.start(clock, out, this.links.at(nowMs));
+    this.retire(localReq, fsm);
+  }
+
+  private failPut(fsm: PutFsm, error: WireError, out: Send[]): void {
+    fsm.failLocal(error, out);
+    this.counters.putsFailed++;
+  }
+
+  /** An error when the key is not this node's (by the ring): it keeps data for another node's key only as a hint. */
+  private foreign(key: string): WireError | undefined {
+    return foreignKeyError(this.node, this.placement, key);
+  }
+
+  /** What a read sees here: the store, plus any hint this node holds for the key as a sloppy-quorum fallback. */
+  private read(key: string): StoredClock | null {
+    let clock = this.store.get(key) ?? null;
+    if (this.hints.empty) return clock; // every get passes here: no sorted owner list when there is nothing hinted
+    for (const owner of this.hints.owners()) {
+      const hinted = this.hints.peek(owner, key);
+      if (hinted !== undefined) clock = clock === null ? hinted : this.resolve(sync(clock, hinted, stampedEqual));
+    }
+    return clock;
+  }
+
+  /** A sloppy-quorum write for a down owner: held as a hint, or stored when the owner is this node (it is back). */
+  private hint(owner: number, key: string, clock: StoredClock, nowMs: number): WireError | undefined {
+    if (owner === this.node) return this.merge(key, clock); // the owner is back and is us: store it
+    return this.hinting.admit(owner, key, clock, nowMs);
+  }
+
+  /**
+   * Anti-entropy reaps a tombstone: remember the counter our id reached in it first (see dot-floor.ts). When the floor
+   * cannot be persisted the reap is refused (false): the tombstone stays and only garbage collection waits.
+   */
+  private reap(key: string): boolean {
+    if (this.store.delete === undefined) return false;
+    if (!this.floor.raiseFor(this.store.get(key))) return false;
+    return this.store.delete(key);
+  }
+
+  private resolve(clock: StoredClock): StoredClock {
+    return this.conflicts === 'lww' ? resolveLww(clock) : clock;
+  }
+
+  /** Merges a version from elsewhere (replication, read repair, hint delivery) into the local copy. */
+  private merge(key: string, incoming: StoredClock): WireError | undefined {
+    const local = this.store.get(key);
+    let clock = local === undefined ? incoming : sync(local, incoming, stampedEqual);
+    if (this.conflicts === 'lww') clock = resolveLww(clock);
+    return this.write(key, clock);
+  }
+
+  private write(key: string, clock: StoredClock): WireError | undefined {
+    return storeCall(this.counters, () => {
+      this.store.set(key, clock);
+      this.antiEntropy?.onWrite(key, clock);
+    });
+  }
+
+  private retire(req: number, fsm: PutFsm): void {
+    if (fsm.state !== 'done') return;
+    // counted once, when the FSM leaves the table
+    if (this.pending.delete(req)) {
+      if (fsm.succeeded) this.counters.putsOk++;
+      else this.counters.putsFailed++;
+    }
+  }
+}
+
+function maxTs(clock: StoredClock | undefined): number {
+  let ts = -Infinity;
+  if (clock === undefined) return ts;
+  for (const e of clock.entries) for (const v of e.values) if (v.ts > ts) ts = v.ts;
+  for (const v of clock.anonymous) if (v.ts > ts) ts = v.ts;
+  return ts;
+}
