@@ -167,6 +167,7 @@ export class ReplicaHost<H> {
    * when it would take the held messages plus those still on the way past the mailbox capacity.
    */
   hold(item: H, messages: number): boolean {
+    if (!this.isPaused) throw new Error(`replica host ${this.node}: hold() while not paused (deliver instead)`);
     if (this.heldMessages + (this.o.pending?.() ?? 0) + messages > this.o.capacity) return false;
     this.held.push(item);
     this.heldMessages += messages;
