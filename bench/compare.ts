@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { Cluster } from '../runtime/index.js';
-import { histogram } from './quick.js';
+import { latencyHistogram, latencySummary, recordMs } from './histogram.js';
 
 interface Row {
   system: string;
@@ -31,7 +31,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 
 /** Runs `inFlight` closed loops of `op` for `seconds`; returns throughput and latency. */
 async function measure(op: (i: number) => Promise<unknown>, inFlight: number): Promise<Omit<Row, 'system' | 'op'>> {
-  const h = histogram();
+  const h = latencyHistogram();
   let i = 0;
   // warm-up: a short run that is not counted
   const warmEnd = performance.now() + 200;
@@ -47,12 +47,13 @@ async function measure(op: (i: number) => Promise<unknown>, inFlight: number): P
       while (performance.now() < end) {
         const t0 = performance.now();
         await op(i++ % KEYS);
-        h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+        recordMs(h, performance.now() - t0);
       }
     }),
   );
   const s = (performance.now() - start) / 1000;
-  return { inFlight, opsPerSec: Math.round(h.totalCount / s), p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99) };
+  const l = latencySummary(h);
+  return { inFlight, opsPerSec: Math.round(h.totalCount / s), p50Us: l.p50, p99Us: l.p99 };
 }
 
 async function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 // Fault schedules: parsing `--fault` specs, checking them against the cluster, and driving them during a run.
 //
-// Syntax: KIND:ARGS@WINDOW, WINDOW is START or START-END, times as 500ms, 1.5s or 3 (seconds), from the start of the
-// measured run (after loading).
+// Syntax: KIND:ARGS@WINDOW, WINDOW is START or START-END, times as 500ms, 1.5s, 2m or 3 (seconds), from the start of
+// the measured run (after loading).
 //   kill:2@3s                  kill node 2's worker (the supervisor restarts it onto its store)
 //   crash:2@3s, crash:2:wipe@3s the same; wipe: it comes back with an empty store
 //   pause:2@1s-3s              node 2 stops processing messages, then resumes (no END: paused until the run ends)
@@ -13,9 +13,11 @@
 // Data layout: a FaultSpec is plain data (kind, nodes, window in ms, the text it came from); a FaultDriver turns the
 // specs into a time-ordered list of start and end events and applies them through the cluster's `faults` object,
 // recording a marker per fault (when it started and ended) for the report's throughput chart.
-import { InvalidConfigError } from '../actors/errors.js';
+import { InvalidConfigError, type Faults, type LinkSpec } from '../runtime/index.js';
+import { durationHelp, tryDurationMs } from './duration.js';
 
-export type Link = { from: number | '*'; to: number | '*' };
+/** A directed link a delay or drop names ('*': any): the cluster interface's LinkSpec, both ends given. */
+export type Link = Required<LinkSpec>;
 
 interface Window {
   /** the spec as given on the command line */
@@ -35,19 +37,11 @@ export type FaultSpec = Window &
     | { kind: 'drop'; links: Link[]; probability: number }
   );
 
-/** What the harness drives: the cluster's `faults` object. Methods the cluster lacks make their kinds unsupported. */
-export interface FaultApi {
-  partition(groups: number[][]): void;
-  heal(): void;
-  kill(node: number): Promise<void> | void;
-  crash?(node: number, options: { wipe: boolean }): Promise<void> | void;
-  pause?(node: number): Promise<void> | void;
-  resume?(node: number): Promise<void> | void;
-  delay?(options: { from: number | '*'; to: number | '*'; ms: number }): void;
-  drop?(options: { from: number | '*'; to: number | '*'; probability: number }): void;
-  /** lifts every delay, drop and partition, and resumes paused nodes */
-  clear?(): Promise<void> | void;
-}
+/**
+ * What the harness drives: the cluster's `faults` object, the vocabulary of runtime/api.ts. Every runtime has all of
+ * it; a test's fake store may implement only some (the kinds it lacks are unsupported).
+ */
+export type FaultApi = Pick<Faults, 'partition' | 'heal' | 'kill'> & Partial<Omit<Faults, 'partition' | 'heal' | 'kill'>>;
 
 export interface FaultMarker {
   text: string;
@@ -114,12 +108,11 @@ function parseWindow(text: string, w: string): Window {
   return { text, atMs, endMs };
 }
 
-/** `500ms`, `1.5s`, or a bare number in `bareUnit`. */
+/** `500ms`, `1.5s`, `2m`, or a bare number in `bareUnit` (bench/duration.ts). */
 export function parseTimeMs(text: string, t: string, bareUnit: 'ms' | 's'): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(t.trim());
-  if (m === null) throw bad(text, `malformed time "${t}"; write e.g. 500ms, 1.5s or 3`);
-  const unit = m[2] ?? bareUnit;
-  return Number(m[1]) * (unit === 's' ? 1000 : 1);
+  const ms = tryDurationMs(t, bareUnit);
+  if (ms === undefined) throw bad(text, `malformed time "${t}"; ${durationHelp(bareUnit)}`);
+  return ms;
 }
 
 function nodeNumber(text: string, s: string): number {

@@ -1,17 +1,19 @@
 // `--metrics-port P`: serves the running cluster's metrics on 127.0.0.1 while a bench or sweep runs.
 //
-//   GET /metrics   Prometheus text (cluster.metricsText() where the cluster has it, else runtime/metrics.ts)
+//   GET /metrics   Prometheus text: the families of runtime/prometheus.ts, registered into this server's own
+//                  prom-client Registry with registerClusterMetrics (as an application embedding a cluster does)
 //   GET /health    JSON from cluster.health(), where the cluster has it (404 otherwise)
 // The cluster changes between the runs of a sweep, so the server asks a getter for the current one on every scrape;
 // between runs it answers 503. A scrape that takes longer than 2 s (a control call to a dead worker) answers 503 too.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { METRICS_CONTENT_TYPE, metricsText } from '../runtime/metrics.js';
+import { Registry } from 'prom-client';
+import { registerClusterMetrics } from '../runtime/index.js';
 import type { BenchCluster } from './run.js';
 
 const SCRAPE_TIMEOUT_MS = 2_000;
 
-type Scrapable = BenchCluster & { metricsText?(): Promise<string> | string; health?(): unknown };
+type Scrapable = BenchCluster & { health?(): unknown };
 
 export interface MetricsServer {
   port: number;
@@ -37,10 +39,20 @@ async function answer(path: string, cluster: Scrapable | undefined): Promise<{ s
     const h = await scrape(async () => cluster.health!());
     return h === undefined ? text(503, 'health() did not answer in time\n') : { status: 200, type: 'application/json', body: JSON.stringify(h) };
   }
-  const body = await scrape(async () =>
-    typeof cluster.metricsText === 'function' ? cluster.metricsText() : cluster.metrics ? metricsText(await cluster.metrics()) : undefined,
-  );
-  return body === undefined ? text(503, 'metrics did not answer in time\n') : { status: 200, type: METRICS_CONTENT_TYPE, body };
+  if (typeof cluster.metrics !== 'function') return text(404, 'this cluster has no metrics()\n');
+  const body = await scrape(() => registryOf(cluster).metrics());
+  return body === undefined ? text(503, 'metrics did not answer in time\n') : { status: 200, type: Registry.PROMETHEUS_CONTENT_TYPE, body };
+}
+
+/** One registry per cluster (a sweep runs several in turn), its families reading that cluster's metrics() on each scrape. */
+const registries = new WeakMap<Scrapable, Registry>();
+function registryOf(cluster: Scrapable): Registry {
+  let r = registries.get(cluster);
+  if (r === undefined) {
+    registries.set(cluster, (r = new Registry()));
+    registerClusterMetrics(r, () => cluster.metrics!());
+  }
+  return r;
 }
 
 /** Listens on 127.0.0.1:port (0 picks a free port; the returned port says which). */

@@ -18,10 +18,15 @@
 //                    write), bucketed by the time from that acknowledgement to the read's invocation
 //   k-staleness      for a stale read, how many acknowledged writes (newest first) it missed before the first it saw
 //   conflicts        ok reads that returned more than one value, and how many values
-//   lost writes      acknowledged writes absent from the final read and covered by no (possibly applied) write
+//   lost writes      acknowledged writes absent from the final read and not superseded (as Jepsen counts them).
+//                    w is superseded when a possibly applied (ok or failed) write overwrote it: in siblings mode one
+//                    whose context covered w; in lww mode also any write that began after w was acknowledged (its
+//                    timestamp is later, so it must win). In lww mode, an absent write that is not superseded but
+//                    overlapped another possibly applied write is "dropped by LWW": the timestamp race chose the other
+//                    one (the cost siblings mode does not pay: it would keep both). Only what is left is lost.
 //
 // Use: const report = analyze({ mode: 'siblings', history, finalReads });
-import { InvalidArgumentError } from '../actors/errors.js';
+import { InvalidArgumentError } from '../runtime/index.js';
 
 export type Outcome = 'ok' | 'failed' | 'refused';
 
@@ -94,8 +99,10 @@ export interface ConsistencyReport {
     lostRate: number;
     /** acknowledged writes whose key the final read could not reach or whose history is incomplete */
     unverified: number;
-    /** absent from the final read but superseded by a write that had seen them */
+    /** absent from the final read but overwritten by a write that had seen them (or, lww, began after their ack) */
     superseded: number;
+    /** lww only: absent, not superseded, and overlapping another write that the timestamp race let win */
+    droppedByLww: number;
     examples: LostWrite[];
   };
 }
@@ -299,29 +306,54 @@ function bucketOf(ms: number, bounds: readonly number[]): number {
 // ------------------------------------------------------------------------------------------------ lost writes
 
 function lostWrites(keys: Map<string, KeyOps>, input: OracleInput): ConsistencyReport['lostWrites'] {
-  const out: ConsistencyReport['lostWrites'] = { checked: input.finalReads !== undefined, acknowledged: 0, lost: 0, lostRate: 0, unverified: 0, superseded: 0, examples: [] };
+  const out: ConsistencyReport['lostWrites'] = {
+    checked: input.finalReads !== undefined,
+    acknowledged: 0,
+    lost: 0,
+    lostRate: 0,
+    unverified: 0,
+    superseded: 0,
+    droppedByLww: 0,
+    examples: [],
+  };
   for (const key of [...keys.keys()].sort()) {
     const ops = keys.get(key)!;
-    const coveredIds = new Set<string>();
-    for (const w of ops.writes) if (w.outcome !== 'refused') for (const id of w.covers) coveredIds.add(id);
     const final = input.finalReads?.get(key);
-    const finalIds = new Set(final ?? []);
+    const verifiable = final !== undefined && final !== null && !input.incompleteKeys?.has(key);
+    const fate = verifiable ? fateOf(ops, new Set(final), input.mode) : undefined;
     for (const w of ops.writes) {
       if (w.outcome !== 'ok') continue;
       out.acknowledged++;
       if (input.finalReads === undefined) continue;
-      if (final === undefined || final === null || input.incompleteKeys?.has(key)) out.unverified++;
-      else if (finalIds.has(w.value)) continue;
-      else if (coveredIds.has(w.value)) out.superseded++;
-      else {
-        out.lost++;
-        if (out.examples.length < MAX_EXAMPLES) out.examples.push({ key, value: w.value, ackedAtMs: w.endMs });
-      }
+      const f = fate === undefined ? 'unverified' : fate(w);
+      if (f === 'kept') continue;
+      out[f]++;
+      if (f === 'lost' && out.examples.length < MAX_EXAMPLES) out.examples.push({ key, value: w.value, ackedAtMs: w.endMs });
     }
   }
   const verified = out.acknowledged - out.unverified;
   out.lostRate = out.checked && verified > 0 ? out.lost / verified : 0;
   return out;
+}
+
+type Fate = 'kept' | 'superseded' | 'droppedByLww' | 'lost';
+
+/** What became of each acknowledged write of one key, given the key's final values. */
+function fateOf(ops: KeyOps, finalIds: ReadonlySet<string>, mode: OracleInput['mode']): (w: WriteOp) => Fate {
+  // writes that may have been applied: acknowledged, or failed after they were sent
+  const applied = ops.writes.filter((x) => x.outcome !== 'refused');
+  const coveredIds = new Set<string>();
+  for (const x of applied) for (const id of x.covers) coveredIds.add(id);
+  const lastStartMs = applied.reduce((m, x) => Math.max(m, x.startMs), -Infinity);
+  return (w) => {
+    if (finalIds.has(w.value)) return 'kept';
+    if (coveredIds.has(w.value)) return 'superseded';
+    if (mode === 'siblings') return 'lost';
+    // lww: a write that began after w was acknowledged carries a later timestamp and must win
+    if (lastStartMs > w.endMs) return 'superseded';
+    const overlaps = applied.some((x) => x !== w && x.startMs <= w.endMs && w.startMs <= x.endMs);
+    return overlaps ? 'droppedByLww' : 'lost';
+  };
 }
 
 // ------------------------------------------------------------------------------------------------ summary

@@ -5,9 +5,7 @@
 // pairs (numbers or level names), `--consistency ONE,QUORUM,ALL` gives one level used for both. Every configuration is
 // checked against the cluster (R <= N, W <= N) before the first run starts, so a bad one fails in a second, not after
 // the others ran.
-import { InvalidConfigError } from '../actors/errors.js';
-import { parseLevel, type Level } from '../actors/quorum/index.js';
-import { resolveConfig } from '../runtime/config.js';
+import { InvalidConfigError, parseLevel, resolveConfig, type Level } from '../runtime/index.js';
 import { runBench, type BenchReport, type BenchSpec, type RunDeps } from './run.js';
 
 export interface SweepConfig {

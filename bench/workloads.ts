@@ -10,8 +10,7 @@
 // reading the latest keys, F 50/50 read/read-modify-write, all zipfian except D. E (short scans) is left out: the
 // store has no range scans. The zipfian generator is YCSB's (Gray et al., theta 0.99), scrambled with FNV-1a 64 as
 // YCSB's ScrambledZipfianGenerator does, so the hot keys are spread over the key space rather than packed at 0.
-import { InvalidConfigError } from '../actors/errors.js';
-import { prng } from './quick.js';
+import { InvalidConfigError, Prng } from '../runtime/index.js';
 
 export type OpKind = 'read' | 'update' | 'insert' | 'rmw';
 export const OP_KINDS: readonly OpKind[] = ['read', 'update', 'insert', 'rmw'];
@@ -163,7 +162,8 @@ export class Workload {
   constructor(spec: WorkloadSpec, seed: number) {
     checkSpec(spec);
     this.spec = spec;
-    this.rand = prng(seed);
+    const rng = new Prng(seed);
+    this.rand = () => rng.float();
     let acc = 0;
     this.thresholds = OP_KINDS.map((k) => (acc += spec.mix[k]));
     this.nextInsert = spec.keys;

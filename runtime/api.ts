@@ -154,7 +154,10 @@ export interface RepairResult {
   /** estimated wire bytes: hashes, key lists, keys and encoded clocks */
   bytesMoved: number;
   durationMs: number;
-  /** tombstones reaped cluster-wide while the round ran */
+  /**
+   * tombstones reaped cluster-wide since the previous repair() returned (since start for the first): a round only
+   * confirms that every replica holds a tombstone; the reap follows on a later tick, tombstoneGraceMs after that
+   */
   tombstonesReaped: number;
 }
 
@@ -249,6 +252,8 @@ export interface LeaderlessCluster extends LeaderlessClient {
   client(options?: { near?: number }): Promise<LeaderlessClient>;
   /** lets `ms` pass in the runtime's time (real time in threads, virtual time in the simulator) */
   sleep(ms: number): Promise<void>;
+  /** the key's N primary replicas, in preference order (the first coordinates its writes) */
+  replicasOf(key: Key): number[];
   /** the runtime's clock, ms (wall clock in threads, virtual time since start in the simulator) */
   readonly nowMs: number;
   /** waits until hinted handoff has drained and no message is pending, or timeoutMs passes */

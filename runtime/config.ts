@@ -326,6 +326,27 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   }
   // The thread runtime draws nothing at random, but a harness passes the same options to both runtimes.
   if ((options as { seed?: unknown }).seed !== undefined) intOption((options as { seed?: unknown }).seed, 'seed', 0, 2 ** 32 - 1);
+  const placement = resolvePlacement(options);
+  const config: ResolvedConfig = { ...placement, ...resolveLevels(options, placement), ...resolveScalars(options), ...resolveSubOptions(options) };
+  if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
+  if (typeof config.standInNotFoundOk !== 'boolean') throw new InvalidConfigError('standInNotFoundOk must be true or false');
+  validateAntiEntropyConfig(config.antiEntropy); // powers of two and integers, beyond the ranges above
+  if (config.hints.hintTtlMs !== undefined) warnHintTtl();
+  hintStoreSize(config); // refuses hint bounds no hint store can hold
+  config.maxPendingPuts = config.mailboxCapacity;
+  ringOf(config); // validates the placement can be built
+  return config;
+}
+
+/** The ring a configuration places keys on (the one function every runtime builds it with). */
+export function ringOf(config: Pick<ResolvedConfig, 'nodes' | 'vnodes' | 'replication'>): Ring {
+  return new Ring({ nodes: config.nodes, vnodes: config.vnodes, replication: config.replication });
+}
+
+type Placement = Pick<ResolvedConfig, 'nodes' | 'datacenters' | 'replication' | 'localDc' | 'vnodes'>;
+
+/** Nodes, datacenters, N per datacenter, the local datacenter and vnodes: where keys live. */
+function resolvePlacement(options: ClusterOptions): Placement {
   const { nodes, datacenters } = nodeSpecs(options);
   let rep = options.replication ?? Math.min(DEFAULTS.replication, nodes.length);
   if (typeof rep === 'number') {
@@ -351,20 +372,25 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   if (!datacenters.includes(localDc)) {
     throw new InvalidConfigError(`localDc ${show(localDc)} does not exist; datacenters: ${datacenters.join(', ')}`);
   }
+  const vnodes = intOption(options.vnodes ?? DEFAULT_VNODES, 'vnodes', 1, 4096);
+  return { nodes, datacenters, replication: rep, localDc, vnodes };
+}
+
+/** The default read and write levels, refused when the placement cannot meet them. */
+function resolveLevels(options: ClusterOptions, p: Placement): Pick<ResolvedConfig, 'read' | 'write'> {
   const read = parseLevel(options.read ?? DEFAULTS.read, 'read');
   const write = parseLevel(options.write ?? DEFAULTS.write, 'write');
-  const topo = { replicationByDc: rep, localDc };
+  const topo = { replicationByDc: p.replication, localDc: p.localDc };
   requirement(read, 'read', topo); // throws when impossible
   requirement(write, 'write', topo);
-  const vnodes = intOption(options.vnodes ?? DEFAULT_VNODES, 'vnodes', 1, 4096);
-  const config: ResolvedConfig = {
-    nodes,
-    datacenters,
-    replication: rep,
-    read,
-    write,
+  return { read, write };
+}
+
+type Scalars = Omit<ResolvedConfig, keyof Placement | 'read' | 'write' | 'hints' | 'links' | 'failureDetector' | 'restart' | 'antiEntropy'>;
+
+function resolveScalars(options: ClusterOptions): Scalars {
+  return {
     conflicts: oneOf(options.conflicts ?? DEFAULTS.conflicts, 'conflicts', ['siblings', 'lww'] as const),
-    vnodes,
     sloppy: options.sloppy ?? DEFAULTS.sloppy,
     readRepair: oneOf(options.readRepair ?? DEFAULTS.readRepair, 'readRepair', ['async', 'blocking', 'off'] as const),
     timeoutMs: intOption(options.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs', 1, 3_600_000),
@@ -374,7 +400,6 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
     maxInFlight: intOption(options.maxInFlight ?? DEFAULTS.maxInFlight, 'maxInFlight', 1, 1 << 24),
     storeMaxKeys: intOption(options.storeMaxKeys ?? DEFAULTS.storeMaxKeys, 'storeMaxKeys', 16, 1 << 26),
     storeArenaBytes: intOption(options.storeArenaBytes ?? DEFAULTS.storeArenaBytes, 'storeArenaBytes', 1 << 16, 2 ** 31 - 1),
-    localDc,
     maxPendingPuts: 0,
     tickMs: DEFAULTS.tickMs,
     hintAfterMs: intOption(options.hintAfterMs ?? 500, 'hintAfterMs', 1, 3_600_000),
@@ -383,6 +408,11 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
     readFanout: oneOf(options.readFanout ?? 'quorum', 'readFanout', ['quorum', 'all'] as const),
     sharedMemoryReads: oneOf(options.sharedMemoryReads ?? 'one', 'sharedMemoryReads', ['one', 'quorum', 'off'] as const),
     standInNotFoundOk: options.standInNotFoundOk ?? false,
+  };
+}
+
+function resolveSubOptions(options: ClusterOptions): Pick<ResolvedConfig, 'hints' | 'links' | 'failureDetector' | 'restart' | 'antiEntropy'> {
+  return {
     hints: subOptions('hints', options.hints, DEFAULT_HINTS, {
       maxHintsPerOwner: [1, 1 << 24],
       maxBytesPerOwner: [1024, 2 ** 31 - 1],
@@ -424,12 +454,4 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
       rebuildBatchSegments: [1, 1 << 16],
     }),
   };
-  if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
-  if (typeof config.standInNotFoundOk !== 'boolean') throw new InvalidConfigError('standInNotFoundOk must be true or false');
-  validateAntiEntropyConfig(config.antiEntropy); // powers of two and integers, beyond the ranges above
-  if (config.hints.hintTtlMs !== undefined) warnHintTtl();
-  hintStoreSize(config); // refuses hint bounds no hint store can hold
-  config.maxPendingPuts = config.mailboxCapacity;
-  new Ring({ nodes, vnodes, replication: rep }); // validates the placement can be built
-  return config;
 }

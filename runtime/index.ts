@@ -36,12 +36,13 @@ export type { ClientCounters, GetOptions, GetResult, Inspection, LatencySummary,
 export { type ClusterOptions, type DatacenterSpec } from './config.js';
 export { SimCluster, SimClient, type SimOptions, type SimCounters, DEFAULT_LATENCY, type NetworkOptions } from './sim/index.js';
 export * from '../actors/errors.js';
-export type { Key } from '../actors/hash.js';
+export { hash32, type Key } from '../actors/hash.js';
 export type { Value, ConflictMode } from '../actors/types.js';
-export type { ConsistencyLevel, Level } from '../actors/quorum/index.js';
+export { parseLevel, type ConsistencyLevel, type Level } from '../actors/quorum/index.js';
 export type * from './api.js';
 // For harnesses built on the package (bench/ uses only this entry): seeded randomness with the simulator's
 // distributions, the option resolver that validates a configuration, and the Prometheus exposition.
 export { Prng, sample, checkDistribution, type Distribution } from './sim/prng.js';
 export { resolveConfig, type ResolvedConfig } from './config.js';
-export { metricsText, METRICS_CONTENT_TYPE } from './metrics.js';
+export { metricsText, METRICS_CONTENT_TYPE, registerClusterMetrics, type MetricsSource, type ClusterMetricsRegistration } from './metrics.js';
+export { percentileOf, summarizeLatency, latencyBuckets, LATENCY_BUCKETS_US, type LatencyBuckets } from './latency.js';

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +39,13 @@ describe('bad input: one clear line, exit code 2', { concurrency: true }, () => 
     ['a sweep pair with R > N', ['sweep', '--rw', '1/1,4/1'], /r=4 exceeds/i],
     ['a malformed sweep pair', ['sweep', '--rw', '1-1'], /write R\/W/],
     ['an unknown command', ['bnech'], /unknown command 'bnech' \(Did you mean bench\?\)/],
+    ['a duration without a known unit', ['bench', '--duration', '3x'], /--duration "3x" is not a duration; write a number with a unit, ms, s or m \(e\.g\. 500ms, 3s, 1\.5s, 2m\); a plain number is seconds/],
+    ['a duration too short', ['sim', '--duration', '10ms'], /--duration must be from 50ms/],
+    ['a fault time without a known unit', ['bench', '--fault', 'kill:1@2h'], /malformed time "2h"; write a number with a unit, ms, s or m/],
+    ['a --json path in a folder that does not exist', ['bench', '--duration', '1s', '--json', '/nonexistent-leaderless/out.json'], /--json \/nonexistent-leaderless\/out\.json: the folder \/nonexistent-leaderless does not exist/],
+    ['an --html path that is a folder', ['sweep', '--html', '/tmp'], /--html \/tmp: is a folder/],
+    ['--consistency beside --r', ['bench', '--consistency', 'ONE', '--r', 'ONE'], /--consistency or --r\/--w, not both/],
+    ['--nodes beside --datacenters', ['bench', '--nodes', '6', '--datacenters', 'a:3,b:3'], /--nodes or --datacenters, not both/],
   ];
   for (const [name, args, message] of cases) {
     test(name, async () => {
@@ -51,7 +59,39 @@ describe('bad input: one clear line, exit code 2', { concurrency: true }, () => 
   }
 });
 
+test('a busy --metrics-port is refused before the run: one line, exit code 2', async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const r = await run(['bench', '--duration', '1s', '--keys', '100', '--metrics-port', String(port)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+    assert.match(lines[0], new RegExp(`--metrics-port ${port}: the port is in use`));
+  } finally {
+    server.close();
+  }
+});
+
 describe('help and version', { concurrency: true }, () => {
+  test('help writes every default one way, in commander\'s style', async () => {
+    for (const command of ['bench', 'sim', 'sweep']) {
+      const r = await run([command, '--help']);
+      assert.equal(r.code, 0);
+      assert.doesNotMatch(r.stdout, /\(default\s+[^:\s]|\(default\)/, `${command}: a default written by hand`);
+      assert.match(r.stdout, /--nodes <n> .*\(default: 5\)/);
+      assert.match(r.stdout, /--duration <time>[^]*?\(default:\s+[25]s\)/);
+    }
+  });
+  test('sim --help says what the simulator is', async () => {
+    const r = await run(['sim', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /discrete-event simulation/);
+    assert.match(r.stdout, /virtual time/);
+    assert.match(r.stdout, /same protocol code as bench/);
+  });
   test('--help exits 0 and mentions what was left out', async () => {
     const r = await run(['bench', '--help']);
     assert.equal(r.code, 0);
@@ -85,6 +125,28 @@ describe('short real runs', () => {
     assert.ok(report.consistency.judgedReads > 0);
     assert.equal(report.verify.keys, 300);
     assert.match(readFileSync(html, 'utf8'), /data-chart="throughput"/);
+  });
+
+  test('durations take units; sim says what it is; outside a terminal each phase prints its completion', async () => {
+    const json = join(dir, 'sim.json');
+    const r = await run(['sim', '--duration', '300ms', '--keys', '200', '--in-flight', '4', '--json', json, '--fault', 'kill:1@0.002m']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^leaderless sim: a deterministic simulation \(virtual time, seeded network, latency lan, seed 1\)/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    assert.equal(report.config.durationMs, 300);
+    assert.equal(report.faults[0].startMs, 120);
+    for (const phase of ['load', 'run', 'settle', 'verify']) assert.match(r.stderr, new RegExp(`^${phase} +done `, 'm'), r.stderr);
+  });
+
+  test('lww with one writer at a time loses nothing, and says what LWW dropped', async () => {
+    const json = join(dir, 'lww.json');
+    const r = await run(['bench', '--conflicts', 'lww', '--in-flight', '1', '--update-context', 'none', '--duration', '500ms', '--keys', '50', '--no-progress', '--json', json]);
+    assert.equal(r.code, 0, r.stderr);
+    const lw = JSON.parse(readFileSync(json, 'utf8')).consistency.lostWrites;
+    assert.ok(lw.superseded > 0, JSON.stringify(lw));
+    assert.equal(lw.lost, 0);
+    assert.equal(lw.droppedByLww, 0);
+    assert.match(r.stdout, /^note: dropped by LWW: 0 acknowledged writes/m);
   });
 
   test('sweep runs each configuration and prints them side by side', async () => {

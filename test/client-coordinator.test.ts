@@ -9,7 +9,7 @@ import {
 } from '../actors/coordinator/client-env.js';
 import { CLIENT_BASE, type Address, type Message, type PutRequest } from '../actors/protocol.js';
 import { hash32, keyId } from '../actors/hash.js';
-import { resolveConfig, type ClusterOptions } from '../runtime/config.js';
+import { resolveConfig, ringOf, type ClusterOptions } from '../runtime/config.js';
 
 function setUp(options: ClusterOptions, o: { read?: (node: number) => LocalRead; localReadLimit?: number } = {}) {
   const config = resolveConfig({ nodes: 5, replication: 3, ...options });
@@ -24,7 +24,7 @@ function setUp(options: ClusterOptions, o: { read?: (node: number) => LocalRead;
     observer: { completed: (op, ms) => void completed.push([op, ms]) },
     localReadLimit: o.localReadLimit ?? 1,
   };
-  const client = new ClientCoordinator(config, CLIENT_BASE, env);
+  const client = new ClientCoordinator(config, CLIENT_BASE, env, ringOf(config));
   const primaries = (key: string): readonly number[] => client.ring.preferenceList(hash32(keyId(key)));
   return { client, sent, completed, primaries, advance: (ms: number) => (nowMs += ms), now: () => nowMs };
 }

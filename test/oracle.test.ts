@@ -94,18 +94,51 @@ describe('stale reads: planted and not', () => {
 });
 
 describe('lost writes', () => {
-  test('lww with planted concurrent writes counts the ones lost', () => {
-    // a and b are concurrent blind writes (lww keeps b); c and d are concurrent too, both covering b (lww keeps d);
-    // e follows d with d's context. Lost: a and c. Not lost: b (covered by c and d), d (covered by e), e (final).
+  test('lww: every write absent from the final state is superseded by a later-begun write, or dropped beside a concurrent one', () => {
+    // a and b are concurrent blind writes; c and d are concurrent, both covering b; e began after all of them were
+    // acknowledged. Superseded: a, b, c, d (e began after each was acknowledged). Nothing lost.
     const h = [w('a', 0, 10), w('b', 1, 9), w('c', 20, 30, ['b']), w('d', 21, 29, ['b']), w('e', 40, 41, ['d'])];
     const out = analyze({ mode: 'lww', history: h, finalReads: finals({ k: ['e'] }) });
     assert.equal(out.lostWrites.acknowledged, 5);
-    assert.equal(out.lostWrites.lost, 2);
+    assert.equal(out.lostWrites.lost, 0);
+    assert.equal(out.lostWrites.superseded, 4);
+    assert.equal(out.lostWrites.droppedByLww, 0);
+    // the last two writes overlap: lww keeps one and silently drops the other
+    const racing = analyze({ mode: 'lww', history: [w('a', 0, 10), w('b', 1, 9)], finalReads: finals({ k: ['b'] }) });
+    assert.deepEqual([racing.lostWrites.lost, racing.lostWrites.superseded, racing.lostWrites.droppedByLww], [0, 0, 1]);
+  });
+
+  test('lww: two sequential blind writes lose nothing (the second supersedes the first)', () => {
+    const out = analyze({ mode: 'lww', history: [w('a', 0, 1), w('b', 2, 3)], finalReads: finals({ k: ['b'] }) });
+    assert.equal(out.lostWrites.lost, 0);
+    assert.equal(out.lostWrites.superseded, 1);
+    assert.equal(out.lostWrites.droppedByLww, 0);
+  });
+
+  test('lww: a write that began before the other was acknowledged does not supersede it', () => {
+    // b began (0.5) before a was acknowledged (1) and overlaps it: a is dropped in b's favour, not superseded
+    const out = analyze({ mode: 'lww', history: [w('a', 0, 1), w('b', 0.5, 2)], finalReads: finals({ k: ['b'] }) });
+    assert.deepEqual([out.lostWrites.lost, out.lostWrites.superseded, out.lostWrites.droppedByLww], [0, 0, 1]);
+  });
+
+  test('lww: the newest write missing with nothing after or beside it is lost', () => {
+    // b began after a was acknowledged, so lww must keep b; the final state holds a
+    const out = analyze({ mode: 'lww', history: [w('a', 0, 1), w('b', 2, 3)], finalReads: finals({ k: ['a'] }) });
+    assert.equal(out.lostWrites.lost, 1);
     assert.deepEqual(
       out.lostWrites.examples.map((x) => x.value),
-      ['a', 'c'],
+      ['b'],
     );
-    assert.equal(out.lostWrites.superseded, 2);
+    assert.equal(out.lostWrites.superseded, 0);
+    // a refused write never happened: it supersedes nothing
+    const refused = analyze({ mode: 'lww', history: [w('a', 0, 1), w('b', 2, 3, [], 'refused')], finalReads: finals({ k: [] }) });
+    assert.equal(refused.lostWrites.lost, 1);
+  });
+
+  test('siblings: a later blind write does not supersede (it makes a sibling): still lost when absent', () => {
+    const out = analyze({ mode: 'siblings', history: [w('a', 0, 1), w('b', 2, 3)], finalReads: finals({ k: ['b'] }) });
+    assert.equal(out.lostWrites.lost, 1);
+    assert.equal(out.lostWrites.droppedByLww, 0);
   });
 
   test('siblings with merged contexts loses none', () => {
@@ -116,9 +149,9 @@ describe('lost writes', () => {
     assert.equal(out.staleReads, 0);
   });
 
-  test('a write that vanished with nothing covering it is lost, whatever the mode', () => {
+  test('a write that vanished with nothing covering it or beside it is lost, whatever the mode', () => {
     for (const mode of ['siblings', 'lww'] as const) {
-      const out = analyze({ mode, history: [w('a', 0, 1), w('b', 0.5, 2)], finalReads: finals({ k: ['b'] }) });
+      const out = analyze({ mode, history: [w('a', 0, 1), w('b', 2, 3, ['a'], 'ok', 'k2')], finalReads: finals({ k: [], k2: ['b'] }) });
       assert.equal(out.lostWrites.lost, 1, mode);
     }
   });
@@ -260,7 +293,9 @@ test('property: counts stay within bounds on arbitrary histories', () => {
       const out = analyze({ mode, history: buildArbitrary(steps), finalReads: new Map([['k1', []], ['k2', []]]) });
       assert.ok(out.staleReads <= out.judgedReads && out.judgedReads <= out.reads);
       assert.equal(out.tVisibility.reduce((a, b) => a + b.reads, 0), out.judgedReads);
-      assert.ok(out.lostWrites.lost + out.lostWrites.superseded + out.lostWrites.unverified <= out.lostWrites.acknowledged);
+      const lw = out.lostWrites;
+      assert.ok(lw.lost + lw.superseded + lw.droppedByLww + lw.unverified <= lw.acknowledged);
+      if (mode === 'siblings') assert.equal(lw.droppedByLww, 0);
       assert.ok(out.staleRate >= 0 && out.staleRate <= 1);
     }),
     fcParams(200),

@@ -1,19 +1,14 @@
-// Reports and their inputs: the Prometheus exposition, the terminal tables, the HTML page (opened in headless
-// Chromium where it is installed), the metrics server, fault schedules and workloads.
+// Reports and their inputs: the Prometheus exposition, the terminal tables, the metrics server, fault schedules and
+// workloads. The HTML pages are tested in test/report-html.test.ts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { FaultDriver, checkFaults, checkSupported, parseFault, type FaultApi } from '../bench/faults.js';
 import { startMetricsServer } from '../bench/metrics-server.js';
-import { benchHtml, benchTable, sweepHtml, sweepTable } from '../bench/report.js';
+import { benchTable, sweepTable } from '../bench/report.js';
 import { runBench, type BenchReport, type BenchSpec } from '../bench/run.js';
-import { prng } from '../bench/quick.js';
+import { Prng } from '../runtime/index.js';
 import { PRESETS, Workload, Zipfian, parseMix, type WorkloadSpec } from '../bench/workloads.js';
-import { metricsText } from '../runtime/metrics.js';
 import type { ClusterMetrics } from '../runtime/api.js';
 import { fcParams } from './helpers/fc.js';
 import { FakeStore, VirtualClock } from './helpers/harness-fake.js';
@@ -54,42 +49,7 @@ async function fakeReport(label: string, staleProbability: number, overrides: Pa
 
 // ------------------------------------------------------------------------------------------------ metrics
 
-describe('metricsText', () => {
-  const text = metricsText(metricsFixture());
-  const samples = text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
-
-  test('every sample line is name{labels} value', () => {
-    for (const l of samples) assert.match(l, /^[a-z_][a-z0-9_]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [-+0-9.eEInfNa]+$/, l);
-  });
-
-  test('families have HELP and TYPE once, before their samples', () => {
-    const names = new Set(samples.map((l) => l.split(/[{ ]/)[0]));
-    for (const n of names) {
-      const help = text.indexOf(`# HELP ${n} `);
-      const type = text.indexOf(`# TYPE ${n} `);
-      assert.ok(help >= 0 && type > help && text.indexOf(`\n${n}`) > type, n);
-      assert.equal(text.split(`# TYPE ${n} `).length, 2, `${n} typed once`);
-    }
-  });
-
-  test('the figures operators watch are there, per node', () => {
-    assert.match(text, /^leaderless_node_up\{node="1",status="down"\} 0$/m);
-    assert.match(text, /^leaderless_replica_repairs_total\{node="0"\} 1$/m);
-    assert.match(text, /^leaderless_replica_puts_total\{node="1"\} 10$/m);
-    assert.match(text, /^# TYPE leaderless_replica_puts_total counter$/m);
-    assert.match(text, /^leaderless_replica_hints_queued\{node="0"\} 3$/m);
-    assert.match(text, /^# TYPE leaderless_replica_hints_queued gauge$/m);
-    assert.match(text, /^leaderless_replica_mailbox_depth\{node="1"\} 1$/m);
-    assert.match(text, /^leaderless_client_siblings_returned_total 1$/m);
-    assert.match(text, /^leaderless_quorum_success_ratio 0.9$/m);
-  });
-
-  test('label values are escaped', () => {
-    const m = metricsFixture();
-    (m.nodes[0] as { status: string }).status = 'we"ird\\\n';
-    assert.match(metricsText(m), /status="we\\"ird\\\\\\n"/);
-  });
-});
+// metricsText and the exposition's families: test/metrics.test.ts
 
 describe('metrics server', () => {
   test('serves /metrics from the current cluster, 503 without one, 404 for /health when absent', async () => {
@@ -151,7 +111,7 @@ describe('fault specs', () => {
   });
 
   test('a fault the cluster cannot inject yet fails with one clear line', () => {
-    const api = { partition() {}, heal() {}, kill() {} } as FaultApi;
+    const api: FaultApi = { partition() {}, heal() {}, kill: async () => {} };
     assert.throws(() => checkSupported(api, [parseFault('pause:1@1s')]), /does not support pause faults yet \(it has no faults.pause\)/);
     checkSupported(api, [parseFault('partition:0/1@1s')]);
   });
@@ -162,11 +122,11 @@ describe('fault specs', () => {
     const api: FaultApi = {
       partition: (g) => void calls.push(`${now} partition ${JSON.stringify(g)}`),
       heal: () => void calls.push(`${now} heal`),
-      kill: (n) => void calls.push(`${now} kill ${n}`),
-      pause: (n) => void calls.push(`${now} pause ${n}`),
-      resume: (n) => void calls.push(`${now} resume ${n}`),
+      kill: async (n) => void calls.push(`${now} kill ${n}`),
+      pause: async (n) => void calls.push(`${now} pause ${n}`),
+      resume: async (n) => void calls.push(`${now} resume ${n}`),
       delay: (o) => void calls.push(`${now} delay ${o.from}>${o.to} ${o.ms}`),
-      clear: () => void calls.push(`${now} clear`),
+      clear: async () => void calls.push(`${now} clear`),
     };
     const clock = { nowMs: () => now, sleepMs: async (ms: number) => void (now += ms) };
     const specs = ['partition:0/1,2@2s-4s', 'kill:2@3s', 'delay:*:10ms@1s-5s', 'pause:1@4s'].map(parseFault);
@@ -235,7 +195,8 @@ describe('workloads', () => {
   test('zipfian: rank 0 is the most popular and ranks stay in range (theta 0.99)', () => {
     const z = new Zipfian(1000);
     const counts = new Array<number>(1000).fill(0);
-    const rand = prng(11);
+    const rng = new Prng(11);
+    const rand = (): number => rng.float();
     for (let i = 0; i < 50_000; i++) counts[z.next(rand())]++;
     assert.equal(counts.indexOf(Math.max(...counts)), 0);
     assert.ok(counts[0] > 1.5 * counts[1] && counts[1] > counts[10] && counts[10] > counts[500]);
@@ -276,33 +237,5 @@ describe('reports', () => {
     assert.match(lines[lines.length - 2], /^R=1 W=1 /);
     assert.match(lines[lines.length - 1], /^R=2 W=2 .* 0\.00% /);
   });
-
-  test('the HTML is standalone: no external resources, the charts inline', async () => {
-    const r = await fakeReport('x', 0.1, { faults: [parseFault('partition:0/1,2@10ms-20ms'), parseFault('kill:1@30ms')] });
-    const html = benchHtml(r);
-    assert.doesNotMatch(html, /(src|href)="?https?:/);
-    for (const name of ['latency', 'throughput', 't-visibility']) assert.ok(html.includes(`data-chart="${name}"`), name);
-    assert.ok(html.includes('class="fault"'), 'fault markers drawn');
-    assert.ok(sweepHtml([r, r]).includes('data-chart="latency-vs-staleness"'));
-  });
-
-  const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser', process.env.CHROMIUM].find((c) => c !== undefined && c !== '' && existsSync(c));
-  test('the HTML renders its charts in headless Chromium', { skip: chromium === undefined ? 'no Chromium here (apt-get install -y chromium to run it)' : false, timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'leaderless-report-'));
-    try {
-      const r = await fakeReport('x', 0.1, { faults: [parseFault('partition:0/1,2@10ms-20ms')] });
-      const bench = join(dir, 'bench.html');
-      const sweep = join(dir, 'sweep.html');
-      writeFileSync(bench, benchHtml(r));
-      writeFileSync(sweep, sweepHtml([r, await fakeReport('y', 0.3)]));
-      for (const [file, expect] of [[bench, 'latency,throughput,t-visibility'], [sweep, 'latency-vs-staleness,t-visibility']]) {
-        const out = spawnSync(process.execPath, ['scripts/check-report.mjs', file, '--expect', expect], { encoding: 'utf8', timeout: 90_000 });
-        assert.equal(out.status, 0, out.stderr);
-        const charts = JSON.parse(out.stdout) as Array<{ chart: string; marks: number; drawn: number; width: number }>;
-        for (const c of charts) assert.ok(c.marks > 0 && c.drawn === c.marks && c.width > 0, JSON.stringify(c));
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  // the HTML pages: test/report-html.test.ts
 });

@@ -17,7 +17,6 @@ import type { ReadRepairMode } from './get.js';
 /** The part of the cluster's resolved configuration the client coordinator reads (ResolvedConfig satisfies it). */
 export interface ClientConfig {
   readonly nodes: readonly NodeSpec[];
-  readonly vnodes: number;
   readonly replication: Record<string, number>;
   readonly localDc: string;
   readonly read: Level;

@@ -12,7 +12,7 @@ import type { Key } from '../hash.js';
 import { LinkDetector } from '../link-detector.js';
 import type { Address, Message, PutRequest, Send } from '../protocol.js';
 import { newPutCore, putOutcome, putStatus, type Requirement } from '../quorum/index.js';
-import { Ring, type Placement } from '../ring.js';
+import type { Placement, Ring } from '../ring.js';
 import type { Value } from '../types.js';
 import type { VersionVector } from '../versioning/dvv.js';
 import {
@@ -32,7 +32,6 @@ interface PendingGet {
 }
 
 export class ClientCoordinator {
-  readonly ring: Ring;
   readonly counters: ClientCounters = newClientCounters();
   private readonly gets = new Map<number, PendingGet>();
   private readonly writes: Writes;
@@ -48,9 +47,9 @@ export class ClientCoordinator {
     readonly config: ClientConfig,
     readonly address: Address,
     private readonly env: ClientEnv,
-    ring?: Ring,
+    /** the placement ring of config's nodes (the runtime builds it once, runtime/config.ts ringOf) */
+    readonly ring: Ring,
   ) {
-    this.ring = ring ?? new Ring({ nodes: config.nodes.slice(), vnodes: config.vnodes, replication: config.replication });
     this.requirements = new Requirements(config, config.read, config.write);
     this.links = new LinkDetector(config.links);
     this.placer = new Placer(this.ring, env.view, config.sloppy);

@@ -13,4 +13,4 @@ export type {
   PutOptions,
   PutResult,
 } from '../../actors/coordinator/results.js';
-export type { LatencySummary } from './latency.js';
+export type { LatencySummary } from '../latency.js';

@@ -3,7 +3,7 @@
 
 import { InvalidArgumentError, show } from '../../actors/errors.js';
 import type { ClientCounters, LatencySummary } from './client-core.js';
-import type { ClusterMetrics, HealthOptions, HealthReport, NodeMetrics, RepairResult } from '../api.js';
+import type { AeStats, ClusterMetrics, HealthOptions, HealthReport, NodeMetrics, RepairResult } from '../api.js';
 
 const HEALTH_KEYS = new Set(['maxRepairAgeMs', 'maxHintQueueKeys', 'maxMailboxFill']);
 
@@ -132,4 +132,14 @@ export function checkRepairTimeout(ms: unknown): number {
     throw new InvalidArgumentError(`repair takes a timeout in ms from 1 to 3600000; got ${show(ms)}`);
   }
   return ms;
+}
+
+/** Stats of a node that never reported (down since the start). */
+export function emptyAeStats(): AeStats {
+  return {
+    exchangesStarted: 0, exchangesCompleted: 0, exchangesFailed: 0, exchangesSkipped: 0, exchangesServed: 0, nodesCompared: 0,
+    segmentsCompared: 0, segmentsExchanged: 0, keysSent: 0, keysRepaired: 0, bytesMoved: 0, tombstonesConfirmed: 0,
+    tombstonesReaped: 0, reapsDeferred: 0, segmentsRehashed: 0, foreignKeys: 0, lastRepairMs: null, inFlight: 0, rebuilding: false, rebuilds: 0,
+    lastRebuild: null, tombstones: 0, confirmedTombstones: 0, ranges: 0,
+  };
 }

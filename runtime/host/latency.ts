@@ -1,17 +1,12 @@
-// Latency of a client's completed operations, kept in HDR histograms (microseconds): what operators watch as read
+// The latency of a client's completed operations, kept in HDR histograms (microseconds): what operators watch as read
 // latency p99. The client coordinator in actors/ reports each completed operation to an OperationObserver; this is
-// the runtime's observer, the same in both runtimes.
+// the runtime's observer, the same in both runtimes. Reading the histograms out is runtime/latency.ts.
 
 import * as hdr from 'hdr-histogram-js';
 import type { OperationObserver } from '../../actors/coordinator/client-env.js';
+import { summarizeLatency, type LatencySummary } from '../latency.js';
 
-/** Latency percentiles of one kind of operation on this client, in microseconds (0 when none yet). */
-export interface LatencySummary {
-  count: number;
-  p50Us: number;
-  p99Us: number;
-  maxUs: number;
-}
+export type { LatencySummary };
 
 const MAX_US = 3_600_000_000;
 
@@ -23,16 +18,12 @@ export class LatencyRecorder implements OperationObserver {
     (op === 'read' ? this.read : this.write).recordValue(Math.max(1, Math.min(MAX_US, Math.round(latencyMs * 1000))));
   }
 
+  /** Percentiles clamped to [min, max], and the buckets for Prometheus. */
   summary(): { read: LatencySummary; write: LatencySummary } {
-    return { read: summarize(this.read), write: summarize(this.write) };
+    return { read: summarizeLatency(this.read), write: summarizeLatency(this.write) };
   }
 }
 
 function histogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: MAX_US, numberOfSignificantValueDigits: 2 });
-}
-
-function summarize(h: hdr.Histogram): LatencySummary {
-  if (h.totalCount === 0) return { count: 0, p50Us: 0, p99Us: 0, maxUs: 0 };
-  return { count: h.totalCount, p50Us: h.getValueAtPercentile(50), p99Us: h.getValueAtPercentile(99), maxUs: h.maxValue };
 }

@@ -14,13 +14,14 @@
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
 import { RestartPolicy } from '../../actors/supervision.js';
+import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
-import { Ring } from '../../actors/ring.js';
-import { checkOptionsObject, resolveConfig, type ClusterOptions } from '../config.js';
+import type { Ring } from '../../actors/ring.js';
+import { checkOptionsObject, resolveConfig, ringOf, type ClusterOptions } from '../config.js';
 import type { NetworkCounters, NetworkOptions } from './network.js';
 import { checkDistribution } from './prng.js';
 import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
-import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
+import { addRound, checkRepairTimeout, clusterMetrics, emptyAeStats, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { checkEvent, checkListener, checkWaitTimeout, waitForEvent } from '../host/events.js';
 import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
 import { metricsText } from '../metrics.js';
@@ -69,6 +70,8 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
   private readonly restartCounts: number[];
   /** nodes killed with stayDown or given up on: the supervisor does not restart them */
   private readonly heldDown = new Set<number>();
+  /** tombstones reaped when the previous repair() returned: what the next round reports is counted from here */
+  private reapedAtLastRepair = 0;
 
   private constructor(
     world: SimWorld,
@@ -98,7 +101,7 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
       throw new InvalidConfigError('localReads must be true or false');
     }
     const world = new SimWorld(config, { ...options, seed });
-    const ring = new Ring({ nodes: config.nodes, vnodes: config.vnodes, replication: config.replication });
+    const ring = ringOf(config);
     return new SimCluster(world, ring, options.localReads ?? false);
   }
 
@@ -112,6 +115,11 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
       throw new InvalidArgumentError(`a simulated cluster has at most ${MAX_CLIENTS} clients (MAX_CLIENTS)`);
     }
     return new SimClient(this.world, this.ring, CLIENT_BASE + this.nextClient++, near, this.localReadsDefault);
+  }
+
+  /** The key's N primary replicas, in preference order (the first coordinates its writes). */
+  replicasOf(key: Key): number[] {
+    return [...this.ring.preferenceList(hash32(this.checkKey(key)))];
   }
 
   /** Hex digest of every event processed so far: equal for equal seeds and code, byte for byte. */
@@ -156,7 +164,6 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
     const startMs = this.world.nowMs;
     const total = emptyRepairResult();
     const reaped = (): number => this.world.nodes.reduce((a, n) => a + (n.replica?.antiEntropy?.counters.tombstonesReaped ?? 0), 0);
-    const reapedBefore = reaped();
     const ranges = new Set<string>();
     for (const n of this.world.nodes) {
       const id = this.world.startRepair(n.node);
@@ -174,7 +181,9 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
       else addRound(total, r, ranges);
     }
     total.ranges = ranges.size;
-    total.tombstonesReaped = reaped() - reapedBefore;
+    // reaps run on ticks a grace period after a round confirmed them: count those since the previous round returned
+    total.tombstonesReaped = Math.max(0, reaped() - this.reapedAtLastRepair);
+    this.reapedAtLastRepair = reaped();
     total.durationMs = this.world.nowMs - startMs;
     return total;
   }
@@ -372,7 +381,7 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
       batchesOut: n.messagesOut,
       store: { keys: store.keys, liveBytes: store.liveBytes, arenaBytes: store.arenaBytes, compactions: store.compactions },
       ae: {
-        ...(ae?.counters ?? emptyAeCounters()),
+        ...(ae?.counters ?? emptyAeStats()),
         lastRepairMs: ae?.lastRepairMs() ?? null, inFlight: ae?.inFlight ?? 0, rebuilding: false, rebuilds: 0, lastRebuild: null,
         tombstones: t.tracked, confirmedTombstones: t.confirmed, ranges: ae?.rangeIds().length ?? 0,
       },
@@ -405,13 +414,4 @@ function checkWait(ms: unknown, what: string): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_WAIT_MS) {
     throw new InvalidArgumentError(`${what} takes a number of virtual ms from 0 to ${MAX_WAIT_MS}; got ${show(ms)}`);
   }
-}
-
-function emptyAeCounters(): NodeMetrics['ae'] {
-  return {
-    exchangesStarted: 0, exchangesCompleted: 0, exchangesFailed: 0, exchangesSkipped: 0, exchangesServed: 0, nodesCompared: 0,
-    segmentsCompared: 0, segmentsExchanged: 0, keysSent: 0, keysRepaired: 0, bytesMoved: 0, tombstonesConfirmed: 0,
-    tombstonesReaped: 0, reapsDeferred: 0, segmentsRehashed: 0, foreignKeys: 0, lastRepairMs: null, inFlight: 0, rebuilding: false,
-    rebuilds: 0, lastRebuild: null, tombstones: 0, confirmedTombstones: 0, ranges: 0,
-  };
 }

@@ -22,9 +22,9 @@ import { StoppedError } from '../../actors/errors.js';
 import { hash32 } from '../../actors/hash.js';
 import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
 import { Replica } from '../../actors/replica/index.js';
-import { Ring } from '../../actors/ring.js';
+import type { Ring } from '../../actors/ring.js';
 import { rangesOf, type RoundResult } from '../../actors/anti-entropy/index.js';
-import { hintStoreSize, type ResolvedConfig } from '../config.js';
+import { hintStoreSize, ringOf, type ResolvedConfig } from '../config.js';
 import { MapStore } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SimNode } from './sim-node.js';
@@ -424,7 +424,7 @@ export class SimWorld {
 
   /** The placement ring anti-entropy uses to know which range a key belongs to. */
   private get ring(): Ring {
-    return (this.ringCache ??= new Ring({ nodes: this.config.nodes, vnodes: this.config.vnodes, replication: this.config.replication }));
+    return (this.ringCache ??= ringOf(this.config));
   }
   private ringCache: Ring | undefined;
 

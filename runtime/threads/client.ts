@@ -20,7 +20,7 @@ import {
 } from '../../actors/coordinator/results.js';
 import type { Value } from '../../actors/types.js';
 import { LatencyRecorder, type LatencySummary } from '../host/latency.js';
-import type { ResolvedConfig } from '../config.js';
+import { ringOf, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { BUSY, SharedStore, type StoreBuffers } from '../host/store.js';
@@ -120,7 +120,7 @@ export class ClusterClient {
       observer: this.latencies,
       localReadLimit: mode === 'quorum' ? Number.MAX_SAFE_INTEGER : mode === 'one' ? 1 : 0,
     };
-    this.coordinator = new ClientCoordinator(this.config, this.address, env);
+    this.coordinator = new ClientCoordinator(this.config, this.address, env, ringOf(this.config));
     for (const [node, port, incarnation] of handle.ports) this.replacePort(node, port, incarnation);
     if (handle.control !== undefined) {
       // the owning thread tells an attached client about replicas restarted on new ports

@@ -16,8 +16,7 @@ import type { AeStats, RebuildStats } from '../api.js';
 import { InvalidConfigError } from '../../actors/errors.js';
 import type { Send, StoredClock } from '../../actors/protocol.js';
 import type { Replica } from '../../actors/replica/index.js';
-import { Ring } from '../../actors/ring.js';
-import type { AntiEntropyOptions, ResolvedConfig } from '../config.js';
+import { ringOf, type AntiEntropyOptions, type ResolvedConfig } from '../config.js';
 import { computeHashBatch, type HashTask } from './hash-worker.js';
 import type { SharedStore, StoreBuffers } from '../host/store.js';
 
@@ -157,7 +156,7 @@ export interface AeDriverHost {
 
 /** What the Replica needs to run anti-entropy over the cluster's ring. */
 export function antiEntropyFor(config: ResolvedConfig): { ranges: number[][]; placement: (h: number) => readonly number[]; config: AntiEntropyOptions } {
-  const ring = new Ring({ nodes: config.nodes, vnodes: config.vnodes, replication: config.replication });
+  const ring = ringOf(config);
   return { ranges: rangesOf(ring), placement: (h) => ring.preferenceList(h), config: config.antiEntropy };
 }
 
@@ -244,12 +243,3 @@ export class AeDriver {
   }
 }
 
-/** Stats of a node that never reported (down since the start). */
-export function emptyAeStats(): AeStats {
-  return {
-    exchangesStarted: 0, exchangesCompleted: 0, exchangesFailed: 0, exchangesSkipped: 0, exchangesServed: 0, nodesCompared: 0,
-    segmentsCompared: 0, segmentsExchanged: 0, keysSent: 0, keysRepaired: 0, bytesMoved: 0, tombstonesConfirmed: 0,
-    tombstonesReaped: 0, reapsDeferred: 0, segmentsRehashed: 0, foreignKeys: 0, lastRepairMs: null, inFlight: 0, rebuilding: false, rebuilds: 0,
-    lastRebuild: null, tombstones: 0, confirmedTombstones: 0, ranges: 0,
-  };
-}

@@ -10,8 +10,7 @@
 // With one operation in flight the oracle must find exactly these numbers.
 import type { FaultApi } from '../../bench/faults.js';
 import type { BenchCluster } from '../../bench/run.js';
-import { prng } from '../../bench/quick.js';
-import type { GetResult, PutResult } from '../../runtime/threads/client.js';
+import { Prng, type GetResult, type PutResult } from '../../runtime/index.js';
 
 export class VirtualClock {
   t = 0;
@@ -45,13 +44,14 @@ export class FakeStore implements BenchCluster {
   stopped = false;
 
   constructor(private readonly o: FakeOptions = {}) {
-    this.rand = prng(o.seed ?? 1);
+    const rng = new Prng(o.seed ?? 1);
+    this.rand = () => rng.float();
   }
 
   readonly faults: FaultApi = {
     partition: (groups) => void this.faultCalls.push(`partition ${JSON.stringify(groups)}`),
     heal: () => void this.faultCalls.push('heal'),
-    kill: (node) => void this.faultCalls.push(`kill ${node}`),
+    kill: async (node) => void this.faultCalls.push(`kill ${node}`),
   };
 
   async get(key: string, options?: { consistency?: unknown }): Promise<GetResult> {

@@ -1,14 +1,14 @@
 // Micro-benchmarks of the protocol's hot pieces (tinybench): ring lookup, key hashing, DVV update and sync, clock
-// encoding, and the wire codec's batch encode/decode. The store has its own (bench/micro-store.ts).
+// encoding, and the wire codec's batch encode/decode. The store has its own (bench/micro/micro-store.ts).
 //
-// Run: npm run bench:micro  (both files), or node dist/bench/micro.js [--time-ms 500]
+// Run: npm run bench:micro  (both files), or node dist/bench/micro/micro.js [--time-ms 500]
 import { Bench } from 'tinybench';
-import { hash32, isWellFormed, keyId, utf8Length, wellFormedUtf8Length } from '../actors/hash.js';
-import { Ring } from '../actors/ring.js';
-import type { Stamped } from '../actors/types.js';
-import { join, newClock, newWithContext, sync, updateWith, type Clock } from '../actors/versioning/dvv.js';
-import { decodeClock, encodeClock } from '../actors/versioning/codec.js';
-import { stampedEqual } from '../actors/versioning/lww.js';
+import { hash32, isWellFormed, keyId, utf8Length, wellFormedUtf8Length } from '../../actors/hash.js';
+import { Ring } from '../../actors/ring.js';
+import type { Stamped } from '../../actors/types.js';
+import { join, newClock, newWithContext, sync, updateWith, type Clock } from '../../actors/versioning/dvv.js';
+import { decodeClock, encodeClock } from '../../actors/versioning/codec.js';
+import { stampedEqual } from '../../actors/versioning/lww.js';
 
 const BATCH = 1000;
 const timeMs = Number(process.argv[process.argv.indexOf('--time-ms') + 1]) || 500;

@@ -1,7 +1,7 @@
 // Micro-benchmark of the per-replica store: get and set on 10k keys with 100-byte values, SharedStore (reader side,
 // writer side, and the values-only fast path) against sharedmap, a plain Map, lru-cache and MapStore.
 //
-// Run: npx tsc -p tsconfig.json && node dist/bench/micro-store.js [--time-ms 500]
+// Run: npx tsc -p tsconfig.json && node dist/bench/micro/micro-store.js [--time-ms 500]
 // Each tinybench iteration does BATCH operations (a single get is far below the timer's resolution), so
 // ops/s = BATCH / mean iteration time. Keys are visited in a fixed pseudo-random order (the same every run).
 // Not like for like: SharedStore stores and returns a whole Clock<Stamped> (value, timestamp, replica, DVV entry)
@@ -10,9 +10,9 @@
 import { Bench } from 'tinybench';
 import { LRUCache } from 'lru-cache';
 import sharedmap from 'sharedmap';
-import { MapStore, SharedStore } from '../runtime/host/store.js';
-import type { Stamped } from '../actors/types.js';
-import type { Clock } from '../actors/versioning/dvv.js';
+import { MapStore, SharedStore } from '../../runtime/host/store.js';
+import type { Stamped } from '../../actors/types.js';
+import type { Clock } from '../../actors/versioning/dvv.js';
 
 // sharedmap is a UMD module whose module.exports is the class; its typings declare a named export instead.
 const SharedMap = sharedmap as unknown as typeof sharedmap.SharedMap;

@@ -10,14 +10,14 @@
 //   encode / decode alone, to see where the wire time goes.
 // Times are per message (batch mean / 256), in microseconds; ratios are clone / wire (above 1: the codec wins).
 //
-// Run: npx tsc -p tsconfig.json && node dist/bench/micro-wire.js [timeMs per task, default 1000]
+// Run: npx tsc -p tsconfig.json && node dist/bench/micro/micro-wire.js [timeMs per task, default 1000]
 
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
 import { Bench, type Task } from 'tinybench';
-import type { Message, PutRequest, Replicate } from '../actors/protocol.js';
-import type { Placement } from '../actors/ring.js';
-import { WireCodec } from '../runtime/threads/wire.js';
+import type { Message, PutRequest, Replicate } from '../../actors/protocol.js';
+import type { Placement } from '../../actors/ring.js';
+import { WireCodec } from '../../runtime/threads/wire.js';
 
 const BATCH = 256;
 const VALUE_BYTES = 100;

@@ -13,15 +13,15 @@
 //
 // Usage: node dist/bench/repair.js [--keys 1000000] [--diff 100] [--threads 2] [--segments 65536] [--naive 200000]
 
-import { DEFAULT_ANTI_ENTROPY, rangesOf, versionDigest, type RoundResult } from '../actors/anti-entropy/index.js';
-import { hash32 } from '../actors/hash.js';
-import { defaultSegmentHasher, MerkleTree, segmentOf } from '../actors/merkle.js';
-import type { Send, StoredClock } from '../actors/protocol.js';
-import { Replica } from '../actors/replica/index.js';
-import { Ring } from '../actors/ring.js';
-import { encodedClockSize } from '../actors/versioning/codec.js';
-import { HashPool, inThreadHasher, poolHasher, rebuildTrees } from '../runtime/threads/hash-pool.js';
-import { SharedStore } from '../runtime/host/store.js';
+import { DEFAULT_ANTI_ENTROPY, rangesOf, versionDigest, type RoundResult } from '../../actors/anti-entropy/index.js';
+import { hash32 } from '../../actors/hash.js';
+import { defaultSegmentHasher, MerkleTree, segmentOf } from '../../actors/merkle.js';
+import type { Send, StoredClock } from '../../actors/protocol.js';
+import { Replica } from '../../actors/replica/index.js';
+import { Ring } from '../../actors/ring.js';
+import { encodedClockSize } from '../../actors/versioning/codec.js';
+import { HashPool, inThreadHasher, poolHasher, rebuildTrees } from '../../runtime/threads/hash-pool.js';
+import { SharedStore } from '../../runtime/host/store.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

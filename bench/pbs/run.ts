@@ -1,0 +1,125 @@
+// A PBS run: every (profile, R/W) cell measured on the simulator and computed by the models.
+import { InvalidArgumentError, hash32 } from '../../runtime/index.js';
+import { pConsistentClosedForm } from './closed-form.js';
+import { cellText, headerText, profileText, summaryText } from './format.js';
+import { pAt, tFor, warsThresholds } from './model.js';
+import { checkPbsOptions, type PbsOptions } from './options.js';
+import { PBS_N, PBS_PROFILES, PBS_TARGET_P, type PbsProfile, type PbsProfileName, type RwConfig } from './profiles.js';
+import { measureSim, type SimMeasurement } from './simulation.js';
+
+export interface PbsCell {
+  profile: PbsProfileName;
+  r: number;
+  w: number;
+  /** the seed of this cell's cluster and models, derived from the run's seed, the profile and R/W */
+  seed: number;
+  tMs: number[];
+  /** P(consistent) per t: the simulated cluster, WARS with the coordinator a replica, plain WARS */
+  measured: number[];
+  warsLocal: number[];
+  wars: number[];
+  /** 1 - C(N-W, R) / C(N, R), every t */
+  closedForm: number;
+  /** the t (ms) at which P reaches PBS_TARGET_P; measured: interpolated on the grid, null if the grid never does */
+  tVisibilityMs: { measured: number | null; measuredBracketMs: [number, number] | null; warsLocal: number; wars: number };
+  sim: SimMeasurement;
+}
+
+export interface PbsReport {
+  n: number;
+  seed: number;
+  trials: number;
+  modelTrials: number;
+  targetP: number;
+  cells: PbsCell[];
+  /** the simulation's throughput: puts plus gets (and simulator events) per second of wall time */
+  sim: { ops: number; events: number; wallMs: number; opsPerSec: number; eventsPerSec: number };
+  modelWallMs: number;
+  notes: string[];
+}
+
+export const PBS_NOTES: readonly string[] = [
+  'measured = the simulated cluster running the real protocol (actors/), one fresh key per trial, reads at commit + t.',
+  'WARS = the paper\'s model: a coordinator apart from the N replicas, commit at the W-th fastest W_i + A_i.',
+  'WARS-local = WARS with our protocol\'s difference: the coordinator is one of the N replicas and applies the write ' +
+    'locally at once (W_c = A_c = 0). Measured follows WARS-local, not WARS. Two effects: one replica always holds the ' +
+    'write at commit (raises P for W >= 2), and its own ack is instant, so a W = 1 write commits before any other ' +
+    'replica can have it, where plain WARS waits a round trip during which the write spreads (lowers P at small t ' +
+    'for W = 1, sharply for R = 2, W = 1).',
+  'closed form = 1 - C(N-W, R) / C(N, R), the k=1 staleness bound: it ignores propagation, so it holds at every t.',
+  'wan: 3 datacenters of one replica, +75 ms one way across datacenters; the writer sits beside the key\'s coordinator, ' +
+    'each read beside a replica drawn at random (the models draw both operations\' local replica at random).',
+  't for 99.9%: exact quantiles for the models; for measured, linear between the two grid points around the crossing, ' +
+    'with about trials/1000 stale reads left at that t (noisy below ~10^4 trials; raise --trials).',
+];
+
+/** Runs every (profile, R/W) cell, printing as it goes (a table, or the report as JSON at the end). */
+export async function runPbs(options: PbsOptions, out: NodeJS.WritableStream): Promise<PbsReport> {
+  const o = checkPbsOptions(options);
+  const report: PbsReport = {
+    n: PBS_N, seed: o.seed, trials: o.trials, modelTrials: o.modelTrials, targetP: PBS_TARGET_P, cells: [],
+    sim: { ops: 0, events: 0, wallMs: 0, opsPerSec: 0, eventsPerSec: 0 }, modelWallMs: 0, notes: [...PBS_NOTES],
+  };
+  const table = o.format === 'table';
+  if (table) out.write(headerText(o));
+  for (const name of o.profiles) {
+    const profile = PBS_PROFILES[name];
+    if (table) out.write(profileText(profile));
+    for (const rw of o.configs) {
+      const cell = await runCell(profile, rw, o, report);
+      report.cells.push(cell);
+      if (table) out.write(cellText(cell));
+    }
+  }
+  const s = report.sim;
+  s.opsPerSec = s.wallMs > 0 ? (s.ops / s.wallMs) * 1000 : 0;
+  s.eventsPerSec = s.wallMs > 0 ? (s.events / s.wallMs) * 1000 : 0;
+  out.write(table ? summaryText(report) : `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+async function runCell(profile: PbsProfile, rw: RwConfig, o: PbsOptions, report: PbsReport): Promise<PbsCell> {
+  const seed = hash32(`pbs/${profile.name}/${rw.r}/${rw.w}`, o.seed);
+  const tMs = o.tMs ?? [...profile.tGridMs];
+  const sim = await measureSim(profile, { ...rw, trials: o.trials, seed, tMs });
+  const t0 = performance.now();
+  const model = { n: PBS_N, ...rw, trials: o.modelTrials, seed };
+  // The same seed for both models: common random numbers, so their difference is the coordinator, not noise.
+  const local = warsThresholds(profile, { ...model, localCoordinator: true });
+  const plain = warsThresholds(profile, { ...model, localCoordinator: false });
+  report.modelWallMs += performance.now() - t0;
+  report.sim.ops += sim.ops;
+  report.sim.events += sim.events;
+  report.sim.wallMs += sim.wallMs;
+  const measured = sim.consistent.map((c) => c / sim.trials);
+  const crossing = gridCrossing(tMs, measured, PBS_TARGET_P);
+  return {
+    profile: profile.name, ...rw, seed, tMs, measured,
+    warsLocal: tMs.map((t) => pAt(local, t)),
+    wars: tMs.map((t) => pAt(plain, t)),
+    closedForm: pConsistentClosedForm(PBS_N, rw.r, rw.w),
+    tVisibilityMs: {
+      measured: crossing?.atMs ?? null,
+      measuredBracketMs: crossing?.bracketMs ?? null,
+      warsLocal: tFor(local, PBS_TARGET_P),
+      wars: tFor(plain, PBS_TARGET_P),
+    },
+    sim,
+  };
+}
+
+/** The first grid t where p reaches target, linear between it and the grid point before; undefined if none does. */
+export function gridCrossing(
+  tMs: readonly number[],
+  p: readonly number[],
+  target: number,
+): { atMs: number; bracketMs: [number, number] } | undefined {
+  if (tMs.length !== p.length) throw new InvalidArgumentError(`gridCrossing: ${tMs.length} t values but ${p.length} probabilities`);
+  for (let j = 0; j < tMs.length; j++) {
+    if (p[j] < target) continue;
+    if (j === 0) return { atMs: tMs[0], bracketMs: [tMs[0], tMs[0]] };
+    const [t0, t1, p0, p1] = [tMs[j - 1], tMs[j], p[j - 1], p[j]];
+    return { atMs: t0 + ((target - p0) / (p1 - p0)) * (t1 - t0), bracketMs: [t0, t1] };
+  }
+  return undefined;
+}
