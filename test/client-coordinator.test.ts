@@ -9,6 +9,8 @@ import {
 } from '../actors/coordinator/client-env.js';
 import { CLIENT_BASE, type Address, type Message, type PutRequest } from '../actors/protocol.js';
 import { hash32, keyId } from '../actors/hash.js';
+import type { Stamped } from '../actors/types.js';
+import { C } from './helpers/dvv.js';
 import { resolveConfig, ringOf, type ClusterOptions } from '../runtime/config.js';
 
 function setUp(options: ClusterOptions, o: { read?: (node: number) => LocalRead; localReadLimit?: number } = {}) {
@@ -44,6 +46,39 @@ describe('client coordinator: local reads', () => {
       assert.ok(sent.some((s) => s.msg.type === 'get'), `${why.ok ? '' : why.why}: the read is asked by message`);
     }
     assert.equal(client.counters.getsLocal, 1);
+    client.failAll();
+  });
+});
+
+describe('client coordinator: local quorum reads', () => {
+  const stamped = (v: string, ts: number): Stamped => ({ v, ts, by: '0' });
+
+  test('R=2 from stores: the clocks are reconciled, and the primary found behind is repaired by message', async () => {
+    const behind = C<Stamped>([['0', 1, [stamped('old', 1)]]]);
+    const ahead = C<Stamped>([['0', 2, [stamped('new', 2)]]]);
+    let p: readonly number[] = [];
+    const { client, sent, primaries } = setUp({ read: 2, sharedMemoryReads: 'quorum' }, {
+      read: (node) => localClock(node === p[0] ? ahead : node === p[1] ? behind : undefined),
+      localReadLimit: Number.MAX_SAFE_INTEGER,
+    });
+    p = primaries('k');
+    const r = await client.get('k');
+    assert.deepEqual(r.values.map((v) => v), ['new']);
+    assert.equal(client.counters.getsLocal, 1);
+    assert.deepEqual(sent.map((s) => [s.to, s.msg.type]), [[p[1], 'repair']], 'only the store behind is repaired');
+    assert.equal(client.counters.readRepairs, 1);
+  });
+
+  test('a level over several datacenters is not read locally', async () => {
+    const { client, sent } = setUp(
+      { datacenters: [{ name: 'dc1', nodes: 3 }, { name: 'dc2', nodes: 3 }], replication: { dc1: 2, dc2: 2 }, localDc: 'dc2', nodes: undefined },
+      { read: () => localClock(undefined), localReadLimit: Number.MAX_SAFE_INTEGER },
+    );
+    void client.get('k', { consistency: 'LOCAL_ONE' });
+    assert.equal(client.counters.getsLocal, 1, 'LOCAL_ONE in the local datacenter is read from the store');
+    void client.get('k', { consistency: 'EACH_QUORUM' }).catch(() => undefined);
+    assert.equal(client.counters.getsLocal, 1, 'EACH_QUORUM is not');
+    assert.ok(sent.some((s) => s.msg.type === 'get'));
     client.failAll();
   });
 });

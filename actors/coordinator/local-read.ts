@@ -34,28 +34,50 @@ export class LocalReads {
    * goes by message.
    */
   read(id: string, targets: readonly Placement[], need: Requirement, readRepair: ReadRepairMode): GetResult | undefined {
-    const dcs = Object.keys(need.perDc);
-    if (dcs.length > 1 || (dcs.length === 1 && dcs[0] !== this.config.localDc)) return undefined;
-    const localOnly = dcs.length === 1;
+    const dc = this.scopeOf(need);
+    if (dc === undefined) return undefined;
+    if (need.total === 1) return this.readOne(id, targets, dc);
     // fresh arrays: emptying reused ones (length = 0) measured about 25% slower on this path
     const nodes: number[] = [];
     const clocks: Array<StoredClock | undefined> = [];
     for (const t of targets) {
       if (nodes.length === need.total) break;
       if (!t.primary) continue; // a fallback's store does not hold the key (it holds hints)
-      if (localOnly && t.dc !== this.config.localDc) continue;
+      if (dc !== '' && t.dc !== dc) continue;
       const r = this.view.readStore(t.node, id);
       if (!r.ok) return undefined; // not here, or compacting: ask by message
       nodes.push(t.node);
       clocks.push(r.clock);
     }
     if (nodes.length < need.total) return undefined;
+    return this.answer(this.merge(id, nodes, clocks, readRepair));
+  }
+
+  /** R = 1, the common case: the first primary's store (in `dc` when given), its clock as stored. */
+  private readOne(id: string, targets: readonly Placement[], dc: string): GetResult | undefined {
+    for (const t of targets) {
+      if (!t.primary || (dc !== '' && t.dc !== dc)) continue;
+      const r = this.view.readStore(t.node, id);
+      return r.ok ? this.answer(r.clock ?? null) : undefined;
+    }
+    return undefined;
+  }
+
+  private answer(clock: StoredClock | null): GetResult {
     this.counters.getsLocal++;
-    // one store (the common R = 1 read): its clock as it is stored, nothing to merge and nobody to repair
-    const merged = clocks.length === 1 ? (clocks[0] ?? null) : this.merge(id, nodes, clocks, readRepair);
-    const result = toResult(merged, true);
+    const result = toResult(clock, true);
     if (result.values.length > 1) this.counters.siblingsReturned++;
     return result;
+  }
+
+  /** The datacenter a local read of `need` is confined to: '' for any, undefined when it cannot be read locally. */
+  private scopeOf(need: Requirement): string | undefined {
+    let dc = '';
+    for (const k in need.perDc) {
+      if (dc !== '' || k !== this.config.localDc) return undefined; // another dc's level, or several
+      dc = k;
+    }
+    return dc;
   }
 
   /** The clocks read, reconciled as the read coordinator reconciles replies; stale stores repaired unless off. */
