@@ -2,8 +2,9 @@
 //
 // Syntax: KIND:ARGS@WINDOW, WINDOW is START or START-END, times as 500ms, 1.5s, 2m or 3 (seconds), from the start of
 // the measured run (after loading).
-//   kill:2@3s                  kill node 2's worker (the supervisor restarts it onto its store)
-//   crash:2@3s, crash:2:wipe@3s the same; wipe: it comes back with an empty store
+//   kill:2@3s                  kill node 2's process (the supervisor restarts it onto its store)
+//   kill:2:wipe@3s             the same, and it comes back with an empty store (a replaced disk)
+//   crash:2@3s, crash:2:wipe@3s older names of the two above
 //   pause:2@1s-3s              node 2 stops processing messages, then resumes (no END: paused until the run ends)
 //   partition:0,1/2,3,4@2s-5s  cut the nodes into groups (unlisted nodes are isolated), heal at END
 //   delay:*:50ms@1s-4s         add latency on links: * (all), 2 (node 2's links), 0>2 (messages from 0 to 2)
@@ -29,7 +30,7 @@ interface Window {
 
 export type FaultSpec = Window &
   (
-    | { kind: 'kill'; node: number }
+    | { kind: 'kill'; node: number; wipe: boolean }
     | { kind: 'crash'; node: number; wipe: boolean }
     | { kind: 'pause'; node: number }
     | { kind: 'partition'; groups: number[][] }
@@ -58,7 +59,7 @@ export const MAX_FAULTS = 64;
 
 const METHODS: Record<FaultSpec['kind'], Array<keyof FaultApi>> = {
   kill: ['kill'],
-  crash: ['crash'],
+  crash: ['kill'],
   pause: ['pause', 'resume'],
   partition: ['partition', 'heal'],
   delay: ['delay', 'clear'],
@@ -77,9 +78,9 @@ export function parseFault(text: string): FaultSpec {
   const [kind, ...args] = text.slice(0, at).split(':');
   switch (kind) {
     case 'kill':
-      return { ...window, kind, node: nodeArg(text, args, 1) };
     case 'crash': {
-      if (args.length === 2 && args[1] !== 'wipe') throw bad(text, `unknown crash option ${args[1]}; allowed: wipe`);
+      // kill and crash are one fault (the cluster interface's faults.kill); crash is the older name
+      if (args.length > 2 || (args.length === 2 && args[1] !== 'wipe')) throw bad(text, `unknown ${kind} option ${args[1]}; allowed: wipe`);
       return { ...window, kind, node: nodeArg(text, args.slice(0, 1), 1), wipe: args[1] === 'wipe' };
     }
     case 'pause':
@@ -258,9 +259,8 @@ export class FaultDriver {
     const api = this.api;
     switch (f.kind) {
       case 'kill':
-        return void (await api.kill(f.node));
       case 'crash':
-        return void (await api.crash!(f.node, { wipe: f.wipe }));
+        return void (await api.kill(f.node, f.wipe ? { wipe: true } : {}));
       case 'pause':
         return void (await api.pause!(f.node));
       case 'partition':

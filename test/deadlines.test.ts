@@ -208,7 +208,9 @@ describe('deadlines and failing fast on worker threads', () => {
       const e = await cluster.put(key, 'v', { consistency: 'ALL' }).then(() => undefined, (x: LeaderlessError) => x);
       const ms = nowMs() - t0;
       assert.equal(e?.code, 'QUORUM_UNREACHABLE', e?.message);
-      assert.match(e!.message, new RegExp(`Unreachable from coordinator ${a}: nodes (${b},${c}|${c},${b})`));
+      // both cut-off replicas once the coordinator's link detector has judged both; on a loaded machine the write can
+      // fail (correctly) as soon as one is judged, since ALL is then out of reach
+      assert.match(e!.message, new RegExp(`Unreachable from coordinator ${a}: nodes (${b},${c}|${c},${b}|${b}|${c})\\.`));
       assert.ok(ms < 1000, `failed after ${ms} ms, not after the 5000 ms timeout`);
     } finally {
       await cluster.stop();

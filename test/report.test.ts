@@ -75,7 +75,8 @@ describe('metrics server', () => {
 
 describe('fault specs', () => {
   const good: Array<[string, object]> = [
-    ['kill:2@3s', { kind: 'kill', node: 2, atMs: 3000 }],
+    ['kill:2@3s', { kind: 'kill', node: 2, wipe: false, atMs: 3000 }],
+    ['kill:2:wipe@3s', { kind: 'kill', node: 2, wipe: true, atMs: 3000 }],
     ['crash:1:wipe@500ms', { kind: 'crash', node: 1, wipe: true, atMs: 500 }],
     ['pause:0@1-2.5', { kind: 'pause', node: 0, atMs: 1000, endMs: 2500 }],
     ['partition:0,1/2,3,4@2s-5s', { kind: 'partition', groups: [[0, 1], [2, 3, 4]], atMs: 2000, endMs: 5000 }],
