@@ -10,7 +10,9 @@
 // A host outlives the actors it runs: the simulator restarts a node's actor on the same host (counters of earlier
 // incarnations are added up in `past`); the thread runtime starts a new host with each worker.
 
+import { rangesOf } from '../../actors/anti-entropy/index.js';
 import type { Address, Message, Send } from '../../actors/protocol.js';
+import type { Ring } from '../../actors/ring.js';
 import { Replica, type ReplicaCounters, type ReplicaOptions } from '../../actors/replica/index.js';
 import type { AeStats, ReplicaStats } from '../api.js';
 import type { ResolvedConfig } from '../config.js';
@@ -43,12 +45,15 @@ export function replicaIdOf(node: number, wipes: number): string {
   return wipes === 0 ? String(node) : `${node}.${wipes}`;
 }
 
-/** The Replica options both runtimes give an actor; anti-entropy is each runtime's own (a hash pool, or in-thread). */
+/**
+ * The Replica options both runtimes give an actor, anti-entropy over the cluster's ring included (how trees are
+ * rebuilt stays each runtime's own: a hash pool, or in-thread).
+ */
 export function replicaOptions(
-  config: Pick<ResolvedConfig, 'conflicts' | 'maxPendingPuts' | 'hints' | 'links'>,
+  config: Pick<ResolvedConfig, 'conflicts' | 'maxPendingPuts' | 'hints' | 'links' | 'antiEntropy'>,
   node: number,
   replicaId: string,
-  antiEntropy: ReplicaOptions['antiEntropy'],
+  ring: Ring,
 ): ReplicaOptions {
   return {
     node,
@@ -57,7 +62,7 @@ export function replicaOptions(
     maxPendingPuts: config.maxPendingPuts,
     hints: config.hints,
     links: config.links,
-    antiEntropy,
+    antiEntropy: { ranges: rangesOf(ring), placement: (h) => ring.preferenceList(h), config: config.antiEntropy },
   };
 }
 

@@ -23,7 +23,7 @@ import { hash32 } from '../../actors/hash.js';
 import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
 import { Replica } from '../../actors/replica/index.js';
 import type { Ring } from '../../actors/ring.js';
-import { rangesOf, type RoundResult } from '../../actors/anti-entropy/index.js';
+import type { RoundResult } from '../../actors/anti-entropy/index.js';
 import { hintStoreSize, ringOf, type ResolvedConfig } from '../config.js';
 import { MapStore } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
@@ -411,8 +411,7 @@ export class SimWorld {
 
   /** A new actor on the node's stores, with its current DVV id. */
   private newReplica(n: SimNode): Replica {
-    const ae = { ranges: rangesOf(this.ring), placement: (h: number) => this.ring.preferenceList(h), config: this.config.antiEntropy };
-    const replica = new Replica(n.store, replicaOptions(this.config, n.node, n.replicaId, ae), n.hintStore);
+    const replica = new Replica(n.store, replicaOptions(this.config, n.node, n.replicaId, this.ring), n.hintStore);
     // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
     // runtime hands the hashing to a pool).
     const tree = replica.antiEntropy!;
