@@ -35,7 +35,10 @@ export interface HandoffSenderStats {
   bytesSent: number;
 }
 
-/** Request ids for handoff batches: negative, so that they never clash with anti-entropy's (positive) ones. */
+/**
+ * Request ids for handoff batches: negative, so that they never clash with anti-entropy's (positive) ones. One
+ * sequence per node, shared by every sender on it: an ack (ae-sync-reply) names only its req, not the stream.
+ */
 export function handoffReqs(): () => number {
   let next = -1;
   return () => next--;
