@@ -141,85 +141,122 @@ const coverage = { reads: 0, readsPending: 0, readsSwitched: 0, writesAcked: 0 }
  * snapshots), then its losing ones, then everyone else in a drawn order. Each message of a write or read is
  * delivered when its bit of `mask` is set, and admitted by the receiver's own view (MembershipView.admit).
  */
-function runModel({ p, dead }: { p: Plan; dead: number }, wDraw: number, ops: Op[], shuffle: number[]): void {
-  const N = p.from.ring.totalReplicas;
-  const W = Math.min(wDraw, N);
-  const R = N + 1 - W;
-  const nodeIds = p.to.ring.nodes.map((n) => n.id);
-  const store = new Map<number, Map<number, Set<number>>>(nodeIds.map((id) => [id, new Map()]));
-  const holds = (node: number, h: number): Set<number> => {
-    const m = store.get(node)!;
+function runModel(world: { p: Plan; dead: number }, wDraw: number, ops: Op[], shuffle: number[]): void {
+  const m = new Model(world.p, world.dead, wDraw, shuffle);
+  for (const o of ops) {
+    if (o.kind === 'advance') m.advance();
+    else if (o.kind === 'write') m.write(o);
+    else m.read(o);
+  }
+}
+
+class Model {
+  readonly W: number;
+  readonly R: number;
+  readonly hashes: number[];
+  readonly clients = [1000, 1001];
+  /** node -> key hash -> write ids it holds */
+  private readonly store = new Map<number, Map<number, Set<number>>>();
+  private readonly acked = new Map<number, number[]>();
+  /** `${target}:${h}` -> write ids the streams bring (their sources' data when the change began) */
+  private readonly streamed = new Map<string, Set<number>>();
+  private readonly views = new Map<number, MembershipView>();
+  private readonly schedule: Array<[number, number]>;
+  private nextWrite = 1;
+
+  constructor(
+    readonly p: Plan,
+    readonly dead: number,
+    wDraw: number,
+    shuffle: number[],
+  ) {
+    const N = p.from.ring.totalReplicas;
+    this.W = Math.min(wDraw, N);
+    this.R = N + 1 - this.W;
+    this.hashes = sampleHashes(p).slice(0, 12);
+    for (const n of p.to.ring.nodes) this.store.set(n.id, new Map());
+    this.writeBefore();
+    for (const r of p.moving) {
+      for (const s of handoffStreams(p.to.epoch, r, (x) => this.isUp(x))) {
+        for (const h of this.hashes.filter((x) => inRange(r, x))) {
+          const k = `${s.target}:${h}`;
+          this.streamed.set(k, new Set([...(this.streamed.get(k) ?? []), ...this.holds(s.source, h)]));
+        }
+      }
+    }
+    for (const id of [...p.to.ring.nodes.map((n) => n.id), ...this.clients]) {
+      const v = new MembershipView(id, p.from);
+      v.begin(p);
+      this.views.set(id, v);
+    }
+    this.schedule = completionSchedule(p, this.clients, shuffle);
+  }
+
+  isUp(x: number): boolean {
+    return x !== this.dead;
+  }
+
+  holds(node: number, h: number): Set<number> {
+    const m = this.store.get(node)!;
     if (!m.has(h)) m.set(h, new Set());
     return m.get(h)!;
-  };
-  const hashes = sampleHashes(p).slice(0, 12);
-  const acked = new Map<number, number[]>();
-  let nextWrite = 1;
-  // before the change: every key written once, acked by W of its old replicas
-  for (const h of hashes) {
-    const id = nextWrite++;
-    const list = p.from.ring.preferenceList(h);
-    const skip = (h >>> 3) % list.length; // which W of the N hold it varies with the key
-    const holders = Array.from({ length: W }, (_, i) => list[(skip + i) % list.length]);
-    for (const x of holders) holds(x, h).add(id);
-    // a write whose only copies were on the node that then died is lost to that failure, not to the change
-    acked.set(h, holders.some((x) => x !== dead) ? [id] : []);
   }
-  const isUp = (x: number): boolean => x !== dead;
-  const streamed = new Map<string, Set<number>>(); // `${target}:${h}` -> ids the streams bring
-  for (const r of p.moving) {
-    for (const s of handoffStreams(p.to.epoch, r, isUp)) {
-      for (const h of hashes) {
-        if (!inRange(r, h)) continue;
-        const k = `${s.target}:${h}`;
-        const set = streamed.get(k) ?? new Set<number>();
-        for (const id of holds(s.source, h)) set.add(id);
-        streamed.set(k, set);
-      }
+
+  /** Before the change: every key written once, acked by W of its old replicas. */
+  private writeBefore(): void {
+    for (const h of this.hashes) {
+      const id = this.nextWrite++;
+      const list = this.p.from.ring.preferenceList(h);
+      const skip = (h >>> 3) % list.length; // which W of the N hold it varies with the key
+      const holders = Array.from({ length: this.W }, (_, i) => list[(skip + i) % list.length]);
+      for (const x of holders) this.holds(x, h).add(id);
+      // a write whose only copies were on the node that then died is lost to that failure, not to the change
+      this.acked.set(h, holders.some((x) => this.isUp(x)) ? [id] : []);
     }
   }
-  const views = new Map<number, MembershipView>();
-  const clients = [1000, 1001];
-  for (const id of [...nodeIds, ...clients]) {
-    const v = new MembershipView(id, p.from);
-    v.begin(p);
-    views.set(id, v);
-  }
-  const schedule = completionSchedule(p, clients, shuffle);
-  const bit = (mask: number, i: number): boolean => ((mask >>> (i % 30)) & 1) === 0 || i >= 30;
-  for (const o of ops) {
-    if (o.kind === 'advance') {
-      const next = schedule.shift();
-      if (next === undefined) continue;
-      const [rangeId, who] = next;
-      const r = p.moving[rangeId];
-      if (r.gaining.includes(who)) for (const h of hashes) for (const id of streamed.get(`${who}:${h}`) ?? []) holds(who, h).add(id);
-      views.get(who)!.complete(p.to.epoch, rangeId);
-      continue;
+
+  advance(): void {
+    const next = this.schedule.shift();
+    if (next === undefined) return;
+    const [rangeId, who] = next;
+    if (this.p.moving[rangeId].gaining.includes(who)) {
+      for (const h of this.hashes) for (const id of this.streamed.get(`${who}:${h}`) ?? []) this.holds(who, h).add(id);
     }
-    const cv = views.get(clients[o.client])!;
-    const h = hashes[o.key % hashes.length];
-    const access = o.kind === 'write' ? 'write' : 'read';
+    this.views.get(who)!.complete(this.p.to.epoch, rangeId);
+  }
+
+  /** The replicas a message reaches: up, delivered (its bit of mask clear), admitted by the receiver's view. */
+  private reach(o: Op, h: number, access: 'read' | 'write'): number[] {
+    const cv = this.views.get(this.clients[o.client])!;
     const targets = access === 'write' ? cv.writeTargets(h) : cv.readTargets(h);
-    const reached = targets.filter(
-      (x, i) => isUp(x) && bit(o.mask, i) && views.get(x)!.admit({ epoch: p.to.epoch, keyHash: h, access }) === null,
+    const delivered = (i: number): boolean => i >= 30 || ((o.mask >>> i) & 1) === 0;
+    return targets.filter(
+      (x, i) => this.isUp(x) && delivered(i) && this.views.get(x)!.admit({ epoch: this.p.to.epoch, keyHash: h, access }) === null,
     );
-    if (access === 'write') {
-      const id = nextWrite++;
-      for (const x of reached) holds(x, h).add(id);
-      if (cv.transition!.writeMet(h, reached, atLeast(W))) {
-        acked.get(h)!.push(id);
-        coverage.writesAcked++;
-      }
-      continue;
+  }
+
+  write(o: Op): void {
+    const h = this.hashes[o.key % this.hashes.length];
+    const reached = this.reach(o, h, 'write');
+    const id = this.nextWrite++;
+    for (const x of reached) this.holds(x, h).add(id);
+    if (this.views.get(this.clients[o.client])!.transition!.writeMet(h, reached, atLeast(this.W))) {
+      this.acked.get(h)!.push(id);
+      coverage.writesAcked++;
     }
-    if (reached.length < R) continue; // the read fails: nothing to check
-    const seen = new Set(reached.slice(0, R).flatMap((x) => [...holds(x, h)]));
-    const r = cv.transition!.rangeOf(h);
+  }
+
+  read(o: Op): void {
+    const h = this.hashes[o.key % this.hashes.length];
+    const reached = this.reach(o, h, 'read').slice(0, this.R);
+    if (reached.length < this.R) return; // the read fails: nothing to check
+    const seen = new Set(reached.flatMap((x) => [...this.holds(x, h)]));
+    const t = this.views.get(this.clients[o.client])!.transition!;
+    const r = t.rangeOf(h);
     coverage.reads++;
-    if (r !== undefined) coverage[cv.transition!.phase(r.id) === 'pending' ? 'readsPending' : 'readsSwitched']++;
-    for (const id of acked.get(h)!) {
-      assert.ok(seen.has(id), `key ${h}: acked write ${id} missed by a read of ${reached.slice(0, R)} (W=${W} R=${R}, dead ${dead})`);
+    if (r !== undefined) coverage[t.phase(r.id) === 'pending' ? 'readsPending' : 'readsSwitched']++;
+    for (const id of this.acked.get(h)!) {
+      assert.ok(seen.has(id), `key ${h}: acked write ${id} missed by a read of ${reached} (W=${this.W} R=${this.R}, dead ${this.dead})`);
     }
   }
 }
