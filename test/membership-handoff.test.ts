@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fcParams } from './helpers/fc.js';
-import { InvalidConfigError, QuorumError } from '../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, QuorumError } from '../actors/errors.js';
 import { hash32 } from '../actors/hash.js';
 import type { AeSync, Send, StoredClock } from '../actors/protocol.js';
 import type { NodeSpec } from '../actors/ring.js';
@@ -20,6 +20,7 @@ import {
 } from '../actors/membership/handoff-plan.js';
 import { HandoffSender, handoffReqs } from '../actors/membership/handoff-sender.js';
 import { HandoffReceiver } from '../actors/membership/handoff-receiver.js';
+import { HandoffProgress } from '../actors/membership/handoff-progress.js';
 
 const tokenNodes = (tokens: number[]): NodeSpec[] => tokens.map((t, id) => ({ id, dc: 'dc1', rack: `r${id}`, tokens: [t] }));
 // nodes at 100, 200, 300, N = 2; node 1 leaves: range 0 = (300,100] [0,1] -> [0,2]; range 1 = (100,200] [1,2] -> [2,0]
@@ -276,5 +277,35 @@ describe('handoff: streams through a network that drops, delays, reorders and du
       fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => runStreams(seed, { plan: plan(ring(5, 2), { type: 'replace', node: 2 }), down: 2, keys: 300, config: small })),
       fcParams(8),
     );
+  });
+});
+
+describe('handoff progress: when a range is complete', () => {
+  // 4 nodes at 100..400, N = 3; node 1 is replaced by node 4: every range holding node 1 moves to node 4
+  const replace = plan(initialMembership({ nodes: tokenNodes([100, 200, 300, 400]), vnodes: 1, replication: 3 }), { type: 'replace', node: 1 });
+
+  test('loser up: one stream per range, each completing its range', () => {
+    const hp = new HandoffProgress(replace, () => true);
+    assert.equal(hp.streamsPending, replace.moving.length);
+    assert.ok(hp.streams().every((s) => s.source === 1 && s.target === 4));
+    const [first, ...rest] = hp.streams();
+    assert.equal(hp.streamDone(first), first.rangeId);
+    assert.equal(hp.streamDone(first), undefined, 'reported twice');
+    assert.equal(hp.isComplete(first.rangeId), true);
+    for (const s of rest) hp.streamDone(s);
+    assert.equal(hp.rangesPending, 0);
+    assert.throws(() => hp.streamDone({ rangeId: 0, source: 3, target: 4 }), InvalidArgumentError);
+  });
+
+  test('the loser dies mid-stream: the survivors take over, and the range completes only when both are done', () => {
+    const hp = new HandoffProgress(replace, () => true);
+    const r = hp.streams()[0].rangeId;
+    const { streams, completed } = hp.sourceDown(1, (n) => n !== 1);
+    assert.deepEqual(completed, []);
+    const forR = streams.filter((s) => s.rangeId === r);
+    assert.deepEqual(forR.map((s) => s.source).sort(), replace.moving[r].oldReplicas.filter((n) => n !== 1).sort());
+    assert.equal(hp.streamDone(forR[0]), undefined);
+    assert.equal(hp.streamDone(forR[1]), r);
+    assert.throws(() => hp.sourceDown(0, (n) => n === 4), QuorumError);
   });
 });

@@ -10,5 +10,6 @@ export {
   DEFAULT_HANDOFF, handoffStreams, handoffTag, isHandoffTag, keyOrder, pageKeys, pageSegmentKeys, parseHandoffTag,
   validateHandoffConfig, type HandoffConfig, type HandoffSource, type HandoffStream,
 } from './handoff-plan.js';
+export { HandoffProgress } from './handoff-progress.js';
 export { HandoffSender, handoffReqs, type HandoffSenderStats } from './handoff-sender.js';
 export { HandoffReceiver, type HandoffReceiverStats, type HandoffSink } from './handoff-receiver.js';
