@@ -193,7 +193,7 @@ interface Run {
  * (old ring), each gaining node a receiver. Until healAtMs the network drops 30% of messages and duplicates 5%; every
  * message is delayed 1..40 ms (so reordered). Gainers join the change late (their receivers refuse until 300 ms).
  */
-function runStreams(seed: number, run: Run): void {
+function runStreams(seed: number, run: Run): string {
   const rnd = mulberry32(seed);
   const { plan: p, config } = run;
   const t = new TransitionState(p);
@@ -255,6 +255,9 @@ function runStreams(seed: number, run: Run): void {
     for (const k of s.data.keys()) assert.ok(p.from.ring.preferenceList(hash32(k)).includes(node) || p.to.ring.preferenceList(hash32(k)).includes(node), `stray ${k} at ${node}`);
   }
   assert.ok(senders.some((s) => s.stats.resends > 0) && senders.some((s) => s.stats.refusals > 0), 'faults happened');
+  const sum = (f: (x: HandoffSender['stats']) => number) => senders.reduce((a, x) => a + f(x.stats), 0);
+  return `${senders.length} streams, ${sum((x) => x.keysAcked)} keys, ${sum((x) => x.bytesAcked)} bytes acked, ` +
+    `${sum((x) => x.bytesSent)} sent, ${sum((x) => x.resends)} resends, ${sum((x) => x.refusals)} refusals, done at ${nowMs} ms`;
 }
 
 /** an upper bound of the header estimate (HEADER_BYTES + the tag) for the in-flight check */
@@ -267,16 +270,18 @@ describe('handoff: streams through a network that drops, delays, reorders and du
 
   test('a join (4 -> 5): every key of every moving range reaches its gainer (seeded)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => runStreams(seed, { plan: plan(ring(4, 4), { type: 'join', dc: 'dc1', rack: 'r4' }), down: -1, keys: 300, config: small })),
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => void runStreams(seed, { plan: plan(ring(4, 4), { type: 'join', dc: 'dc1', rack: 'r4' }), down: -1, keys: 300, config: small })),
       fcParams(8),
     );
   });
 
   test('a replace of a dead node: the surviving replicas stream, two senders into each gainer (seeded)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => runStreams(seed, { plan: plan(ring(5, 2), { type: 'replace', node: 2 }), down: 2, keys: 300, config: small })),
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (seed) => void runStreams(seed, { plan: plan(ring(5, 2), { type: 'replace', node: 2 }), down: 2, keys: 300, config: small })),
       fcParams(8),
     );
+    console.log(`handoff, replace of a dead node, seed 1: ${runStreams(1, { plan: plan(ring(5, 2), { type: 'replace', node: 2 }), down: 2, keys: 300, config: small })}`);
+    console.log(`handoff, join 4 -> 5, seed 1: ${runStreams(1, { plan: plan(ring(4, 4), { type: 'join', dc: 'dc1', rack: 'r4' }), down: -1, keys: 300, config: small })}`);
   });
 });
 

@@ -315,6 +315,13 @@ describe('epoch checks: MembershipView.admit', () => {
     }
   });
 
+  test('a malformed epoch or key hash is a typed error, not a refusal', () => {
+    for (const epoch of [Number.NaN, -1, 1.5, undefined as unknown as number]) {
+      assert.throws(() => viewOf(0).admit({ epoch, keyHash: 50, access: 'read' }), (e: unknown) => e instanceof InvalidArgumentError && /epoch must be/.test(e.message));
+    }
+    assert.throws(() => viewOf(0).admit({ epoch: 2, keyHash: -5, access: 'read' }), InvalidArgumentError);
+  });
+
   test('after range 0 completes, the gainer serves its reads and the loser refuses them', () => {
     const gainer = viewOf(2);
     const loser = viewOf(1);

@@ -78,6 +78,9 @@ export class MembershipView {
 
   /** null when this node may serve the request; else the typed refusal the sender acts on. */
   admit(req: EpochRequest): WrongEpochError | null {
+    if (!Number.isSafeInteger(req.epoch) || req.epoch < 0) {
+      throw new InvalidArgumentError(`a request's epoch must be a non-negative safe integer (the sender's ring epoch); got ${req.epoch}`);
+    }
     const rangeId = this.lastPlan?.to.epoch === this.epoch ? this.rangeIdOf(req.keyHash) : undefined;
     const refuse = (reason: WrongEpochReason): WrongEpochError =>
       new WrongEpochError({

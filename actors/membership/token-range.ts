@@ -4,6 +4,8 @@
 // end is the whole ring. Ranges are built from ring tokens, so a range never splits a token position: every key in
 // it lands on the same token position in the ring it was computed from.
 
+import { InvalidArgumentError } from '../errors.js';
+
 export const RING_SIZE = 0x1_0000_0000;
 
 export interface TokenRange {
@@ -41,6 +43,9 @@ export class RangeIndex<R extends TokenRange> {
   }
 
   find(h: number): R | undefined {
+    if ((h >>> 0) !== h) {
+      throw new InvalidArgumentError(`keyHash must be an unsigned 32-bit integer (from keyHash()); got ${h}`);
+    }
     const s = this.sorted;
     let lo = 0;
     let hi = s.length;
