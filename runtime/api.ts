@@ -24,7 +24,8 @@ import type { ReplicaCounters } from '../actors/replica/index.js';
 import type { HintCounters } from '../actors/replica/hints.js';
 import type { Key } from '../actors/hash.js';
 import type { Value } from '../actors/types.js';
-import type { ClientCounters, GetOptions, GetResult, Inspection, LatencySummary, PutOptions, PutResult } from './host/client-core.js';
+import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../actors/coordinator/results.js';
+import type { LatencySummary } from './latency.js';
 import type { ResolvedConfig } from './config.js';
 
 export type ClusterEvent =

@@ -32,7 +32,8 @@ export {
   ClusterClient,
   type ClientHandle,
 } from './threads/client.js';
-export type { ClientCounters, GetOptions, GetResult, Inspection, LatencySummary, PutOptions, PutResult } from './host/client-core.js';
+export type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../actors/coordinator/results.js';
+export type { LatencySummary } from './latency.js';
 export { type ClusterOptions, type DatacenterSpec } from './config.js';
 export { SimCluster, SimClient, type SimOptions, type SimCounters, DEFAULT_LATENCY, type NetworkOptions } from './sim/index.js';
 export * from '../actors/errors.js';

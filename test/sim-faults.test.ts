@@ -18,7 +18,7 @@ import { hash32, keyId } from '../actors/hash.js';
 import type { LeaderlessError } from '../actors/errors.js';
 import { Prng } from '../runtime/sim/prng.js';
 import { SimCluster } from '../runtime/sim/sim-cluster.js';
-import type { SimClient } from '../runtime/sim/sim-client.js';
+import type { LeaderlessClient } from '../runtime/api.js';
 
 const NODES = 5;
 const KEYS = ['k0', 'k1', 'k2', 'k3'];
@@ -147,7 +147,7 @@ async function runSeed(seed: number, sloppy: boolean, failoverMs = FAILOVER_MS):
     });
   }
   const run: Run = { seed, sloppy, writes: [], byValue: new Map(), reads: [], faults: [], anomalies: [] };
-  const clients: SimClient[] = [cluster, await cluster.client({ near: rng.int(NODES) }), await cluster.client({ near: rng.int(NODES) })];
+  const clients: LeaderlessClient[] = [cluster, await cluster.client({ near: rng.int(NODES) }), await cluster.client({ near: rng.int(NODES) })];
   let running = CLIENTS;
   const workers = clients.map(async (c, ci) => {
     for (let j = 0; j < OPS_PER_CLIENT; j++) {
@@ -167,7 +167,7 @@ async function runSeed(seed: number, sloppy: boolean, failoverMs = FAILOVER_MS):
   return { run, cluster };
 }
 
-async function oneOp(c: SimClient, value: string, rng: Prng, run: Run): Promise<void> {
+async function oneOp(c: LeaderlessClient, value: string, rng: Prng, run: Run): Promise<void> {
   const key = rng.pick(KEYS);
   const kind = rng.float();
   if (kind < 0.15) {
@@ -199,7 +199,7 @@ async function oneOp(c: SimClient, value: string, rng: Prng, run: Run): Promise<
 }
 
 async function read(
-  c: SimClient,
+  c: LeaderlessClient,
   key: string,
   options: { consistency?: 'ONE' },
   run: Run,

@@ -1,5 +1,5 @@
 // PBS measured: trials on the simulated cluster running the real protocol, reads at commit + t.
-import { Prng, SimCluster, type Distribution, type SimClient, type SimOptions } from '../../runtime/index.js';
+import { Prng, SimCluster, type Distribution, type LeaderlessClient, type SimOptions } from '../../runtime/index.js';
 import { MAX_PBS_TRIALS, PBS_CONCURRENCY, PBS_N, checkCount, checkNrw, type PbsProfile, type RwConfig } from './profiles.js';
 
 export interface SimMeasureOptions {
@@ -54,7 +54,7 @@ export async function measureSim(p: PbsProfile, o: SimMeasureOptions): Promise<S
   checkNrw(PBS_N, o.r, o.w);
   checkCount(o.trials, 'trials', MAX_PBS_TRIALS);
   const cluster = SimCluster.create(pbsClusterOptions(p, o, o.seed, o.trials));
-  const clients: SimClient[] = [];
+  const clients: LeaderlessClient[] = [];
   for (let node = 0; node < PBS_N; node++) clients.push(await cluster.client({ near: node }));
   // The reader's datacenter is drawn per read from a stream apart from the network's, so draws do not shift latencies.
   const picks = new Prng((o.seed ^ 0x5bd1e995) >>> 0);
@@ -81,7 +81,7 @@ export async function measureSim(p: PbsProfile, o: SimMeasureOptions): Promise<S
  */
 async function simTrial(
   cluster: SimCluster,
-  clients: SimClient[],
+  clients: LeaderlessClient[],
   picks: Prng,
   o: SimMeasureOptions,
   i: number,

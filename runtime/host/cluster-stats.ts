@@ -2,7 +2,8 @@
 // design note's monitoring table (watch), health() alerts, and a repair round's result added up node by node.
 
 import { InvalidArgumentError, show } from '../../actors/errors.js';
-import type { ClientCounters, LatencySummary } from './client-core.js';
+import type { ClientCounters } from '../../actors/coordinator/results.js';
+import type { LatencySummary } from '../latency.js';
 import type { AeStats, ClusterMetrics, HealthOptions, HealthReport, NodeMetrics, RepairResult } from '../api.js';
 
 const HEALTH_KEYS = new Set(['maxRepairAgeMs', 'maxHintQueueKeys', 'maxMailboxFill']);

@@ -12,12 +12,12 @@
 // a distribution (`{ ms: { kind: 'exponential', meanMs: 5 } }`), which the thread runtime does not take.
 
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentError, InvalidConfigError, show } from '../../actors/errors.js';
+import { InvalidArgumentError, InvalidConfigError, StoppedError, show } from '../../actors/errors.js';
 import { RestartPolicy } from '../../actors/supervision.js';
 import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
 import type { Ring } from '../../actors/ring.js';
-import { checkOptionsObject, resolveConfig, ringOf, type ClusterOptions } from '../config.js';
+import { checkOptionsObject, resolveConfig, ringOf, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import type { NetworkCounters, NetworkOptions } from './network.js';
 import { checkDistribution } from './prng.js';
 import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
@@ -26,7 +26,10 @@ import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host
 import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
 import { metricsText } from '../metrics.js';
 import { SimClient } from './sim-client.js';
-import { CLIENT_KEYS, checkOptions } from '../host/client-core.js';
+import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coordinator/checks.js';
+import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
+import type { Value } from '../../actors/types.js';
+import type { LatencySummary } from '../latency.js';
 import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {
@@ -61,7 +64,7 @@ export interface SimMetrics extends ClusterMetrics {
   sim: SimCounters;
 }
 
-export class SimCluster extends SimClient implements LeaderlessCluster {
+export class SimCluster implements LeaderlessCluster {
   readonly runtime = 'sim' as const;
   private nextClient = 1;
   private stopped = false;
@@ -73,15 +76,76 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
   /** tombstones reaped when the previous repair() returned: what the next round reports is counted from here */
   private reapedAtLastRepair = 0;
 
+  /** the cluster's own client (composition: a cluster has a client, at address CLIENT_BASE, placed near no node) */
+  private readonly own: SimClient;
+  readonly config: ResolvedConfig;
+
   private constructor(
-    world: SimWorld,
-    ring: Ring,
+    private readonly world: SimWorld,
     private readonly localReadsDefault: boolean,
   ) {
-    super(world, ring, CLIENT_BASE, -1, localReadsDefault);
+    this.own = new SimClient(world, ringOf(world.config), CLIENT_BASE, -1, localReadsDefault);
+    this.config = world.config;
     this.policy = new RestartPolicy(world.config.restart, world.config.nodes.length);
     this.restartCounts = world.config.nodes.map(() => 0);
   }
+
+  // ------------------------------------------------------------------------------------------ the cluster's client
+
+  get(key: Key, options?: GetOptions): Promise<GetResult> {
+    return this.own.get(key, options);
+  }
+
+  put(key: Key, value: Value, options?: PutOptions): Promise<PutResult> {
+    return this.own.put(key, value, options);
+  }
+
+  delete(key: Key, options?: PutOptions): Promise<PutResult> {
+    return this.own.delete(key, options);
+  }
+
+  inspect(node: number, key: Key): Inspection | undefined {
+    return this.own.inspect(node, key);
+  }
+
+  nodeStatus(node: number): 'up' | 'suspect' | 'down' {
+    return this.own.nodeStatus(node);
+  }
+
+  latency(): { read: LatencySummary; write: LatencySummary } {
+    return this.own.latency();
+  }
+
+  get counters(): ClientCounters {
+    return this.own.counters;
+  }
+
+  get inFlight(): number {
+    return this.own.inFlight;
+  }
+
+  /** The placement ring (which replicas hold a key). */
+  get ring(): Ring {
+    return this.own.ring;
+  }
+
+  /** Detaches the cluster's own client (its pending operations fail with STOPPED); the simulation goes on. */
+  close(): void {
+    this.own.close();
+  }
+
+  private checkNode(node: unknown): asserts node is number {
+    checkNode(node, this.config.nodes.length);
+  }
+
+  private checkKey(key: Key): string {
+    return checkKey(key, this.config.maxKeyBytes);
+  }
+
+  private checkOpen(): void {
+    if (this.stopped || this.world.stopped) throw this.world.crashed ?? new StoppedError();
+  }
+
 
   static async start(options: SimOptions = {}): Promise<SimCluster> {
     return SimCluster.create(options);
@@ -101,8 +165,7 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
       throw new InvalidConfigError('localReads must be true or false');
     }
     const world = new SimWorld(config, { ...options, seed });
-    const ring = ringOf(config);
-    return new SimCluster(world, ring, options.localReads ?? false);
+    return new SimCluster(world, options.localReads ?? false);
   }
 
   /** Another client, e.g. placed beside a replica for partition experiments (Jepsen style). */
@@ -114,7 +177,7 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
     if (this.nextClient > MAX_CLIENTS) {
       throw new InvalidArgumentError(`a simulated cluster has at most ${MAX_CLIENTS} clients (MAX_CLIENTS)`);
     }
-    return new SimClient(this.world, this.ring, CLIENT_BASE + this.nextClient++, near, this.localReadsDefault);
+    return new SimClient(this.world, this.own.ring, CLIENT_BASE + this.nextClient++, near, this.localReadsDefault);
   }
 
   /** The key's N primary replicas, in preference order (the first coordinates its writes). */

@@ -16,8 +16,12 @@ import { InvalidArgumentError, StoppedError, show } from '../../actors/errors.js
 import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE, type Address } from '../../actors/protocol.js';
 import type { ClusterEvent, ClusterMetrics, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
-import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions } from '../config.js';
-import { CLIENT_KEYS, checkOptions } from '../host/client-core.js';
+import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
+import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coordinator/checks.js';
+import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
+import type { Ring } from '../../actors/ring.js';
+import type { Value } from '../../actors/types.js';
+import type { LatencySummary } from '../latency.js';
 import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
 import { SharedStore } from '../host/store.js';
@@ -49,7 +53,7 @@ function describeArg(v: unknown): string {
   return typeof v === 'object' ? 'an object of another shape' : `${typeof v} ${show(v)}`;
 }
 
-export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
+export class ThreadCluster implements LeaderlessCluster {
   readonly runtime = 'threads' as const;
   private readonly hosts: WorkerSlot[];
   private readonly clients: ClientEntry[] = [];
@@ -65,20 +69,84 @@ export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
   /** Fault injection: the vocabulary of runtime/api.ts, the same in the simulator (runtime/threads/thread-faults.ts). */
   readonly faults: ThreadFaults;
 
-  private constructor(handle: Omit<ClientHandle, 'transfer'>, hosts: WorkerSlot[], supervisor: Supervisor) {
-    super(handle);
+  /** this thread's own client: the cluster's get/put/delete are its (composition: a cluster has a client) */
+  private readonly own: ClusterClient;
+  readonly config: ResolvedConfig;
+  private readonly view: SharedView;
+
+  private constructor(handle: Omit<ClientHandle, 'transfer'>, hosts: WorkerSlot[], supervisor: Supervisor, view: SharedView) {
+    this.own = new ClusterClient(handle);
+    this.config = handle.config;
+    this.view = view;
     this.hosts = hosts;
     this.supervisor = supervisor;
     this.restartCounts = hosts.map(() => 0);
     this.clients.push({
       address: CLIENT_BASE,
       linked: new Set(hosts.map((h) => h.node)),
-      replace: (node, port, incarnation) => this.replacePort(node, port, incarnation),
+      replace: (node, port, incarnation) => this.own.replacePort(node, port, incarnation),
     });
-    this.wiring = new Wiring(hosts, this.clients, this.view, supervisor, this.config, this.restartCounts);
+    this.wiring = new Wiring(hosts, this.clients, view, supervisor, this.config, this.restartCounts);
     const checkNode: (node: unknown) => asserts node is number = (node) => this.checkNode(node);
-    this.faults = new ThreadFaults({ hosts, view: this.view, supervisor, config: this.config, wiring: this.wiring, checkOpen: () => this.checkOpen(), checkNode });
+    this.faults = new ThreadFaults({ hosts, view, supervisor, config: this.config, wiring: this.wiring, checkOpen: () => this.checkOpen(), checkNode });
   }
+
+  // ------------------------------------------------------------------------------------------ the cluster's client
+
+  get(key: Key, options?: GetOptions): Promise<GetResult> {
+    return this.own.get(key, options);
+  }
+
+  put(key: Key, value: Value, options?: PutOptions): Promise<PutResult> {
+    return this.own.put(key, value, options);
+  }
+
+  delete(key: Key, options?: PutOptions): Promise<PutResult> {
+    return this.own.delete(key, options);
+  }
+
+  inspect(node: number, key: Key): Inspection | undefined {
+    return this.own.inspect(node, key);
+  }
+
+  nodeStatus(node: number): 'up' | 'suspect' | 'down' {
+    return this.own.nodeStatus(node);
+  }
+
+  latency(): { read: LatencySummary; write: LatencySummary } {
+    return this.own.latency();
+  }
+
+  get counters(): ClientCounters {
+    return this.own.counters;
+  }
+
+  get inFlight(): number {
+    return this.own.inFlight;
+  }
+
+  /** The placement ring (which replicas hold a key). */
+  get ring(): Ring {
+    return this.own.ring;
+  }
+
+  /** Closes this thread's own client (stop() does it too); the cluster keeps running for other clients. */
+  close(): void {
+    this.own.close();
+  }
+
+  private checkNode(node: unknown): asserts node is number {
+    checkNode(node, this.config.nodes.length);
+  }
+
+  private checkKey(key: Key): string {
+    return checkKey(key, this.config.maxKeyBytes);
+  }
+
+  private checkOpen(): void {
+    if (this.stopping !== undefined || this.view.stopped) throw new StoppedError();
+  }
+
 
   /** Starts a cluster: one worker thread per replica (the public entry's Cluster.start picks this runtime). */
   static async start(options: ClusterOptions & { runtime?: 'threads' } = {}): Promise<ThreadCluster> {
@@ -127,6 +195,7 @@ export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
       { address: CLIENT_BASE, config, view: view.buffer, stores: hosts.map((h) => h.store.buffers), ports: clientPorts },
       hosts,
       supervisor,
+      view,
     );
     for (const h of hosts) if (!h.exited) cluster.wiring.watch(h);
     // A worker that died before it was ready is started again the way the supervisor restarts a crashed one (fresh

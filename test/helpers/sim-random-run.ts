@@ -6,7 +6,7 @@ import { hash32, keyId } from '../../actors/hash.js';
 import { LeaderlessError } from '../../actors/errors.js';
 import { Prng } from '../../runtime/sim/prng.js';
 import { SimCluster, type SimOptions } from '../../runtime/sim/sim-cluster.js';
-import type { SimClient } from '../../runtime/sim/sim-client.js';
+import type { LeaderlessClient } from '../../runtime/api.js';
 import { History } from './kv-history.js';
 import { judge, type FinalKey, type HistoryOp, type Violation } from './kv-oracle.js';
 
@@ -149,7 +149,7 @@ async function slot(run: Run, d: Drawn, rng: Prng, s: number): Promise<void> {
   }
 }
 
-async function oneOp(run: Run, d: Drawn, rng: Prng, c: SimClient, name: string, last: Map<string, HistoryOp>): Promise<void> {
+async function oneOp(run: Run, d: Drawn, rng: Prng, c: LeaderlessClient, name: string, last: Map<string, HistoryOp>): Promise<void> {
   const key = pick(rng, d.keys);
   const h = run.history;
   const r = rng.float();
