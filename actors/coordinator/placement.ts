@@ -52,8 +52,17 @@ export class Placer {
   private compute(h: number): PlacementSet {
     const targets = this.ring.place(h, this.isUpBound);
     if (!this.sloppy) return { targets, spares: [], readTargets: targets };
-    const primaries = new Set(this.ring.preferenceList(h));
-    const spares = this.ring.place(h, (n) => !primaries.has(n) && this.view.isUp(n)).filter((p) => !p.primary);
+    const list = this.ring.preferenceList(h);
+    const primaries = new Set(list);
+    const spareUp = (n: number): boolean => !primaries.has(n) && this.view.isUp(n);
+    // Stand-ins go to the other primaries before the first: the first coordinates the key's writes (one whose first
+    // primary is unreachable goes to the next), so with fewer spare nodes than primaries (4 nodes, N=3), a stand-in
+    // kept for the coordinator would leave a primary that a partition cuts off with none.
+    const first = list[0];
+    const forOthers = this.ring.place(h, (n) => n === first || spareUp(n)).filter((p) => !p.primary);
+    const taken = new Set(forOthers.map((p) => p.node));
+    const forFirst = this.ring.place(h, (n) => spareUp(n) && !taken.has(n)).filter((p) => !p.primary && p.hintFor === first);
+    const spares = forFirst.length === 0 ? forOthers : [...forFirst, ...forOthers];
     const extra = spares.filter((s) => !targets.some((t) => t.node === s.node));
     return { targets, spares, readTargets: extra.length === 0 ? targets : [...targets, ...extra] };
   }
