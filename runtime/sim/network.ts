@@ -18,7 +18,7 @@
 // counts as a lost message (droppedQueueFull), never as an unbounded backlog.
 
 import { InvalidArgumentError, InvalidConfigError, show, type LeaderlessError } from '../../actors/errors.js';
-import { CLIENT_BASE, type Address, type Message, type MessageType } from '../../actors/protocol.js';
+import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
 import { EventQueue, type Timed } from './event-queue.js';
 import { checkDistribution, sample, type Distribution, type Prng } from './prng.js';
 
@@ -105,7 +105,7 @@ export class SimNetwork {
 
   /** The node an address shares links with: itself for a replica, its `near` node for a client (-1: none). */
   endpoint(a: Address): number {
-    return a < CLIENT_BASE ? a : this.nearOf(a);
+    return isClient(a) ? this.nearOf(a) : a;
   }
 
   blocked(from: Address, to: Address): boolean {
@@ -143,13 +143,13 @@ export class SimNetwork {
       this.counters.droppedQueueFull++;
       return;
     }
-    if (to < CLIENT_BASE) this.inFlightTo[to]++;
+    if (!isClient(to)) this.inFlightTo[to]++;
   }
 
   /** The index of the directed link a message travels into a replica (-1: to a client, which takes no link fault). */
   private link(from: Address, to: Address, a: number): number {
-    if (to >= CLIENT_BASE) return -1;
-    const row = from < CLIENT_BASE ? from : a >= 0 ? a : this.n;
+    if (isClient(to)) return -1;
+    const row = !isClient(from) ? from : a >= 0 ? a : this.n;
     return row * this.n + to;
   }
 
@@ -162,7 +162,7 @@ export class SimNetwork {
   }
 
   private dcOf(addr: Address, endpoint: number): string {
-    if (addr < CLIENT_BASE) return this.dcOfNode[addr];
+    if (!isClient(addr)) return this.dcOfNode[addr];
     return endpoint >= 0 ? this.dcOfNode[endpoint] : this.clientDc;
   }
 

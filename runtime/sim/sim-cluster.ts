@@ -30,7 +30,7 @@ import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coo
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
 import type { Value } from '../../actors/types.js';
 import type { LatencySummary } from '../latency.js';
-import { BLANK_REPLICA, SimWorld, addCounters, type Tracer, type WorldCounters } from './world.js';
+import { SimWorld, type Tracer, type WorldCounters } from './world.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {
   /** the run's seed, a uint32 (default 1) */
@@ -271,8 +271,7 @@ export class SimCluster implements LeaderlessCluster {
   /** The DVV id a replica currently writes under ("3", or "3.1" after one wipe). */
   replicaId(node: number): string {
     this.checkNode(node);
-    const n = this.world.nodes[node];
-    return n.wipes === 0 ? String(node) : `${node}.${n.wipes}`;
+    return this.world.nodes[node].replicaId;
   }
 
   /** Fault injection: the vocabulary of runtime/api.ts, the same in the thread runtime. */
@@ -423,36 +422,27 @@ export class SimCluster implements LeaderlessCluster {
 
   private nodeMetrics(node: number): NodeMetrics {
     const n = this.world.nodes[node];
-    const replica = n.replica ?? BLANK_REPLICA;
-    const counters = { ...n.past };
-    if (n.replica !== null) addCounters(counters, n.replica.counters);
-    const owners = replica.hints.owners();
-    const ae = replica.antiEntropy;
+    const ae = n.replica?.antiEntropy ?? null;
     const t = ae?.tombstones() ?? { tracked: 0, confirmed: 0 };
     const store = n.store.stats();
-    return {
-      node,
-      replicaId: this.replicaId(node),
-      counters,
-      pendingPuts: replica.pendingPuts,
-      paused: n.paused,
-      hints: { keys: owners.reduce((a, o) => a + replica.hints.size(o), 0), bytes: owners.reduce((a, o) => a + replica.hints.bytes(o), 0), owners, ...replica.hints.counters },
-      messagesIn: n.messagesIn,
-      batchesIn: n.messagesIn, // the simulator delivers one message at a time
-      messagesOut: n.messagesOut,
-      batchesOut: n.messagesOut,
+    const stats = n.host.stats(n.replicaId, {
+      batchesOut: n.messagesOut, // the simulator delivers one message at a time
       store: { keys: store.keys, liveBytes: store.liveBytes, arenaBytes: store.arenaBytes, compactions: store.compactions },
       ae: {
         ...(ae?.counters ?? emptyAeStats()),
         lastRepairMs: ae?.lastRepairMs() ?? null, inFlight: ae?.inFlight ?? 0, rebuilding: false, rebuilds: 0, lastRebuild: null,
         tombstones: t.tracked, confirmedTombstones: t.confirmed, ranges: ae?.rangeIds().length ?? 0,
       },
+    });
+    return {
+      ...stats,
       status: n.status,
       mailboxDepth: this.world.network.inFlightTo[node] + n.inbox.length,
       restarts: this.restartCounts[node],
       stale: n.replica === null,
     };
   }
+
 
   /** Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   async stop(): Promise<void> {

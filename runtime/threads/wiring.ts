@@ -7,6 +7,7 @@
 import * as Comlink from 'comlink';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Address } from '../../actors/protocol.js';
+import { replicaIdOf } from '../host/replica-host.js';
 import type { ResolvedConfig } from '../config.js';
 import type { SharedView } from './shared-view.js';
 import type { Supervisor } from './supervisor.js';
@@ -81,7 +82,7 @@ export class Wiring {
     const wipe = h.wipeOnRestart;
     if (wipe) {
       h.wipes++;
-      h.replicaId = `${h.node}.${h.wipes}`;
+      h.replicaId = replicaIdOf(h.node, h.wipes);
     }
     this.unlink(h);
     // what was posted to the old worker is gone with it; senders still holding its ports no longer count
