@@ -9,7 +9,9 @@
 //   EXPONENTIAL  a = the mean (1 / rate), us
 //   PARETO       a = xm, us; b = alpha in millionths   (xm / U^(1/alpha), as the simulator samples it)
 // Mixtures and shifted distributions are the simulator's only: a thread link takes one plain distribution.
-// A sample is capped at MAX_FAULT_DELAY_MS (a timer longer than that is not a delay but a loss).
+// A sample is capped at MAX_FAULT_DELAY_MS (a timer longer than that is not a delay but a loss). A sample of a random
+// kind under half a ms is sent at once (a timer cannot fire sooner than 1 ms: the nearest it can do); a constant is
+// honoured as at least itself.
 
 import { InvalidArgumentError, show } from '../../actors/errors.js';
 import { MAX_FAULT_DELAY_MS, checkDelayMs } from '../host/faults.js';
@@ -37,6 +39,8 @@ export interface EncodedDelay {
   b: number;
 }
 
+/** The shortest delay a Node timer gives. */
+const MIN_TIMER_MS = 1;
 const NO_DELAY: EncodedDelay = { kind: DelayKind.None, a: 0, b: 0 };
 const ALLOWED =
   "a number of ms from 0 to 60000, or { kind: 'constant', ms } | { kind: 'uniform', minMs, maxMs } | " +
@@ -94,11 +98,9 @@ export function sampleDelayMs(view: SharedView, row: number, to: number, random:
   const kind = view.delayKind(row, to) as DelayKind;
   if (kind === DelayKind.None) return 0;
   const a = view.delayA(row, to) / 1000;
+  if (kind === DelayKind.Constant) return a;
   let ms: number;
   switch (kind) {
-    case DelayKind.Constant:
-      ms = a;
-      break;
     case DelayKind.Uniform:
       ms = a + (view.delayB(row, to) / 1000 - a) * random();
       break;
@@ -111,5 +113,7 @@ export function sampleDelayMs(view: SharedView, row: number, to: number, random:
     default:
       return 0; // a kind this build does not know: no delay rather than a wrong one
   }
-  return Math.min(ms, MAX_FAULT_DELAY_MS);
+  // Node fires no timer sooner than 1 ms: a sample goes to the nearest delay a timer can give, so under half a ms it
+  // goes at once (always rounding up to 1 ms would add a third of a ms on average to an exponential of mean 2 ms)
+  return ms < MIN_TIMER_MS / 2 ? 0 : Math.min(ms, MAX_FAULT_DELAY_MS);
 }

@@ -79,10 +79,11 @@ export class Outbox {
       this.dropped++;
       return true;
     }
-    const ms = sampleDelayMs(this.view, row, to); // drawn per message: a distribution reorders, as in the simulator
+    // drawn per message (a distribution reorders, as in the simulator); 0 when a sample rounds to no timer at all
+    const ms = sampleDelayMs(this.view, row, to);
     if (ms <= 0) return false;
     this.delayed++;
-    setTimeout(() => this.enqueue(to, msg), ms); // Node fires no timer sooner than 1 ms, and on a ms clock
+    setTimeout(() => this.enqueue(to, msg), ms);
     return true;
   }
 
