@@ -37,7 +37,7 @@ export interface ValidateOptions {
 export const VALIDATE_DEFAULTS: Readonly<ValidateOptions> = {
   configs: [{ r: 1, w: 1 }, { r: 1, w: 2 }, { r: 2, w: 1 }],
   trials: 2000,
-  simTrials: 8000,
+  simTrials: 5000,
   meanMs: 5,
   tMs: [0, 1, 2, 3, 5, 7.5, 10, 15],
   seed: 1,
@@ -131,7 +131,7 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
   for (const [k, rw] of o.configs.entries()) {
     const cell = await runSimCell(o, rw, dist, threadRuns?.[k]);
     report.cells.push(cell);
-    if (!json) out.write(cellText(cell));
+    if (!json) out.write(validateCellText(cell));
   }
   const all = (f: (c: ValidateCell) => number[]): number[] => report.cells.flatMap(f);
   report.rmsePts = {
@@ -151,7 +151,7 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
     'the spread of the per-message time and of the lateness (only their means), and load that varies during a run',
     'that the per-message time differs by message type and thread (the main thread carries every client)',
   ];
-  out.write(json ? `${JSON.stringify(report, null, 2)}\n` : summaryText(report));
+  out.write(json ? `${JSON.stringify(report, null, 2)}\n` : validateSummaryText(report));
   return report;
 }
 
@@ -196,7 +196,7 @@ async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, 
 
 const pct = (x: number): string => `${(x * 100).toFixed(1).padStart(6)}%`;
 
-export function cellText(c: ValidateCell): string {
+export function validateCellText(c: ValidateCell): string {
   const lines = [`R=${c.r} W=${c.w}       t ms   threads       sim   sim+overheads   read late ms`];
   c.tMs.forEach((t, j) => {
     lines.push(`  ${String(t).padStart(16)}   ${pct(c.threads[j])}   ${pct(c.sim[j])}   ${pct(c.simModelled[j])}        ${c.readLateMs[j].toFixed(2).padStart(7)}`);
@@ -210,7 +210,7 @@ export function cellText(c: ValidateCell): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function summaryText(r: ValidateReport): string {
+export function validateSummaryText(r: ValidateReport): string {
   const lines = [
     `== validation: N=${r.n}, every link into a replica delayed by an exponential of mean ${r.meanMs} ms; ${r.trials} thread trials, ${r.simTrials} simulated, per R/W; seed ${r.seed}`,
     r.simOnly ? '   (simulator only: the "threads" column is the raw simulator)' : '',
