@@ -8,7 +8,8 @@
 //   - threads spend real time on each message (encoding, batching to the end of the event loop's turn, postMessage,
 //     queueing behind other work on 2 shared cores) and Node's timers fire a little late (the thread runtime sends a
 //     sample under 0.5 ms at once: a timer cannot fire sooner than 1 ms). The simulator has none of it. Measured in
-//     the thread run itself, per R/W, from the put latency: x = (thread put ms - raw simulated put ms) / the messages
+//     the thread run itself, per R/W, from the median put latency (a stall of the busy machine moves the mean, not the
+//     median): x = (thread median put ms - raw simulated median put ms) / the messages
 //     on a put's path (2 for W=1: the put and its reply; 4 for W>1: put, replicate, ack, reply); modelled as a
 //     constant x on every simulated message. A calibration on the put latency, never on the curve compared.
 //   - the reads at commit + t are issued late by the timer and the busy event loop. Measured per t in the thread run;
@@ -53,8 +54,9 @@ export interface ValidateCell extends RwConfig {
   simModelled: number[];
   /** mean ms the thread run's reads were issued after commit + t */
   readLateMs: number[];
-  /** mean put latency, ms: threads, simulator raw, simulator modelled */
+  /** mean and median put latency, ms: threads, simulator raw, simulator modelled */
   putMs: { threads: number; sim: number; simModelled: number };
+  putMedianMs: { threads: number; sim: number; simModelled: number };
   /** the modelled constant latency on every simulated message, ms, calibrated on the put latency (see the top) */
   perMessageMs: number;
   /** RMSE against the thread curve, percentage points; noise = what binomial noise alone would give */
@@ -143,7 +145,7 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
     'the same distribution on the same links in both: every message into a replica (puts, replication, acks, gets); ' +
       'messages to clients (put and get replies) take no injected delay in either runtime',
     "threads' own time per message (handling, batching, timers firing late, queueing on busy cores): a constant on " +
-      'every simulated message, measured per R/W from the put latency: (thread put - raw simulated put) / messages on ' +
+      'every simulated message, measured per R/W from the put latency: (thread median put - raw simulated median put) / messages on ' +
       "a put's path (2 for W=1, 4 for W>1)",
     "reads issued late: each simulated read issued later by the thread run's mean lateness at that t",
   ];
@@ -156,8 +158,10 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
 }
 
 async function runThreads(o: ValidateOptions, dist: Distribution): Promise<VisibilityCounts[]> {
-  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length));
+  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + 200));
   try {
+    // warm up (JIT, first batches) so that the first R/W config is not measured on a cold runtime
+    await measureVisibility(cluster, { r: 1, w: 1, trials: 200, tMs: [0], concurrency: o.concurrency, keyPrefix: 'warm:', seed: o.seed });
     cluster.faults.delay({ ms: dist });
     const runs: VisibilityCounts[] = [];
     for (const rw of o.configs) {
@@ -183,12 +187,13 @@ async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, 
   };
   const raw = await sim(0, undefined);
   const t = threads ?? raw;
-  const perMessageMs = Math.max(0, (t.putMs - raw.putMs) / (rw.w === 1 ? 2 : 4));
+  const perMessageMs = Math.max(0, (t.putMedianMs - raw.putMedianMs) / (rw.w === 1 ? 2 : 4));
   const modelled = await sim(perMessageMs, t.lateMs);
   const p = (v: VisibilityCounts): number[] => v.consistent.map((c) => c / v.trials);
   return {
     ...rw, tMs: [...o.tMs], threads: p(t), sim: p(raw), simModelled: p(modelled), readLateMs: t.lateMs,
-    putMs: { threads: t.putMs, sim: raw.putMs, simModelled: modelled.putMs }, perMessageMs,
+    putMs: { threads: t.putMs, sim: raw.putMs, simModelled: modelled.putMs },
+    putMedianMs: { threads: t.putMedianMs, sim: raw.putMedianMs, simModelled: modelled.putMedianMs }, perMessageMs,
     rmsePts: { sim: rmsePoints(p(t), p(raw)), simModelled: rmsePoints(p(t), p(modelled)), noise: noisePoints(p(t), t.trials, o.simTrials) },
     wallMs: { threads: threads?.wallMs ?? 0, sim: raw.wallMs + modelled.wallMs },
   };
@@ -202,7 +207,8 @@ export function validateCellText(c: ValidateCell): string {
     lines.push(`  ${String(t).padStart(16)}   ${pct(c.threads[j])}   ${pct(c.sim[j])}   ${pct(c.simModelled[j])}        ${c.readLateMs[j].toFixed(2).padStart(7)}`);
   });
   lines.push(
-    `  put ms: threads ${c.putMs.threads.toFixed(2)}, sim ${c.putMs.sim.toFixed(2)}, sim+overheads ${c.putMs.simModelled.toFixed(2)} ` +
+    `  put ms mean/median: threads ${c.putMs.threads.toFixed(2)}/${c.putMedianMs.threads.toFixed(2)}, sim ${c.putMs.sim.toFixed(2)}/${c.putMedianMs.sim.toFixed(2)}, ` +
+      `sim+overheads ${c.putMs.simModelled.toFixed(2)}/${c.putMedianMs.simModelled.toFixed(2)} ` +
       `(+${c.perMessageMs.toFixed(3)} ms a message); wall s: threads ${(c.wallMs.threads / 1000).toFixed(1)}, sim ${(c.wallMs.sim / 1000).toFixed(1)}`,
     `  RMSE vs threads: sim ${c.rmsePts.sim.toFixed(2)} pts, sim+overheads ${c.rmsePts.simModelled.toFixed(2)} pts (binomial noise alone ~${c.rmsePts.noise.toFixed(2)})`,
     '',

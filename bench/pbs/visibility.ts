@@ -25,8 +25,9 @@ export interface VisibilityCounts {
   consistent: number[];
   /** per t: mean ms by which the read was issued after commit + t (+ shift): timer lateness, 0 in the simulator */
   lateMs: number[];
-  /** mean ms from issuing the put to its acknowledgement */
+  /** mean ms from issuing the put to its acknowledgement, and the median (robust to a stall on a busy machine) */
   putMs: number;
+  putMedianMs: number;
   wallMs: number;
 }
 
@@ -36,7 +37,7 @@ export async function measureVisibility(cluster: LeaderlessCluster, o: Visibilit
   const clients: LeaderlessClient[] = [];
   for (let node = 0; node < n; node++) clients.push(await cluster.client({ near: node }));
   const picks = new Prng(o.seed >>> 0);
-  const sums = { consistent: o.tMs.map(() => 0), late: o.tMs.map(() => 0), put: 0 };
+  const sums = { consistent: o.tMs.map(() => 0), late: o.tMs.map(() => 0), put: [] as number[] };
   const t0 = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -48,7 +49,8 @@ export async function measureVisibility(cluster: LeaderlessCluster, o: Visibilit
     trials: o.trials,
     consistent: sums.consistent,
     lateMs: sums.late.map((s) => s / o.trials),
-    putMs: sums.put / o.trials,
+    putMs: sums.put.reduce((a, b) => a + b, 0) / o.trials,
+    putMedianMs: [...sums.put].sort((a, b) => a - b)[Math.floor(o.trials / 2)],
     wallMs: performance.now() - t0,
   };
 }
@@ -59,14 +61,14 @@ async function trial(
   pick: () => number,
   o: VisibilityOptions,
   i: number,
-  sums: { consistent: number[]; late: number[]; put: number },
+  sums: { consistent: number[]; late: number[]; put: number[] },
 ): Promise<void> {
   const key = `${o.keyPrefix}${i}`;
   const value = `v${i}`;
   const startMs = cluster.nowMs;
   await clients[cluster.replicasOf(key)[0]].put(key, value, { w: o.w });
   const commitMs = cluster.nowMs;
-  sums.put += commitMs - startMs;
+  sums.put.push(commitMs - startMs);
   const reads: Array<Promise<void>> = [];
   for (let j = 0; j < o.tMs.length; j++) {
     const atMs = commitMs + o.tMs[j] + (o.shiftMs?.[j] ?? 0);
