@@ -32,19 +32,26 @@ export function checkWaitTimeout(timeoutMs: unknown, call: string): number {
 /** A timer in the runtime's time: calls `fire` after `ms` unless the returned cancel is called first. */
 export type StartTimer = (ms: number, fire: () => void) => () => void;
 
-/** Resolves with the next `event` for `node` on `emitter`, or rejects with TIMEOUT after timeoutMs. */
-export function waitForEvent(emitter: EventEmitter, event: ClusterEvent, node: number, timeoutMs: number, timer: StartTimer): Promise<NodeEvent> {
-  return new Promise((resolve, reject) => {
-    const listener = (e: NodeEvent): void => {
-      if (e.node !== node) return;
-      cancel();
-      emitter.off(event, listener);
-      resolve(e);
-    };
-    const cancel = timer(timeoutMs, () => {
-      emitter.off(event, listener);
-      reject(new TimeoutError(`no ${event} event for node ${node} within ${timeoutMs} ms`));
-    });
-    emitter.on(event, listener);
+/**
+ * Calls `resolve` with the next `event` for `node` on `emitter`, or `reject` with TIMEOUT after timeoutMs. The
+ * callbacks run synchronously with the event: the simulator's pump must learn at once that the wait is over, or it
+ * would run virtual time on past the event before a promise callback told it.
+ */
+export function awaitEvent(
+  emitter: EventEmitter,
+  w: { event: ClusterEvent; node: number; timeoutMs: number; timer: StartTimer },
+  resolve: (e: NodeEvent) => void,
+  reject: (e: TimeoutError) => void,
+): void {
+  const listener = (e: NodeEvent): void => {
+    if (e.node !== w.node) return;
+    cancel();
+    emitter.off(w.event, listener);
+    resolve(e);
+  };
+  const cancel = w.timer(w.timeoutMs, () => {
+    emitter.off(w.event, listener);
+    reject(new TimeoutError(`no ${w.event} event for node ${w.node} within ${w.timeoutMs} ms`));
   });
+  emitter.on(w.event, listener);
 }

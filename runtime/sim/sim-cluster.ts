@@ -22,7 +22,7 @@ import type { NetworkCounters, NetworkOptions } from './network.js';
 import { checkDistribution } from './prng.js';
 import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
 import { addRound, checkRepairTimeout, clusterMetrics, emptyAeStats, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
-import { checkEvent, checkListener, checkWaitTimeout, waitForEvent } from '../host/events.js';
+import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
 import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
 import { metricsText } from '../metrics.js';
 import { SimClient } from './sim-client.js';
@@ -330,9 +330,8 @@ export class SimCluster extends SimClient implements LeaderlessCluster {
     checkEvent(event);
     this.checkNode(node);
     checkWaitTimeout(timeoutMs, 'waitFor');
-    return this.world.track<NodeEvent>((resolve, reject) => {
-      waitForEvent(this.events, event, node, timeoutMs, (ms, fire) => this.world.timer(ms, fire)).then(resolve, reject);
-    });
+    const timer = (ms: number, fire: () => void): (() => void) => this.world.timer(ms, fire);
+    return this.world.track<NodeEvent>((resolve, reject) => awaitEvent(this.events, { event, node, timeoutMs, timer }, resolve, reject));
   }
 
   /** Virtual time, ms since start. */

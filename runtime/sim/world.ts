@@ -138,7 +138,6 @@ export class SimWorld {
   private pumping = false;
   private yieldNow = false;
   private readonly out: Send[] = [];
-  private readonly pumpBound = (): void => this.pump();
 
   constructor(
     readonly config: ResolvedConfig,
@@ -263,8 +262,9 @@ export class SimWorld {
 
   private schedulePump(): void {
     if (this.pumpScheduled || this.pumping) return;
-    this.pumpScheduled = true;
-    queueMicrotask(this.pumpBound);
+    // Not at once: the application's own continuations at this virtual time run first (the rest of an `await` on a
+    // fault or another synchronous call), so they can start what they mean to before time moves.
+    this.resumeAfterYield();
   }
 
   private pump(): void {

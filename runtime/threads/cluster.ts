@@ -19,7 +19,7 @@ import type { ClusterEvent, ClusterMetrics, HealthOptions, HealthReport, Leaderl
 import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions } from '../config.js';
 import { CLIENT_KEYS, checkOptions } from '../host/client-core.js';
 import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
-import { checkEvent, checkListener, checkWaitTimeout, waitForEvent } from '../host/events.js';
+import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
 import { SharedStore } from '../host/store.js';
 import { metricsText } from '../metrics.js';
 import { ClusterClient, type ClientHandle } from './client.js';
@@ -175,10 +175,11 @@ export class ThreadCluster extends ClusterClient implements LeaderlessCluster {
     checkEvent(event);
     this.checkNode(node);
     checkWaitTimeout(timeoutMs, 'waitFor');
-    return waitForEvent(this.supervisor, event, node, timeoutMs, (ms, fire) => {
+    const timer = (ms: number, fire: () => void): (() => void) => {
       const t = setTimeout(fire, ms);
       return () => clearTimeout(t);
-    });
+    };
+    return new Promise((resolve, reject) => awaitEvent(this.supervisor, { event, node, timeoutMs, timer }, resolve, reject));
   }
 
   /** The key's N primary replicas, in preference order (the first coordinates its writes). */
