@@ -6,17 +6,17 @@
 //
 // What differs, and what is done about it (said in the output too):
 //   - threads spend real time on each message (encoding, batching to the end of the event loop's turn, postMessage,
-//     queueing behind other work on 2 shared cores) and Node's timers fire a little late (the thread runtime sends a
-//     sample under 0.5 ms at once: a timer cannot fire sooner than 1 ms). The simulator has none of it. Measured in
+//     timers firing late, queueing behind other work on 2 shared cores). The simulator has none of it. Measured in
 //     the thread run itself, per R/W, from the median put latency (a stall of the busy machine moves the mean, not the
-//     median): x = (thread median put ms - raw simulated median put ms) / the messages
-//     on a put's path (2 for W=1: the put and its reply; 4 for W>1: put, replicate, ack, reply); modelled as a
-//     constant x on every simulated message. A calibration on the put latency, never on the curve compared.
-//   - the reads at commit + t are issued late by the timer and the busy event loop. Measured per t in the thread run;
-//     modelled by issuing the simulator's reads that much later.
-//   - not modelled: the spread of either (only means), load that changes during the run.
+//     median): x = (thread median put - raw simulated median put) / the messages on a put's path (2 for W=1: put and
+//     reply; 4 for W>1: put, replicate, ack, reply), and modelled as a constant x on every simulated message. A
+//     calibration on the put latency, never on the curve compared.
+//   - the reads at commit + t are issued late by the timer and the busy event loop. Measured read by read in the
+//     thread run; each simulated read is issued later by a draw from those (the mean alone would overstate P).
+//   - the thread runtime sends a delay sample under 0.5 ms at once (a Node timer cannot fire sooner than 1 ms).
+//   - not modelled: the spread of the per-message time, the workers' own time, load that changes during the run.
 // The raw simulator (same distributions, nothing else) is printed beside the modelled one.
-import { Cluster, InvalidArgumentError, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
+import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
 import { PBS_N, checkCount, checkNrw, type RwConfig } from './profiles.js';
 import { measureVisibility, type VisibilityCounts } from './visibility.js';
 
@@ -145,13 +145,14 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
     'the same distribution on the same links in both: every message into a replica (puts, replication, acks, gets); ' +
       'messages to clients (put and get replies) take no injected delay in either runtime',
     "threads' own time per message (handling, batching, timers firing late, queueing on busy cores): a constant on " +
-      'every simulated message, measured per R/W from the put latency: (thread median put - raw simulated median put) / messages on ' +
-      "a put's path (2 for W=1, 4 for W>1)",
-    "reads issued late: each simulated read issued later by the thread run's mean lateness at that t",
+      'every simulated message, measured per R/W from the put latency: (thread median put - raw simulated median put) / ' +
+      "the messages on a put's path (2 for W=1: put, reply; 4 for W>1: put, replicate, ack, reply)",
+    "reads issued late: each simulated read at t issued later by a draw from the thread run's own lateness at that t " +
+      '(every read of it; its mean alone would overstate P, the curve being concave)',
   ];
   report.notModelled = [
-    'the spread of the per-message time and of the lateness (only their means), and load that varies during a run',
-    'that the per-message time differs by message type and thread (the main thread carries every client)',
+    'the spread of the per-message time (its median only), that it differs by thread (the main thread carries every ' +
+      'client), and load that varies during a run (other work on the same cores)',
   ];
   out.write(json ? `${JSON.stringify(report, null, 2)}\n` : validateSummaryText(report));
   return report;
@@ -176,11 +177,14 @@ async function runThreads(o: ValidateOptions, dist: Distribution): Promise<Visib
 /** The simulator, raw and modelled, for one R/W config; `threads` undefined (simOnly): the raw run stands in for it. */
 async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, threads: VisibilityCounts | undefined): Promise<ValidateCell> {
   const seed = hash32(`validate/${rw.r}/${rw.w}`, o.seed);
-  const sim = async (perMessageMs: number, shiftMs: readonly number[] | undefined): Promise<VisibilityCounts> => {
+  const sim = async (perMessageMs: number, lateSamplesMs: number[][] | undefined): Promise<VisibilityCounts> => {
     const cluster = SimCluster.create({ ...validateClusterOptions(o.simTrials), seed, latency: { kind: 'constant', ms: perMessageMs } });
     try {
       cluster.faults.delay({ ms: dist });
-      return await measureVisibility(cluster, { ...rw, trials: o.simTrials, tMs: o.tMs, shiftMs, concurrency: 16, keyPrefix: 's:', seed });
+      // lateness drawn from the thread run's own, read by read: a mean would overstate P (the curve is concave)
+      const draws = new Prng((seed ^ 0x2545f491) >>> 0);
+      const lateness = lateSamplesMs === undefined ? undefined : (j: number): number => draws.pick(lateSamplesMs[j]);
+      return await measureVisibility(cluster, { ...rw, trials: o.simTrials, tMs: o.tMs, lateness, concurrency: 16, keyPrefix: 's:', seed });
     } finally {
       await cluster.stop();
     }
@@ -188,7 +192,7 @@ async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, 
   const raw = await sim(0, undefined);
   const t = threads ?? raw;
   const perMessageMs = Math.max(0, (t.putMedianMs - raw.putMedianMs) / (rw.w === 1 ? 2 : 4));
-  const modelled = await sim(perMessageMs, t.lateMs);
+  const modelled = await sim(perMessageMs, threads?.lateSamplesMs);
   const p = (v: VisibilityCounts): number[] => v.consistent.map((c) => c / v.trials);
   return {
     ...rw, tMs: [...o.tMs], threads: p(t), sim: p(raw), simModelled: p(modelled), readLateMs: t.lateMs,

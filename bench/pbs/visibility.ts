@@ -9,8 +9,8 @@ export interface VisibilityOptions extends RwConfig {
   trials: number;
   /** the grid, ms after commit (ascending) */
   tMs: readonly number[];
-  /** extra ms added to each t when the read is issued (a modelled lateness; 0 when measuring) */
-  shiftMs?: readonly number[];
+  /** extra ms added to the j-th t when a read is issued, drawn per read (a modelled lateness; none when measuring) */
+  lateness?: (j: number) => number;
   /** trials in flight at once (fresh keys: trials do not interact) */
   concurrency: number;
   /** keys are `${keyPrefix}${i}` (fresh in the cluster) */
@@ -23,8 +23,10 @@ export interface VisibilityCounts {
   trials: number;
   /** per t: reads that returned the value just written */
   consistent: number[];
-  /** per t: mean ms by which the read was issued after commit + t (+ shift): timer lateness, 0 in the simulator */
+  /** per t: mean ms by which the read was issued after commit + t (+ lateness): the timer's, 0 in the simulator */
   lateMs: number[];
+  /** per t: each read's lateness, ms (for a simulator run to draw from) */
+  lateSamplesMs: number[][];
   /** mean ms from issuing the put to its acknowledgement, and the median (robust to a stall on a busy machine) */
   putMs: number;
   putMedianMs: number;
@@ -37,7 +39,7 @@ export async function measureVisibility(cluster: LeaderlessCluster, o: Visibilit
   const clients: LeaderlessClient[] = [];
   for (let node = 0; node < n; node++) clients.push(await cluster.client({ near: node }));
   const picks = new Prng(o.seed >>> 0);
-  const sums = { consistent: o.tMs.map(() => 0), late: o.tMs.map(() => 0), put: [] as number[] };
+  const sums = { consistent: o.tMs.map(() => 0), late: o.tMs.map((): number[] => []), put: [] as number[] };
   const t0 = performance.now();
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -48,7 +50,8 @@ export async function measureVisibility(cluster: LeaderlessCluster, o: Visibilit
   return {
     trials: o.trials,
     consistent: sums.consistent,
-    lateMs: sums.late.map((s) => s / o.trials),
+    lateMs: sums.late.map((xs) => xs.reduce((a, b) => a + b, 0) / o.trials),
+    lateSamplesMs: sums.late,
     putMs: sums.put.reduce((a, b) => a + b, 0) / o.trials,
     putMedianMs: [...sums.put].sort((a, b) => a - b)[Math.floor(o.trials / 2)],
     wallMs: performance.now() - t0,
@@ -61,7 +64,7 @@ async function trial(
   pick: () => number,
   o: VisibilityOptions,
   i: number,
-  sums: { consistent: number[]; late: number[]; put: number[] },
+  sums: { consistent: number[]; late: number[][]; put: number[] },
 ): Promise<void> {
   const key = `${o.keyPrefix}${i}`;
   const value = `v${i}`;
@@ -71,9 +74,9 @@ async function trial(
   sums.put.push(commitMs - startMs);
   const reads: Array<Promise<void>> = [];
   for (let j = 0; j < o.tMs.length; j++) {
-    const atMs = commitMs + o.tMs[j] + (o.shiftMs?.[j] ?? 0);
+    const atMs = commitMs + o.tMs[j] + (o.lateness?.(j) ?? 0);
     if (atMs > cluster.nowMs) await cluster.sleep(atMs - cluster.nowMs);
-    sums.late[j] += Math.max(0, cluster.nowMs - atMs);
+    sums.late[j].push(Math.max(0, cluster.nowMs - atMs));
     reads.push(
       clients[pick()].get(key, { r: o.r }).then((got) => {
         if (got.values.includes(value)) sums.consistent[j]++;
