@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'OVERLOADED'
   | 'STOPPED'
   | 'STORE_FULL'
+  | 'WRONG_EPOCH'
   | 'INTERNAL';
 
 export class LeaderlessError extends Error {
@@ -107,6 +108,8 @@ const byCode: Record<ErrorCode, (m: string, d: Record<string, unknown>) => Leade
   OVERLOADED: (m, d) => new OverloadedError(m, d),
   STOPPED: (m) => new StoppedError(m),
   STORE_FULL: (m, d) => new StoreFullError(m, d),
+  // the class is WrongEpochError (actors/membership/errors.ts, which imports this file): rebuilt by wrongEpochFromWire
+  WRONG_EPOCH: (m, d) => new LeaderlessError('WRONG_EPOCH', m, d),
   INTERNAL: (m, d) => new LeaderlessError('INTERNAL', m, d),
 };
 

@@ -31,6 +31,11 @@ export interface NodeSpec {
   rack: string;
   /** Explicit tokens (Cassandra's initial_token), mostly for hand-checked tests; default: derived from the id. */
   tokens?: readonly number[];
+  /**
+   * The node has left the ring (actors/membership): it keeps its id, because ids are addresses and name replicas in
+   * version vectors and hints, but owns no tokens, counts in no dc or rack, and is never a primary or a fallback.
+   */
+  left?: boolean;
 }
 
 export interface RingConfig {
@@ -111,6 +116,11 @@ export class Ring {
     return this.tokens.length;
   }
 
+  /** Every token on the ring, ascending (a copy; equal values appear once per owner). */
+  allTokens(): Uint32Array {
+    return this.tokens.slice();
+  }
+
   /** A node's tokens, ascending. */
   tokensOf(node: number): number[] {
     this.assertNode(node);
@@ -144,6 +154,24 @@ export class Ring {
       out.push({ node, dc: this.nodes[node].dc, primary: false, hintFor });
     }
     return out;
+  }
+
+  /** Whether a node is on the ring: a valid id that has not left. */
+  isMember(node: number): boolean {
+    return Number.isInteger(node) && node >= 0 && node < this.nodes.length && this.nodes[node].left !== true;
+  }
+
+  /** The ids of the nodes on the ring (not left), ascending. */
+  memberIds(): number[] {
+    return this.nodes.filter((n) => n.left !== true).map((n) => n.id);
+  }
+
+  /** A new ring without `node`: it keeps its id but owns no tokens (see NodeSpec.left); every other node stays. */
+  withoutNode(node: number): Ring {
+    this.assertNode(node);
+    if (!this.isMember(node)) throw new InvalidArgumentError(`withoutNode: node ${node} has already left the ring`);
+    const nodes = this.nodes.map((n) => (n.id === node ? { ...n, left: true } : n));
+    return new Ring({ nodes, vnodes: this.vnodes, replication: this.replication });
   }
 
   /** A new ring with one more node; existing nodes keep their tokens, vnodes and replication stay. */
@@ -339,6 +367,9 @@ function validateShape(config: RingConfig): void {
     throw new InvalidConfigError(`ring vnodes must be an integer in 1..${MAX_VNODES}; got ${vnodes}`);
   }
   let totalTokens = 0;
+  if (nodes.every((n) => n.left === true)) {
+    throw new InvalidConfigError('ring must keep at least one node that has not left');
+  }
   nodes.forEach((n, i) => {
     if (n.id !== i) {
       throw new InvalidConfigError(`ring node ids must be 0..n-1 in array order; node at index ${i} has id ${n.id}`);
@@ -349,6 +380,7 @@ function validateShape(config: RingConfig): void {
         throw new InvalidConfigError(`ring node ${i}: ${field} must be a non-empty string; got ${got}`);
       }
     }
+    if (n.left === true) return; // a node that left owns no tokens
     totalTokens += n.tokens === undefined ? vnodes : validateExplicitTokens(n);
   });
   if (totalTokens > MAX_TOKENS) {
@@ -381,6 +413,12 @@ function indexTopology(nodes: NodeSpec[]): {
   const dcIndexOf = new Int32Array(nodes.length);
   const rackIndexOf = new Int32Array(nodes.length);
   for (const n of nodes) {
+    if (n.left === true) {
+      // never met on the ring: it must not create a dc or a rack that the walk would wait for
+      dcIndexOf[n.id] = -1;
+      rackIndexOf[n.id] = -1;
+      continue;
+    }
     let dc = dcIndex.get(n.dc);
     if (dc === undefined) {
       dc = dcNames.length;
@@ -443,6 +481,7 @@ function resolveReplication(
 function sortTokens(nodes: NodeSpec[], vnodes: number): { tokens: Uint32Array; owners: Int32Array } {
   const entries: Array<[token: number, node: number, index: number]> = [];
   for (const n of nodes) {
+    if (n.left === true) continue;
     const own = n.tokens ?? nodeTokens(n.id, vnodes);
     own.forEach((token, i) => entries.push([token, n.id, i]));
   }

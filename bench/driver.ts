@@ -7,7 +7,7 @@
 import { LeaderlessError, type PutOptions } from '../runtime/index.js';
 import type { Outcome } from './oracle.js';
 import type { Recorder } from './recorder.js';
-import type { BenchCluster, BenchSpec } from './run.js';
+import type { BenchCluster, BenchSpec } from './spec.js';
 import { keyName, makeValue, valueId, type OpKind, type Workload } from './workloads.js';
 
 interface CachedContext {

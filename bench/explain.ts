@@ -3,7 +3,7 @@
 // workload A shows many siblings.
 import type { ConsistencyReport } from './oracle.js';
 import type { RunWindow } from './phases.js';
-import type { BenchSpec } from './run.js';
+import type { BenchSpec } from './spec.js';
 
 /** Above this share of reads with siblings, the output says where they come from. */
 export const HIGH_SIBLING_RATE = 0.01;

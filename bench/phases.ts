@@ -4,7 +4,7 @@
 import type { DriverClock } from './faults.js';
 import { outcomeOf, type Driver } from './driver.js';
 import type { Recorder } from './recorder.js';
-import type { BenchCluster, BenchSpec, Progress, RunDeps } from './run.js';
+import type { BenchCluster, BenchSpec, Progress, RunDeps } from './spec.js';
 import { keyName, valueId, type Workload } from './workloads.js';
 
 const PROGRESS_EVERY_MS = 100;

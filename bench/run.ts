@@ -12,11 +12,11 @@
 // history, but throughput (`opsPerSec`) is the operations completed by the deadline divided by runMs.
 //
 // Use: const report = await runBench(spec, { factory, clock: realClock() });
-import type { ClusterOptions, LeaderlessCluster } from '../runtime/index.js';
+import type { ClusterOptions } from '../runtime/index.js';
 import { clusterFigures, flattenMetrics, type ClusterFigures } from './cluster-figures.js';
 import { Driver } from './driver.js';
 import { explain } from './explain.js';
-import { FaultDriver, type DriverClock, type FaultApi, type FaultMarker, type FaultSpec } from './faults.js';
+import { FaultDriver, type DriverClock, type FaultMarker } from './faults.js';
 import { analyze, type ConsistencyReport } from './oracle.js';
 import { load, runWorkload, settle, verify, withTimeout, type RunWindow } from './phases.js';
 import { Recorder, type OpStats } from './recorder.js';
@@ -25,52 +25,8 @@ import { Workload, keyName, type OpKind, type WorkloadSpec } from './workloads.j
 export type { LatencyUs } from './histogram.js';
 export type { OpStats } from './recorder.js';
 export { flattenMetrics } from './cluster-figures.js';
-
-/**
- * What the harness drives: the one cluster interface (runtime/api.ts), which both runtimes implement, narrowed to
- * what a run uses. metrics, settle and repair are optional so that a test can drive the harness with a fake store.
- */
-export type BenchCluster = Pick<LeaderlessCluster, 'get' | 'put' | 'stop'> & {
-  faults: FaultApi;
-} & Partial<Pick<LeaderlessCluster, 'metrics' | 'settle' | 'repair'>>;
-
-export type ClusterFactory = (options: ClusterOptions, seed: number) => Promise<BenchCluster>;
-export type UpdateContext = 'last' | 'read' | 'none';
-
-export interface BenchSpec {
-  label: string;
-  cluster: ClusterOptions;
-  workload: WorkloadSpec;
-  inFlight: number;
-  /** exactly one of durationMs and operations */
-  durationMs?: number;
-  operations?: number;
-  seed: number;
-  faults: FaultSpec[];
-  /** which context an update carries: the newest from a read or a put, only from a read, or none (blind) */
-  updateContext: UpdateContext;
-  /** operations the history keeps for the oracle; later ones are measured but not judged */
-  maxHistory: number;
-}
-
-export interface Progress {
-  phase: 'load' | 'run' | 'settle' | 'verify';
-  done: number;
-  /** operations or milliseconds, whichever `unit` says */
-  total: number;
-  unit: 'ops' | 'ms';
-  elapsedMs: number;
-  opsPerSec: number;
-  errors: number;
-}
-
-export interface RunDeps {
-  factory: ClusterFactory;
-  clock: DriverClock;
-  onProgress?: (p: Progress) => void;
-  /** called once the cluster is up (e.g. to serve its metrics); the returned function is called before it stops */
-  onCluster?: (c: BenchCluster) => (() => void | Promise<void>) | void;
-}
+export type { BenchCluster, BenchSpec, ClusterFactory, Progress, RunDeps, UpdateContext } from './spec.js';
+import type { BenchCluster, BenchSpec, RunDeps, UpdateContext } from './spec.js';
 
 export interface BenchReport {
   schema: 'leaderless-bench/1';

@@ -25,7 +25,7 @@ import {
 } from '../actors/anti-entropy/index.js';
 import { hash32 } from '../actors/hash.js';
 import { defaultSegmentHasher, type SegmentItem } from '../actors/merkle.js';
-import { CLIENT_BASE, type Message, type Send, type StoredClock } from '../actors/protocol.js';
+import { CLIENT_BASE, isClient, type Message, type Send, type StoredClock } from '../actors/protocol.js';
 import { Replica } from '../actors/replica/index.js';
 import { Ring, keyHash } from '../actors/ring.js';
 import { InvalidConfigError } from '../actors/errors.js';
@@ -78,7 +78,7 @@ class Net {
     for (let steps = 0; this.queue.length > 0; steps++) {
       assert.ok(steps < 1_000_000, 'the network never went quiet');
       const s = this.queue.shift()!;
-      if (s.to >= CLIENT_BASE || drop(s)) continue;
+      if (isClient(s.to) || drop(s)) continue;
       this.delivered++;
       this.replicas[s.to].handle(s.msg, this.nowMs, this.queue);
     }

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
 import { LeaderlessError, OverloadedError, QuorumError, TimeoutError } from '../actors/errors.js';
-import { afterFailover } from '../runtime/host/client-core.js';
+import { afterFailover } from '../actors/coordinator/writes.js';
 import { SimCluster } from '../runtime/sim/sim-cluster.js';
 import { codeOf } from './helpers/errors.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { LeaderlessCluster } from '../runtime/api.js';
 import type { Value } from '../runtime/index.js';
 import {
-  RUNTIMES, allNodes, armWaitFor, elementsOf, heldBy, keyWhere, primaries, putOutcome, putUntilAcked, until, withCluster, type RuntimeName,
+  RUNTIMES, allNodes, armWaitFor, elementsOf, heldBy, keyWhere, primaries, putOutcome, putUntilAcked, until, withCluster,
 } from './helpers/scenarios.js';
 import { recordShapes, shapeDiff, shapesSeen } from './helpers/scenarios-shape.js';
 
@@ -25,9 +25,6 @@ function holds(c: LeaderlessCluster, node: number, key: string, values: Value[],
  * one, the process spins at 100% CPU forever). The thread runtime's waitFor settles. Resolving inside the pump (a
  * listener that calls track's resolve directly) makes both scenarios pass in the simulator.
  */
-function waitForTodo(runtime: RuntimeName): string | false {
-  return runtime === 'sim' ? 'sim: waitFor(node-restarted / node-up) never settles when the pump emits the event (see waitForTodo)' : false;
-}
 
 for (const runtime of RUNTIMES) {
   describe(`scenarios: ${runtime}`, () => {
@@ -131,7 +128,7 @@ for (const runtime of RUNTIMES) {
     // Kill and restart: a killed primary is restarted by the supervisor (after restart.delayMs); writes during the
     // outage go to stand-ins with hints, and after settle() the restarted node holds them. With stayDown it stays down
     // until faults.restart. The wait for the restart is armed after the outage's writes: see the next scenario.
-    test('kill and restart: hints for the outage are handed to the restarted node; stayDown waits for restart()', { todo: waitForTodo(runtime) }, async () => {
+    test('kill and restart: hints for the outage are handed to the restarted node; stayDown waits for restart()', async () => {
       await withCluster(runtime, { nodes: 5, replication: 3, write: 2, restart: { delayMs: 500 } }, async (c) => {
         const victim = primaries(c, 'kill0')[1];
         const keys = Array.from({ length: 6 }, (_, i) => keyWhere(c, `kill${i}-`, (p) => p.includes(victim)));
@@ -173,9 +170,7 @@ for (const runtime of RUNTIMES) {
 
     // A wait armed before a kill (the idiom "const back = waitFor('node-restarted', n); kill(n); ...; await back"): the
     // node is down when kill() returns and stays down for restart.delayMs, whatever else is pending meanwhile.
-    test('a waitFor armed before kill() leaves the outage to the application', {
-      todo: runtime === 'sim' ? 'sim: while an operation is pending (here the waitFor), the pump runs virtual time on at the application\'s next await, even one that is no operation (await faults.kill()): the node has been restarted by the time kill() returns' : false,
-    }, async () => {
+    test('a waitFor armed before kill() leaves the outage to the application', async () => {
       await withCluster(runtime, { nodes: 3, replication: 3, restart: { delayMs: 500 } }, async (c) => {
         const back = armWaitFor(c, 'node-restarted', 1);
         const t0 = c.nowMs;
@@ -187,7 +182,7 @@ for (const runtime of RUNTIMES) {
 
     // Crash with wipe, then repair: the node comes back empty under a new replica id, and one anti-entropy round
     // brings every key back to it (anti-entropy is off between rounds here, so nothing else can).
-    test('crash with wipe and repair: repair() brings the wiped node its keys back', { todo: waitForTodo(runtime) }, async () => {
+    test('crash with wipe and repair: repair() brings the wiped node its keys back', async () => {
       await withCluster(runtime, { nodes: 3, replication: 3 }, async (c) => {
         const keys = Array.from({ length: 20 }, (_, i) => `wipe${i}`);
         for (const k of keys) await c.put(k, `v-${k}`, { consistency: 'ALL' });

@@ -10,7 +10,7 @@
 // by its peers.
 
 import { OverloadedError, type WireError } from '../errors.js';
-import { CLIENT_BASE, type Address, type Message, type MessageType, type PutRequest, type Send, type StoredClock } from '../protocol.js';
+import { isClient, type Address, type Message, type MessageType, type PutRequest, type Send, type StoredClock } from '../protocol.js';
 import { LinkDetector } from '../link-detector.js';
 import { PutFsm } from '../coordinator/put.js';
 import type { ConflictMode, Stamped } from '../types.js';
@@ -95,13 +95,13 @@ export class Replica {
 
   handle(msg: Message, nowMs: number, out: Send[]): void {
     const from = msg.type === 'tick' ? -1 : msg.from;
-    if (from >= 0 && from < CLIENT_BASE && from !== this.node) this.links.heard(from, nowMs);
+    if (from >= 0 && !isClient(from) && from !== this.node) this.links.heard(from, nowMs);
     this.links.at(nowMs); // the view in-flight writes consult (e.g. on a nack) is current
     const sent = out.length;
     this.dispatch(msg, nowMs, out);
     for (let i = sent; i < out.length; i++) {
       const s = out[i];
-      if (s.to < CLIENT_BASE && ANSWERED.has(s.msg.type)) this.links.sent(s.to, nowMs);
+      if (!isClient(s.to) && ANSWERED.has(s.msg.type)) this.links.sent(s.to, nowMs);
     }
   }
 

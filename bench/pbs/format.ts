@@ -2,7 +2,7 @@
 import type { Distribution } from '../../runtime/index.js';
 import type { PbsOptions } from './options.js';
 import { PBS_N, PBS_TARGET_P, type PbsProfile } from './profiles.js';
-import type { PbsCell, PbsReport } from './run.js';
+import type { PbsCell, PbsReport } from './types.js';
 
 /** A distribution as the paper writes it: 91.22% Pareto(xm 0.235, a 10) + 8.78% Exp(l 1.66). */
 export function describeDistribution(d: Distribution): string {

@@ -4,39 +4,11 @@ import { pConsistentClosedForm } from './closed-form.js';
 import { cellText, headerText, profileText, summaryText } from './format.js';
 import { pAt, tFor, warsThresholds } from './model.js';
 import { checkPbsOptions, type PbsOptions } from './options.js';
-import { PBS_N, PBS_PROFILES, PBS_TARGET_P, type PbsProfile, type PbsProfileName, type RwConfig } from './profiles.js';
-import { measureSim, type SimMeasurement } from './simulation.js';
+import { PBS_N, PBS_PROFILES, PBS_TARGET_P, type PbsProfile, type RwConfig } from './profiles.js';
+import { measureSim } from './simulation.js';
 
-export interface PbsCell {
-  profile: PbsProfileName;
-  r: number;
-  w: number;
-  /** the seed of this cell's cluster and models, derived from the run's seed, the profile and R/W */
-  seed: number;
-  tMs: number[];
-  /** P(consistent) per t: the simulated cluster, WARS with the coordinator a replica, plain WARS */
-  measured: number[];
-  warsLocal: number[];
-  wars: number[];
-  /** 1 - C(N-W, R) / C(N, R), every t */
-  closedForm: number;
-  /** the t (ms) at which P reaches PBS_TARGET_P; measured: interpolated on the grid, null if the grid never does */
-  tVisibilityMs: { measured: number | null; measuredBracketMs: [number, number] | null; warsLocal: number; wars: number };
-  sim: SimMeasurement;
-}
-
-export interface PbsReport {
-  n: number;
-  seed: number;
-  trials: number;
-  modelTrials: number;
-  targetP: number;
-  cells: PbsCell[];
-  /** the simulation's throughput: puts plus gets (and simulator events) per second of wall time */
-  sim: { ops: number; events: number; wallMs: number; opsPerSec: number; eventsPerSec: number };
-  modelWallMs: number;
-  notes: string[];
-}
+export type { PbsCell, PbsReport } from './types.js';
+import type { PbsCell, PbsReport } from './types.js';
 
 export const PBS_NOTES: readonly string[] = [
   'measured = the simulated cluster running the real protocol (actors/), one fresh key per trial, reads at commit + t.',

@@ -5,7 +5,7 @@
 // still has an axis from 0 to 1%, the marks and dashes that keep lines apart); the browser only draws.
 //
 // Use: const c = new Charts(); body += c.figure({ id: 'x', ... }); page(title, body, c.specs).
-import { esc } from './html.js';
+import { esc } from './escape.js';
 
 export type YFormat = 'pct' | 'prob' | 'us' | 'int' | 'num';
 export type PointStyle = 'circle' | 'triangle' | 'rect' | 'rectRot' | 'crossRot' | 'star' | 'cross' | 'line';

@@ -11,9 +11,9 @@ import { dirname, join } from 'node:path';
 import { BROWSER_SCRIPT } from './browser.js';
 import type { ChartSpec } from './charts.js';
 
-export function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
+import { esc } from './escape.js';
+
+export { esc };
 
 let chartJs: string | undefined;
 

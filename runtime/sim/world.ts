@@ -5,8 +5,9 @@
 //   nowMs          virtual time; it moves only when an event is processed, to that event's time
 //   queue          the event queue (messages and application wake-ups), bounded; ticks are not in it: nextTickMs is
 //                  the one tick due, every tickMs, so the queue can never crowd a timeout out
-//   nodes[n]       per replica: its Replica actor (null while down), its MapStore (survives a crash, not a wipe),
-//                  status, pause flag and the inbox buffered while paused (bounded by mailboxCapacity)
+//   nodes[n]       per replica: its ReplicaHost (runtime/host/replica-host.ts: the Replica actor, null while down,
+//                  the pause flag and the inbox buffered while paused, bounded by mailboxCapacity, and the message
+//                  counters), its MapStore (survives a crash, not a wipe), status and wipes
 //   hosts          the clients (SimClient), in creation order: ticks and deliveries reach them through SimHost
 //   pending        operations the application is waiting on (client calls, sleeps, settles)
 //
@@ -19,16 +20,20 @@
 
 import { StoppedError } from '../../actors/errors.js';
 import { hash32 } from '../../actors/hash.js';
-import { CLIENT_BASE, type Address, type Message, type MessageType, type Send } from '../../actors/protocol.js';
-import { Replica, type ReplicaCounters } from '../../actors/replica/index.js';
-import { Ring } from '../../actors/ring.js';
-import { rangesOf, type RoundResult } from '../../actors/anti-entropy/index.js';
-import { hintStoreSize, type ResolvedConfig } from '../config.js';
+import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
+import { Replica } from '../../actors/replica/index.js';
+import type { Ring } from '../../actors/ring.js';
+import type { RoundResult } from '../../actors/anti-entropy/index.js';
+import { hintStoreSize, ringOf, type ResolvedConfig } from '../config.js';
 import { MapStore } from '../host/store.js';
+import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
+import { SimNode } from './sim-node.js';
 import { EventQueue } from './event-queue.js';
 import { EventKind, SimNetwork, type NetworkOptions, type SimEvent } from './network.js';
 import { Prng } from './prng.js';
 import { TraceDigest } from './trace.js';
+
+export { SimNode };
 
 /** Microtasks the pump lets run after an operation completes: enough for a few nested awaits to issue the next op. */
 export const YIELD_HOPS = 32;
@@ -66,22 +71,6 @@ export interface SimHost {
   /** operations in flight */
   readonly inFlight: number;
   fail(e: Error): void;
-}
-
-export interface SimNode {
-  node: number;
-  replica: Replica | null;
-  store: MapStore;
-  /** the node's persisted hints: they survive a crash like the store; a wipe loses both */
-  hintStore: MapStore;
-  status: 'up' | 'down';
-  paused: boolean;
-  inbox: SimEvent[];
-  wipes: number;
-  /** counters of earlier incarnations, added up */
-  past: ReplicaCounters;
-  messagesIn: number;
-  messagesOut: number;
 }
 
 export interface WorldCounters {
@@ -137,7 +126,6 @@ export class SimWorld {
   private pumpScheduled = false;
   private pumping = false;
   private yieldNow = false;
-  private readonly out: Send[] = [];
 
   constructor(
     readonly config: ResolvedConfig,
@@ -150,12 +138,16 @@ export class SimWorld {
     const near = (a: Address): number => this.hosts.get(a)?.near ?? -1;
     this.network = new SimNetwork(this.queue, this.rng, dcs, near, config.localDc, options);
     this.nodes = config.nodes.map((spec) => {
-      const store = this.newStore();
-      const hintStore = this.newHintStore();
-      return {
-        node: spec.id, replica: this.newReplica(spec.id, store, hintStore, 0), store, hintStore, status: 'up', paused: false, inbox: [],
-        wipes: 0, past: zeroCounters(), messagesIn: 0, messagesOut: 0,
-      };
+      const host = new ReplicaHost<SimEvent>({
+        node: spec.id,
+        transport: { send: (to, msg) => this.send(spec.id, to, msg), accepts: (to) => this.accepts(to) },
+        now: () => this.nowMs,
+        capacity: config.mailboxCapacity,
+        pending: () => this.network.inFlightTo[spec.id],
+      });
+      const node = new SimNode(host, this.newStore(), this.newHintStore());
+      host.attach(this.newReplica(node));
+      return node;
     });
   }
 
@@ -321,7 +313,6 @@ export class SimWorld {
     this.counters.ticks++;
     this.digest.word(TICK);
     this.digest.float(this.nowMs);
-    const tickMsg: Message = { type: 'tick', nowMs: this.nowMs, down: this.down };
     const full = this.membershipChanged || this.counters.ticks % FULL_TICK_EVERY === 0;
     this.membershipChanged = false;
     for (const n of this.nodes) {
@@ -330,8 +321,7 @@ export class SimWorld {
       // periodic work an actor may grow (anti-entropy); this keeps a 100-node tick cheap.
       if (n.replica === null || n.paused) continue;
       if (!full && n.replica.pendingPuts === 0 && n.replica.hints.owners().length === 0) continue;
-      n.replica.handle(tickMsg, this.nowMs, this.out);
-      this.route(n);
+      n.host.tick(this.down);
     }
     for (const h of this.hosts.values()) if (h.inFlight > 0) h.tick(this.nowMs);
   }
@@ -357,20 +347,20 @@ export class SimWorld {
 
   /** Whether a replica's mailbox (in flight to it, plus buffered while paused) can take one more message. */
   accepts(to: Address): boolean {
-    if (to >= CLIENT_BASE) return true;
+    if (isClient(to)) return true;
     return this.network.inFlightTo[to] + this.nodes[to].inbox.length < this.config.mailboxCapacity;
   }
 
   private onMessage(ev: SimEvent): void {
     const msg = ev.msg!;
     const to = ev.to;
-    if (to < CLIENT_BASE) this.network.inFlightTo[to]--;
+    if (!isClient(to)) this.network.inFlightTo[to]--;
     if (this.network.blocked(ev.from, to)) {
       this.counters.droppedPartitionInFlight++;
       this.fold(DROPPED_PARTITION, ev.from, to, msg);
       return;
     }
-    if (to >= CLIENT_BASE) {
+    if (isClient(to)) {
       this.fold(DELIVERED, ev.from, to, msg);
       this.counters.delivered++;
       this.hosts.get(to)?.deliver(msg);
@@ -383,35 +373,15 @@ export class SimWorld {
       return;
     }
     if (n.paused) {
-      if (n.inbox.length + this.network.inFlightTo[to] >= this.config.mailboxCapacity) {
-        this.counters.droppedPausedFull++;
-        this.fold(DROPPED_DOWN, ev.from, to, msg);
-      } else {
-        this.fold(BUFFERED, ev.from, to, msg);
-        n.inbox.push(ev);
-      }
+      // held within the mailbox bound (what is buffered plus what is still in flight to it), else lost
+      const held = n.host.hold(ev, 1);
+      if (!held) this.counters.droppedPausedFull++;
+      this.fold(held ? BUFFERED : DROPPED_DOWN, ev.from, to, msg);
       return;
     }
     this.fold(DELIVERED, ev.from, to, msg);
     this.counters.delivered++;
-    n.messagesIn++;
-    n.replica.handle(msg, this.nowMs, this.out);
-    this.route(n);
-  }
-
-  /** Performs a replica's sends, as runtime/replica-worker.ts does: a replicate to a full mailbox fails at once. */
-  private route(n: SimNode): void {
-    const out = this.out;
-    for (let i = 0; i < out.length; i++) {
-      const { to, msg } = out[i];
-      if (msg.type === 'replicate' && !this.accepts(to)) {
-        n.replica!.handle({ type: 'replicate-ack', req: msg.req, from: to, ok: false }, this.nowMs, out);
-        continue;
-      }
-      n.messagesOut++;
-      this.send(n.node, to, msg);
-    }
-    out.length = 0;
+    n.host.deliverOne(msg);
   }
 
   private fold(what: number, from: Address, to: Address, msg: Message): void {
@@ -439,33 +409,21 @@ export class SimWorld {
     return new MapStore(hintStoreSize(this.config));
   }
 
-  private newReplica(node: number, store: MapStore, hintStore: MapStore, wipes: number): Replica {
-    const replica = new Replica(
-      store,
-      {
-        node,
-        // a wiped node must mint dots under a new id, or they would collide with its old dots still held elsewhere
-        replicaId: wipes === 0 ? String(node) : `${node}.${wipes}`,
-        conflicts: this.config.conflicts,
-        maxPendingPuts: this.config.maxPendingPuts,
-        hints: this.config.hints,
-        links: this.config.links,
-        antiEntropy: { ranges: rangesOf(this.ring), placement: (h) => this.ring.preferenceList(h), config: this.config.antiEntropy },
-      },
-      hintStore,
-    );
+  /** A new actor on the node's stores, with its current DVV id. */
+  private newReplica(n: SimNode): Replica {
+    const replica = new Replica(n.store, replicaOptions(this.config, n.node, n.replicaId, this.ring), n.hintStore);
     // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
     // runtime hands the hashing to a pool).
-    const ae = replica.antiEntropy!;
-    ae.reset();
-    store.forEach((keyId) => ae.index(keyId));
-    ae.rehashAll();
+    const tree = replica.antiEntropy!;
+    tree.reset();
+    n.store.forEach((keyId) => tree.index(keyId));
+    tree.rehashAll();
     return replica;
   }
 
   /** The placement ring anti-entropy uses to know which range a key belongs to. */
   private get ring(): Ring {
-    return (this.ringCache ??= new Ring({ nodes: this.config.nodes, vnodes: this.config.vnodes, replication: this.config.replication }));
+    return (this.ringCache ??= ringOf(this.config));
   }
   private ringCache: Ring | undefined;
 
@@ -473,8 +431,9 @@ export class SimWorld {
   startRepair(node: number): number | undefined {
     const n = this.nodes[node];
     if (n.replica === null || n.paused || n.replica.antiEntropy === null) return undefined;
-    const id = n.replica.antiEntropy.startRound(this.nowMs, this.down, this.out);
-    this.route(n);
+    const ae = n.replica.antiEntropy;
+    let id = 0;
+    n.host.act((out) => (id = ae.startRound(this.nowMs, this.down, out)));
     this.schedulePump();
     return id;
   }
@@ -496,11 +455,8 @@ export class SimWorld {
   /** The actor stops: its in-memory state (writes it was coordinating, a paused inbox) is lost; the store stays. */
   kill(node: number, wipe: boolean): void {
     const n = this.nodes[node];
-    if (n.replica !== null) addCounters(n.past, n.replica.counters);
-    n.replica = null;
+    n.host.detach();
     n.status = 'down';
-    n.paused = false;
-    n.inbox = [];
     this.membershipUpdate();
     if (wipe) {
       n.store = this.newStore();
@@ -513,24 +469,21 @@ export class SimWorld {
   restart(node: number): void {
     const n = this.nodes[node];
     if (n.replica !== null) return;
-    n.replica = this.newReplica(node, n.store, n.hintStore, n.wipes);
+    n.host.attach(this.newReplica(n));
     n.status = 'up';
     this.membershipUpdate();
   }
 
   pause(node: number): void {
-    const n = this.nodes[node];
-    if (n.replica !== null) n.paused = true;
+    this.nodes[node].host.pause();
   }
 
   /** The node takes up its buffered inbox, in arrival order, at the current virtual time. */
   resume(node: number): void {
     const n = this.nodes[node];
     if (!n.paused) return;
-    n.paused = false;
+    const inbox = n.host.resume();
     this.membershipChanged = true; // it missed ticks while paused
-    const inbox = n.inbox;
-    n.inbox = [];
     for (const ev of inbox) {
       const before = this.queue.size;
       this.network.enqueue(ev.from, node, ev.msg!, this.nowMs);
@@ -539,17 +492,5 @@ export class SimWorld {
   }
 }
 
-/** A replica that never ran: its counters are all zero, whatever counters Replica grows. */
-export const BLANK_REPLICA = new Replica(
-  { get: () => undefined, set: () => undefined },
-  { node: 0, replicaId: '0', conflicts: 'siblings', maxPendingPuts: 1 },
-);
-
-function zeroCounters(): ReplicaCounters {
-  return { ...BLANK_REPLICA.counters };
-}
-
-export function addCounters(into: ReplicaCounters, c: ReplicaCounters): ReplicaCounters {
-  for (const k of Object.keys(into) as Array<keyof ReplicaCounters>) into[k] += c[k];
-  return into;
-}
+// Kept here for the cluster's metrics, which import them from this file.
+export { BLANK_REPLICA, addCounters } from '../host/replica-host.js';

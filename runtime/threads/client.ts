@@ -1,6 +1,7 @@
 // A client of the thread runtime: get / put / delete / inspect, usable from the thread that started the cluster and
 // from any other thread that attached with a ClientHandle. The protocol side (checks, placement, the read
-// coordinator, write failover, results) is ClientCore (runtime/client-core.ts); this file is the thread transport:
+// coordinator, write failover, results) is the ClientCoordinator it holds (actors/coordinator/client.ts), given
+// this file's transport, clock and view of the cluster:
 // MessagePorts to every replica with batched binary messages (runtime/transport.ts), the SharedView for who is up
 // and how full each mailbox is, SharedStore readers for consistency-ONE reads with no message at all, and a ticker
 // that runs only while operations are pending.
@@ -8,9 +9,18 @@
 import type { MessagePort } from 'node:worker_threads';
 import { OverloadedError, StoppedError, type LeaderlessError } from '../../actors/errors.js';
 import type { Key } from '../../actors/hash.js';
-import type { Address, Message, StoredClock } from '../../actors/protocol.js';
-import { ClientCore, LOCAL_BUSY, toInspection, type Inspection } from '../host/client-core.js';
-import type { ResolvedConfig } from '../config.js';
+import type { Address } from '../../actors/protocol.js';
+import type { Ring } from '../../actors/ring.js';
+import { ClientCoordinator } from '../../actors/coordinator/client.js';
+import {
+  LOCAL_READ_BUSY, LOCAL_READ_UNAVAILABLE, localClock, type ClientEnv, type ClusterView, type LocalRead, type OperationHost,
+} from '../../actors/coordinator/client-env.js';
+import {
+  toInspection, type ClientCounters, type GetOptions, type GetResult, type Inspection, type PutOptions, type PutResult,
+} from '../../actors/coordinator/results.js';
+import type { Value } from '../../actors/types.js';
+import { LatencyRecorder, type LatencySummary } from '../host/latency.js';
+import { ringOf, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { BUSY, SharedStore, type StoreBuffers } from '../host/store.js';
@@ -24,7 +34,7 @@ export {
   type Inspection,
   type PutOptions,
   type PutResult,
-} from '../host/client-core.js';
+} from '../../actors/coordinator/results.js';
 
 /** Everything a thread needs to become a client: plain data plus transferable ports. */
 export interface ClientHandle {
@@ -44,8 +54,46 @@ export interface ClientHandle {
 
 const PARK = new Int32Array(new SharedArrayBuffer(4));
 
-export class ClusterClient extends ClientCore {
+/** Who is up, from the SharedView; stores read straight from shared memory when asking would give the same. */
+class SharedClusterView implements ClusterView {
+  constructor(
+    private readonly view: SharedView,
+    private readonly readers: SharedStore[],
+    private readonly near: number,
+  ) {}
+
+  isUp(node: number): boolean {
+    return this.view.isUp(node);
+  }
+
+  statusVersion(): number {
+    return this.view.statusVersion();
+  }
+
+  /**
+   * A replica's store, read directly, as long as that is what asking it would give: not while it is paused (it would
+   * not answer), cut off from this client by a partition, or behind an injected delay or drop (the read must feel
+   * them, so it goes by message).
+   */
+  readStore(node: number, keyId: string): LocalRead {
+    const v = this.view;
+    if (v.paused(node) || v.impaired || (this.near >= 0 && v.blocked(this.near, node))) return LOCAL_READ_UNAVAILABLE;
+    const clock = this.readers[node].get(keyId);
+    return clock === BUSY ? LOCAL_READ_BUSY : localClock(clock);
+  }
+}
+
+const CLOCK = { now: nowMs };
+
+export class ClusterClient {
+  readonly config: ResolvedConfig;
+  readonly address: Address;
+  /** the replica this client sits beside for partitions (-1: never cut off) */
+  readonly near: number;
   protected readonly view: SharedView;
+  /** the protocol side: checks, placement, reads, writes with failover, results */
+  protected readonly coordinator: ClientCoordinator;
+  private readonly latencies = new LatencyRecorder();
   private readonly readers: SharedStore[];
   private readonly ports = new Map<Address, Port>();
   private readonly outbox: Outbox;
@@ -55,11 +103,24 @@ export class ClusterClient extends ClientCore {
   private control: MessagePort | undefined;
 
   constructor(handle: Omit<ClientHandle, 'transfer'>) {
-    super(handle.config, handle.address, handle.near ?? -1);
+    this.config = handle.config;
+    this.address = handle.address;
+    this.near = handle.near ?? -1;
     this.codec = new WireCodec(handle.config.datacenters);
     this.view = new SharedView(handle.view, handle.config.nodes.length);
     this.readers = handle.stores.map((b) => SharedStore.attach(b, 'reader'));
     this.outbox = new Outbox(this.ports, this.codec, this.view, this.config.mailboxCapacity, this.near);
+    const mode = this.config.sharedMemoryReads;
+    const host: OperationHost = { track: (start) => this.track(start), checkOpen: () => this.checkOpen() };
+    const env: ClientEnv = {
+      transport: this.outbox,
+      clock: CLOCK,
+      view: new SharedClusterView(this.view, this.readers, this.near),
+      host,
+      observer: this.latencies,
+      localReadLimit: mode === 'quorum' ? Number.MAX_SAFE_INTEGER : mode === 'one' ? 1 : 0,
+    };
+    this.coordinator = new ClientCoordinator(this.config, this.address, env, ringOf(this.config));
     for (const [node, port, incarnation] of handle.ports) this.replacePort(node, port, incarnation);
     if (handle.control !== undefined) {
       // the owning thread tells an attached client about replicas restarted on new ports
@@ -71,11 +132,42 @@ export class ClusterClient extends ClientCore {
     }
   }
 
+  get ring(): Ring {
+    return this.coordinator.ring;
+  }
+
+  get counters(): ClientCounters {
+    return this.coordinator.counters;
+  }
+
+  /** Operations in flight on this client. */
+  get inFlight(): number {
+    return this.coordinator.inFlight;
+  }
+
+  get(key: Key, options?: GetOptions): Promise<GetResult> {
+    return this.coordinator.get(key, options);
+  }
+
+  put(key: Key, value: Value, options?: PutOptions): Promise<PutResult> {
+    return this.coordinator.put(key, value, options);
+  }
+
+  /** Deletes by writing a tombstone. Pass the context of a read to delete exactly what you saw. */
+  delete(key: Key, options?: PutOptions): Promise<PutResult> {
+    return this.coordinator.delete(key, options);
+  }
+
+  /** Latency of this client's message-borne reads and of its writes (local ONE reads take about a microsecond). */
+  latency(): { read: LatencySummary; write: LatencySummary } {
+    return this.latencies.summary();
+  }
+
   /** What replica `node` holds for `key`, read from its shared store (no message): undefined if nothing. */
   inspect(node: number, key: Key): Inspection | undefined {
     this.checkOpen();
     this.checkNode(node);
-    const id = this.checkKey(key);
+    const id = this.coordinator.checkKey(key);
     // The store answers BUSY while its writer compacts; inspect is synchronous, so wait in short bounded sleeps
     // (Atomics.wait parks this thread without spinning) for up to about two seconds.
     for (let attempt = 0; attempt < 2000; attempt++) {
@@ -106,7 +198,7 @@ export class ClusterClient extends ClientCore {
       // a partition between the replica and the node this client sits beside drops its replies too
       if (this.near >= 0 && this.view.blocked(node, this.near)) return;
       const batch = this.codec.decode(buffer);
-      for (let i = 0; i < batch.length; i++) this.receive(batch[i]);
+      for (let i = 0; i < batch.length; i++) this.coordinator.receive(batch[i]);
     });
     port.unref();
   }
@@ -117,7 +209,7 @@ export class ClusterClient extends ClientCore {
     this.closed = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
     this.ticker = undefined;
-    this.failAll(new StoppedError('the client was closed'));
+    this.coordinator.failAll(new StoppedError('the client was closed'));
     this.outbox.flush(); // what is queued goes out now, counted, before the goodbye (see GOODBYE)
     for (const port of this.ports.values()) {
       (port as MessagePort).removeAllListeners?.('message');
@@ -127,53 +219,22 @@ export class ClusterClient extends ClientCore {
     this.control?.close();
   }
 
-  // ---------------------------------------------------------------------------------------------- ClientCore hooks
-
-  protected now(): number {
-    return nowMs();
+  protected checkNode(node: unknown): asserts node is number {
+    this.coordinator.checkNode(node);
   }
 
-  protected transmit(to: Address, msg: Message): void {
-    this.outbox.send(to, msg);
-  }
-
-  protected accepts(to: Address): boolean {
-    return this.outbox.accepts(to);
-  }
-
-  protected isUp(node: number): boolean {
-    return this.view.isUp(node);
-  }
-
-  protected statusVersion(): number {
-    return this.view.statusVersion();
-  }
-
-  /**
-   * A replica's store, read directly, as long as that is what asking it would give: not while it is paused (it would
-   * not answer), cut off from this client by a partition, or behind an injected delay or drop (the read must feel
-   * them, so it goes by message).
-   */
-  protected readStore(node: number, keyId: string): StoredClock | undefined | typeof LOCAL_BUSY | null {
-    const v = this.view;
-    if (v.paused(node) || v.impaired || (this.near >= 0 && v.blocked(this.near, node))) return null;
-    const clock = this.readers[node].get(keyId);
-    return clock === BUSY ? LOCAL_BUSY : clock;
-  }
-
-  protected localReadLimit(): number {
-    const mode = this.config.sharedMemoryReads;
-    return mode === 'quorum' ? Number.MAX_SAFE_INTEGER : mode === 'one' ? 1 : 0;
-  }
-
-  protected track<T>(start: (resolve: (v: T) => void, reject: (e: LeaderlessError) => void) => void): Promise<T> {
-    const p = new Promise<T>(start);
-    this.ensureTicker();
-    return p;
+  protected checkKey(key: Key): string {
+    return this.coordinator.checkKey(key);
   }
 
   protected checkOpen(): void {
     if (this.closed || this.view.stopped) throw new StoppedError();
+  }
+
+  private track<T>(start: (resolve: (v: T) => void, reject: (e: LeaderlessError) => void) => void): Promise<T> {
+    const p = new Promise<T>(start);
+    this.ensureTicker();
+    return p;
   }
 
   private ensureTicker(): void {
@@ -181,8 +242,8 @@ export class ClusterClient extends ClientCore {
     // Referenced on purpose: while an operation is pending the process must not exit under an `await`.
     this.ticker = setInterval(() => {
       if (this.view.stopped) return this.close();
-      this.tick(nowMs());
-      if (this.inFlight === 0 && this.ticker !== undefined) {
+      this.coordinator.tick(nowMs());
+      if (this.coordinator.inFlight === 0 && this.ticker !== undefined) {
         clearInterval(this.ticker);
         this.ticker = undefined;
       }

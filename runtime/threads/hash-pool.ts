@@ -11,12 +11,12 @@
 // what is still dirty after that is rehashed by the next exchange.
 
 import { Piscina } from 'piscina';
-import { rangesOf, type AntiEntropy, type HashBatch, type HashBatchResult, type RoundResult } from '../../actors/anti-entropy/index.js';
+import type { AntiEntropy, HashBatch, HashBatchResult, RoundResult } from '../../actors/anti-entropy/index.js';
 import type { AeStats, RebuildStats } from '../api.js';
 import { InvalidConfigError } from '../../actors/errors.js';
 import type { Send, StoredClock } from '../../actors/protocol.js';
 import type { Replica } from '../../actors/replica/index.js';
-import { ringOf, type AntiEntropyOptions, type ResolvedConfig } from '../config.js';
+import type { AntiEntropyOptions } from '../config.js';
 import { computeHashBatch, type HashTask } from './hash-worker.js';
 import type { SharedStore, StoreBuffers } from '../host/store.js';
 
@@ -152,12 +152,6 @@ export interface AeDriverHost {
   act(f: (out: Send[]) => void): void;
   down(): readonly number[];
   now(): number;
-}
-
-/** What the Replica needs to run anti-entropy over the cluster's ring. */
-export function antiEntropyFor(config: ResolvedConfig): { ranges: number[][]; placement: (h: number) => readonly number[]; config: AntiEntropyOptions } {
-  const ring = ringOf(config);
-  return { ranges: rangesOf(ring), placement: (h) => ring.preferenceList(h), config: config.antiEntropy };
 }
 
 export class AeDriver {

@@ -8,15 +8,16 @@
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
-import type { Address, Message, Send, StoredClock } from '../../actors/protocol.js';
+import type { Address, Message, StoredClock } from '../../actors/protocol.js';
 import { Replica } from '../../actors/replica/index.js';
 import { SharedStore, type StoreBuffers } from '../host/store.js';
+import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SharedView } from './shared-view.js';
 import { GOODBYE, Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
-import type { ResolvedConfig } from '../config.js';
+import { ringOf, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
-import { AeDriver, antiEntropyFor, type RepairRoundResult } from './hash-pool.js';
+import { AeDriver, type RepairRoundResult } from './hash-pool.js';
 import type { RebuildStats, ReplicaStats } from '../api.js';
 
 export interface ReplicaWorkerData {
@@ -64,73 +65,51 @@ function writerView(s: SharedStore): { get(k: string): StoredClock | undefined; 
   };
 }
 
-function main(data: ReplicaWorkerData): void {
-  const view = new SharedView(data.view, data.config.nodes.length);
+/** The worker's replica: its host (runtime/host/replica-host.ts) on the batched Outbox, and the anti-entropy driver. */
+function startReplica(data: ReplicaWorkerData, view: SharedView, ports: Map<Address, Port>, codec: WireCodec) {
   const shared = SharedStore.attach(data.store, 'writer');
   const hinted = SharedStore.attach(data.hintStore, 'writer');
   if (data.wipe) {
     shared.clear();
     hinted.clear();
   }
-  const replica = new Replica(writerView(shared), {
-    node: data.node,
-    replicaId: data.replicaId,
-    conflicts: data.config.conflicts,
-    maxPendingPuts: data.config.maxPendingPuts,
-    hints: data.config.hints,
-    links: data.config.links,
-    antiEntropy: antiEntropyFor(data.config),
-  }, { ...writerView(hinted), forEach: (fn) => hinted.forEach(fn) });
-  const ports = new Map<Address, Port>();
-  const codec = new WireCodec(data.config.datacenters);
+  const options = replicaOptions(data.config, data.node, data.replicaId, ringOf(data.config));
+  const replica = new Replica(writerView(shared), options, { ...writerView(hinted), forEach: (fn) => hinted.forEach(fn) });
   const outbox = new Outbox(ports, codec, view, data.config.mailboxCapacity, data.node);
-  const out: Send[] = [];
-  let messagesIn = 0;
-  let batchesIn = 0;
-
-  let paused = false;
-  // batches that arrived while paused; bounded because senders stop at the mailbox capacity (the depth counter
-  // still counts them)
-  const held: Message[][] = [];
-  const receive = (buffer: ArrayBuffer): void => deliver(codec.decode(buffer));
-  const deliver = (batch: Message[]): void => {
-    if (paused) {
-      held.push(batch);
-      return;
-    }
-    const now = nowMs();
-    batchesIn++;
-    messagesIn += batch.length;
-    for (let i = 0; i < batch.length; i++) replica.handle(batch[i], now, out);
-    view.addDepth(data.node, -batch.length, data.incarnation);
-    route();
-  };
-
-  const route = (): void => {
-    for (let i = 0; i < out.length; i++) {
-      const { to, msg } = out[i];
-      if (msg.type === 'replicate' && !outbox.accepts(to)) {
-        // The peer's mailbox is full: the replicate is refused here and counts as a failed ack at once.
-        replica.handle({ type: 'replicate-ack', req: msg.req, from: to, ok: false }, nowMs(), out);
-        continue;
-      }
-      outbox.send(to, msg);
-    }
-    out.length = 0;
-    ae.poll();
-  };
-  const ae = new AeDriver({
+  let ae: AeDriver | undefined;
+  const host = new ReplicaHost<Message[]>({
+    node: data.node,
+    transport: outbox,
+    now: nowMs,
+    capacity: data.config.mailboxCapacity,
+    // what this worker handled leaves its mailbox: the depth count of this incarnation goes down by as much
+    handled: (count) => view.addDepth(data.node, -count, data.incarnation),
+    afterRoute: () => ae?.poll(),
+  });
+  host.attach(replica);
+  const n = data.config.nodes.length;
+  ae = new AeDriver({
     replica,
     store: shared,
     options: data.config.antiEntropy,
-    act: (f) => {
-      f(out);
-      route();
-    },
+    act: (f) => host.act(f),
     down: () => [...Array(n).keys()].filter((i) => !view.isUp(i)),
     now: nowMs,
   });
+  return { host, outbox, shared, ae };
+}
 
+function main(data: ReplicaWorkerData): void {
+  const view = new SharedView(data.view, data.config.nodes.length);
+  const ports = new Map<Address, Port>();
+  const codec = new WireCodec(data.config.datacenters);
+  const { host, outbox, shared, ae } = startReplica(data, view, ports, codec);
+  const receive = (buffer: ArrayBuffer): void => {
+    const batch = codec.decode(buffer);
+    if (!host.paused) return host.deliver(batch);
+    // held while paused, within the mailbox bound; what the bound refuses is lost, and leaves the depth count
+    if (!host.hold(batch, batch.length)) view.addDepth(data.node, -batch.length, data.incarnation);
+  };
   const listen = (addr: Address, port: MessagePort): void => {
     const old = ports.get(addr) as MessagePort | undefined;
     if (old !== undefined && old !== port) old.close();
@@ -146,20 +125,16 @@ function main(data: ReplicaWorkerData): void {
   const n = data.config.nodes.length;
   const down: number[] = [];
   const tick = setInterval(() => {
-    if (paused) return;
+    if (host.paused) return;
     view.beat(data.node);
     down.length = 0;
     for (let i = 0; i < n; i++) if (!view.isUp(i)) down.push(i);
-    const now = nowMs();
-    replica.handle({ type: 'tick', nowMs: now, down }, now, out);
-    route();
+    host.tick(down);
   }, data.config.tickMs);
   tick.unref();
 
   const control: ReplicaControl = {
-    attachClient(addr, port) {
-      listen(addr, port);
-    },
+    attachClient: (addr, port) => listen(addr, port),
     detachClient(addr) {
       const p = ports.get(addr) as MessagePort | undefined;
       ports.delete(addr);
@@ -169,34 +144,11 @@ function main(data: ReplicaWorkerData): void {
       outbox.incarnations.set(addr, incarnation);
       listen(addr, port);
     },
-    pause() {
-      paused = true;
-    },
+    pause: () => host.pause(),
     resume() {
-      paused = false;
-      for (const batch of held.splice(0)) deliver(batch);
+      for (const batch of host.resume()) host.deliver(batch);
     },
-    stats() {
-      return {
-        node: data.node,
-        replicaId: data.replicaId,
-        counters: { ...replica.counters },
-        pendingPuts: replica.pendingPuts,
-        paused,
-        hints: {
-          keys: replica.hints.owners().reduce((a, o) => a + replica.hints.size(o), 0),
-          bytes: replica.hints.owners().reduce((a, o) => a + replica.hints.bytes(o), 0),
-          owners: replica.hints.owners(),
-          ...replica.hints.counters,
-        },
-        messagesIn,
-        batchesIn,
-        messagesOut: outbox.messages,
-        batchesOut: outbox.batches,
-        store: shared.stats(),
-        ae: ae.stats(),
-      };
-    },
+    stats: () => host.stats(data.replicaId, { batchesOut: outbox.batches, store: shared.stats(), ae: ae.stats() }),
     repair: () => ae.repair(),
     rebuildTrees: () => ae.rebuild(),
   };

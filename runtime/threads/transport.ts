@@ -10,7 +10,7 @@
 // destination (`incarnations`, set with each port): a batch for a worker restarted since is not posted or counted.
 
 import type { MessagePort } from 'node:worker_threads';
-import { CLIENT_BASE, type Address, type Message } from '../../actors/protocol.js';
+import { isClient, type Address, type Message } from '../../actors/protocol.js';
 import { sampleDelayMs } from './link-delay.js';
 import type { SharedView } from './shared-view.js';
 import type { WireCodec } from './wire.js';
@@ -55,13 +55,13 @@ export class Outbox {
 
   /** Whether a replica's mailbox can take one more message (clients' mailboxes are bounded by their in-flight limit). */
   accepts(to: Address): boolean {
-    if (to >= CLIENT_BASE) return true;
+    if (isClient(to)) return true;
     const queued = this.queues.get(to)?.length ?? 0;
     return this.view.depth(to) + queued < this.mailboxCapacity;
   }
 
   send(to: Address, msg: Message): void {
-    if (to < CLIENT_BASE) {
+    if (!isClient(to)) {
       if (this.near >= 0 && this.view.blocked(this.near, to)) {
         this.dropped++;
         return;
@@ -114,7 +114,7 @@ export class Outbox {
         buffers.push(this.codec.encode(i === 0 && batch.length <= MAX_BATCH_MESSAGES ? batch : batch.slice(i, i + MAX_BATCH_MESSAGES)));
       }
       // a port to an incarnation restarted since leads nowhere: the batch is lost like any message to a dead worker
-      if (to < CLIENT_BASE && !this.view.addDepth(to, batch.length, this.incarnations.get(to) ?? 0)) continue;
+      if (!isClient(to) && !this.view.addDepth(to, batch.length, this.incarnations.get(to) ?? 0)) continue;
       for (const buffer of buffers) port.postMessage(buffer, [buffer]);
       this.batches += buffers.length;
       this.messages += batch.length;

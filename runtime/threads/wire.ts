@@ -139,6 +139,7 @@ const ERROR_CODE_INDEX: Record<ErrorCode, number> = {
   STOPPED: 7,
   STORE_FULL: 8,
   INTERNAL: 9,
+  WRONG_EPOCH: 10,
 };
 const ERROR_CODES: ErrorCode[] = [];
 for (const code of Object.keys(ERROR_CODE_INDEX) as ErrorCode[]) ERROR_CODES[ERROR_CODE_INDEX[code]] = code;

@@ -1,0 +1,307 @@
+// The client coordinator, the same in every runtime: argument checks (checks.ts), placement with sloppy-quorum
+// stand-ins (placement.ts), reads through the read coordinator (get.ts) or straight from stores (local-read.ts),
+// writes sent to a coordinating replica with failover and deadlines (writes.ts), and the results (results.ts).
+//
+// It is pure protocol: it is given a transport, a clock, a view of the cluster and the runtime's hold on pending
+// operations (client-env.ts), and is driven by receive() (a message for this client) and tick() (time passed). The
+// thread runtime's ClusterClient and the simulator's SimClient each hold one.
+
+import { GetFsm, type GetResult as FsmGetResult } from './get.js';
+import { OverloadedError, QuorumError, StoppedError, InvalidArgumentError, type LeaderlessError } from '../errors.js';
+import type { Key } from '../hash.js';
+import { LinkDetector } from '../link-detector.js';
+import type { Address, Message, PutRequest, Send } from '../protocol.js';
+import { newPutCore, putOutcome, putStatus, type Requirement } from '../quorum/index.js';
+import type { Placement, Ring } from '../ring.js';
+import type { Value } from '../types.js';
+import type { VersionVector } from '../versioning/dvv.js';
+import {
+  GET_KEYS, PUT_KEYS, Requirements, checkKey, checkNode, checkOptions, checkReadRepair, checkStandInNotFoundOk, checkTimeout, checkValue,
+} from './checks.js';
+import type { ClientConfig, ClientEnv } from './client-env.js';
+import { LocalReads } from './local-read.js';
+import { Placer } from './placement.js';
+import { contextOf, newClientCounters, toResult, type ClientCounters, type GetOptions, type GetResult, type PutOptions, type PutResult } from './results.js';
+import { Writes } from './writes.js';
+
+interface PendingGet {
+  fsm: GetFsm;
+  startMs: number;
+  resolve?: (r: GetResult) => void;
+  reject?: (e: LeaderlessError) => void;
+}
+
+export class ClientCoordinator {
+  readonly counters: ClientCounters = newClientCounters();
+  private readonly gets = new Map<number, PendingGet>();
+  private readonly writes: Writes;
+  private readonly out: Send[] = [];
+  private nextReq = 1;
+  private readonly placer: Placer;
+  private readonly local: LocalReads;
+  private readonly requirements: Requirements;
+  /** which replicas this client can reach now, from the messages themselves (a partition cuts links, not heartbeats) */
+  private readonly links: LinkDetector;
+
+  constructor(
+    readonly config: ClientConfig,
+    readonly address: Address,
+    private readonly env: ClientEnv,
+    /** the placement ring of config's nodes (the runtime builds it once, runtime/config.ts ringOf) */
+    readonly ring: Ring,
+  ) {
+    this.requirements = new Requirements(config, config.read, config.write);
+    this.links = new LinkDetector(config.links);
+    this.placer = new Placer(this.ring, env.view, config.sloppy);
+    this.local = new LocalReads(config, env.view, env.transport, this.counters, address, env.localReadLimit);
+    this.writes = new Writes(config, env.transport, env.clock, this.links, this.counters, env.observer, address);
+  }
+
+  // ---------------------------------------------------------------------------------------------- public API
+
+  async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
+    this.env.host.checkOpen();
+    checkOptions(options, GET_KEYS, 'get');
+    const id = this.checkKey(key);
+    const need = this.requirements.of(options.consistency, options.r, 'read');
+    const timeoutMs = options.timeoutMs === undefined ? this.config.timeoutMs : checkTimeout(options.timeoutMs);
+    const readRepair = checkReadRepair(options.readRepair ?? this.config.readRepair);
+    const standInNotFoundOk = checkStandInNotFoundOk(options.standInNotFoundOk ?? this.config.standInNotFoundOk);
+    const placement = this.placer.place(id);
+    this.counters.gets++;
+    if (this.local.allows(need, readRepair)) {
+      const local = this.local.read(id, placement.targets, need, readRepair);
+      if (local !== undefined) return local;
+    }
+    this.checkInFlight();
+    const clock = this.env.clock;
+    const startMs = clock.now();
+    const fsm = new GetFsm(
+      {
+        req: this.nextReq++,
+        self: this.address,
+        key: id,
+        targets: placement.readTargets,
+        need,
+        sloppy: this.config.sloppy,
+        readRepair,
+        conflicts: this.config.conflicts,
+        timeoutMs,
+        retryAfterMs: this.config.readRetryMs,
+        fanout: this.config.readFanout,
+        standInNotFoundOk,
+      },
+      clock.now(),
+    );
+    return this.env.host.track<GetResult>((resolve, reject) => {
+      const pending: PendingGet = { fsm, resolve, reject, startMs };
+      this.gets.set(fsm.params.req, pending);
+      this.finishGet(pending, fsm.start(this.out));
+      this.route(pending);
+    });
+  }
+
+  async put(key: Key, value: Value, options: PutOptions = {}): Promise<PutResult> {
+    return this.write(key, checkValue(value, this.config.maxValueBytes), options);
+  }
+
+  /** Deletes by writing a tombstone. Pass the context of a read to delete exactly what you saw. */
+  async delete(key: Key, options: PutOptions = {}): Promise<PutResult> {
+    return this.write(key, null, options);
+  }
+
+  /** Operations in flight on this client. */
+  get inFlight(): number {
+    return this.writes.size + this.gets.size;
+  }
+
+  checkNode(node: unknown): asserts node is number {
+    checkNode(node, this.config.nodes.length);
+  }
+
+  checkKey(key: Key): string {
+    return checkKey(key, this.config.maxKeyBytes);
+  }
+
+  // ------------------------------------------------------------------------------- driven by the runtime
+
+  /** A message for this client arrived. */
+  receive(msg: Message): void {
+    if (msg.type !== 'tick') this.links.heard(msg.from, this.env.clock.now());
+    switch (msg.type) {
+      case 'put-reply':
+        return this.writes.onReply(msg);
+      case 'get-reply': {
+        const g = this.gets.get(msg.req);
+        if (g === undefined) return;
+        this.finishGet(g, g.fsm.onReply(msg, this.out));
+        this.route(g);
+        return;
+      }
+      case 'repair-ack': {
+        const g = this.gets.get(msg.req);
+        if (g !== undefined) this.finishGet(g, g.fsm.onRepairAck(msg.from));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Time passed: read retries and deadlines, write failover and deadlines. */
+  tick(nowMs: number): void {
+    const links = this.links.at(nowMs);
+    for (const g of this.gets.values()) {
+      this.finishGet(g, g.fsm.onLinksDown(links, this.out));
+      this.finishGet(g, g.fsm.onTick(nowMs, this.out));
+      this.route(g);
+    }
+    this.writes.tick(nowMs);
+  }
+
+  /** Fails every pending operation (the client closed or the cluster stopped). */
+  failAll(e: LeaderlessError = new StoppedError('the client was closed')): void {
+    // a write already sent may have been applied: its error says so (a read's needs no such warning)
+    this.writes.failAll(e);
+    for (const g of this.gets.values()) g.reject?.(e);
+    this.gets.clear();
+  }
+
+  // ---------------------------------------------------------------------------------------------- internals
+
+  /** Sends what the FSM asked for; a target whose mailbox is full counts as unreachable at once. */
+  private route(g: PendingGet): void {
+    const transport = this.env.transport;
+    while (this.out.length > 0) {
+      const batch = this.out.splice(0);
+      const nowMs = this.env.clock.now();
+      for (const { to, msg } of batch) {
+        if (msg.type === 'get') {
+          if (!transport.accepts(to) || (this.linkDown(to, nowMs) && !g.fsm.needs(to))) {
+            this.finishGet(g, g.fsm.onUnreachable(to, this.out));
+            continue;
+          }
+          if (!this.links.isDown(to, nowMs)) g.fsm.upWhenAsked.add(to);
+          this.links.sent(to, nowMs);
+        }
+        transport.send(to, msg);
+      }
+    }
+  }
+
+  private finishGet(g: PendingGet, r: FsmGetResult | undefined): void {
+    if (r !== undefined && g.resolve !== undefined) {
+      const resolve = g.resolve;
+      const reject = g.reject!;
+      g.resolve = undefined;
+      g.reject = undefined;
+      this.env.observer.completed('read', this.env.clock.now() - g.startMs);
+      if (r.ok) {
+        if (r.repaired.length > 0) this.counters.readRepairs += r.repaired.length;
+        const result = toResult(r.clock, r.primaryOnly, r.context);
+        if (result.values.length > 1) this.counters.siblingsReturned++;
+        resolve(result);
+      } else {
+        this.counters.failures++;
+        if (r.error.code === 'TIMEOUT') this.counters.timeouts++;
+        reject(r.error);
+      }
+    }
+    if (g.fsm.state === 'done') this.gets.delete(g.fsm.params.req);
+  }
+
+  /**
+   * Whether a replica's link is down for this client. Now and then a down one is asked anyway, as a probe, so that
+   * it can come back: the read waits for it until the next tick only (GetFsm.onLinksDown).
+   */
+  private linkDown(node: number, nowMs: number): boolean {
+    return this.links.isDown(node, nowMs) && !this.links.probeDue(node, nowMs);
+  }
+
+  private async write(key: Key, value: Value | null, options: PutOptions): Promise<PutResult> {
+    this.env.host.checkOpen();
+    checkOptions(options, PUT_KEYS, value === null ? 'delete' : 'put');
+    const id = this.checkKey(key);
+    const need = this.requirements.of(options.consistency, options.w, 'write');
+    const timeoutMs = options.timeoutMs === undefined ? this.config.timeoutMs : checkTimeout(options.timeoutMs);
+    let context: VersionVector | null = null;
+    if (options.context !== undefined) {
+      if (typeof options.context !== 'string') throw new InvalidArgumentError('context must be the string a get returned');
+      context = contextOf(options.context);
+    }
+    const { targets, spares } = this.placer.place(id);
+    this.checkFeasible(targets, need);
+    this.checkInFlight();
+    const first = this.firstCoordinator(targets, id, need);
+    this.counters.puts++;
+    const msg: PutRequest = {
+      type: 'put',
+      req: this.nextReq++,
+      from: this.address,
+      key: id,
+      value,
+      context,
+      targets,
+      spares,
+      need,
+      sloppy: this.config.sloppy,
+      timeoutMs,
+      hintAfterMs: this.config.hintAfterMs,
+    };
+    return this.env.host.track<PutResult>((resolve, reject) => this.writes.start(msg, first, resolve, reject));
+  }
+
+  /**
+   * Unavailable before anything is written (as Cassandra's UnavailableException): a write that cannot meet its
+   * level with the replicas that are up is refused here, rather than applied to some of them and then failed.
+   */
+  private checkFeasible(targets: Placement[], need: Requirement): void {
+    if (targets.length === 0) {
+      throw new QuorumError(`no replica of the key is up: all ${this.config.nodes.length} nodes are down`, { needed: need.total });
+    }
+    if (this.placer.allUp) return;
+    const feasibility = newPutCore(need, targets, { sloppy: this.config.sloppy });
+    if (putStatus(feasibility) === 'failed') {
+      const o = putOutcome(feasibility);
+      throw new QuorumError(`${o.message} (nothing was written)`, {
+        needed: o.needed,
+        acked: [],
+        failed: o.failedNodes,
+        up: targets.map((t) => t.node),
+      });
+    }
+  }
+
+  /** The index in targets of the replica that coordinates the write: the first this client can reach. */
+  private firstCoordinator(targets: Placement[], id: string, need: Requirement): number {
+    const nowMs = this.env.clock.now();
+    let first = this.writes.reachableFrom(targets, id, 0, nowMs);
+    // every link down: refuse only on confirmed verdicts (a busy replica has had a whole timeout more to answer)
+    if (first < 0) first = targets.findIndex((t) => !this.links.confirmedDown(t.node, nowMs));
+    if (first < 0) {
+      const unreachable = targets.map((t) => t.node);
+      throw new QuorumError(
+        `no replica of the key is reachable from this client: nodes ${unreachable.join(',')} left a request ` +
+          `unanswered longer than the link's timeout (see links) (nothing was written)`,
+        { needed: need.total, acked: [], unreachable },
+      );
+    }
+    const coordinator = targets[first].node;
+    if (!this.env.transport.accepts(coordinator)) {
+      throw new OverloadedError(
+        `replica ${coordinator}'s mailbox is full (${this.config.mailboxCapacity} messages, mailboxCapacity); retry later`,
+        { node: coordinator, capacity: this.config.mailboxCapacity },
+      );
+    }
+    return first;
+  }
+
+  private checkInFlight(): void {
+    const n = this.writes.size + this.gets.size;
+    if (n >= this.config.maxInFlight) {
+      throw new OverloadedError(`${n} operations in flight on this client, its limit (maxInFlight); await some first`, {
+        limit: this.config.maxInFlight,
+      });
+    }
+  }
+}
