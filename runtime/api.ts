@@ -14,8 +14,10 @@
 //                                      bounded by its mailbox
 //   partition(groups) / heal()         messages between groups are dropped (unlisted nodes are isolated); clients
 //                                      placed `near` a node are cut off with it
-//   delay({ from?, to?, ms })          fixed extra latency on messages into replica `to` from `from` ('*' or left out:
-//                                      any; an unplaced client counts as any); ms 0 removes it
+//   delay({ from?, to?, ms })          extra latency on messages into replica `to` from `from` ('*' or left out:
+//                                      any; an unplaced client counts as any); ms 0 removes it; ms may also be a
+//                                      Distribution sampled per message (threads: constant, uniform, exponential,
+//                                      pareto; the simulator: any)
 //   drop({ from?, to?, probability })  each such message is lost with the probability; 0 removes it
 //   clear()                            ends every partition, delay, drop and pause, and starts every node held down
 
@@ -27,6 +29,7 @@ import type { Value } from '../actors/types.js';
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../actors/coordinator/results.js';
 import type { LatencySummary } from './latency.js';
 import type { ResolvedConfig } from './config.js';
+import type { Distribution } from './sim/prng.js';
 
 export type ClusterEvent =
   | 'node-up'
@@ -222,7 +225,7 @@ export interface Faults {
   resume(node: number): Promise<void>;
   partition(groups: number[][]): void;
   heal(): void;
-  delay(spec: LinkSpec & { ms: number }): void;
+  delay(spec: LinkSpec & { ms: number | Distribution }): void;
   drop(spec: LinkSpec & { probability: number }): void;
   clear(): Promise<void>;
 }

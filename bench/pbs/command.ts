@@ -11,6 +11,7 @@ import { InvalidArgumentError } from '../../runtime/index.js';
 import { pbsHtml } from './html.js';
 import { parsePbsOptions, type PbsRawOptions } from './options.js';
 import { runPbs } from './run.js';
+import { checkValidateFlags, validateCommand } from './validate-command.js';
 
 interface PbsCliOptions {
   profile?: string;
@@ -22,6 +23,9 @@ interface PbsCliOptions {
   format?: string;
   json?: string;
   html?: string;
+  validate?: boolean;
+  simTrials?: string;
+  meanMs?: string;
 }
 
 /** Throws InvalidArgumentError unless `file` can be written (created in an existing, writable directory). */
@@ -61,7 +65,18 @@ export function addPbsCommand(cmd: Command): Command {
     .addOption(new Option('--json <file>', 'write the report as JSON (- for stdout, instead of the table)'))
     .addOption(new Option('--html <file>', 'write a standalone HTML report: P(consistent) against t per profile, measured beside the models'))
     .addOption(new Option('--format <format>', 'deprecated: --format json is --json -').choices(['table', 'json']))
-    .action(async (o: PbsCliOptions) => {
+    .addOption(new Option('--validate', 'instead: the thread runtime with exponential delays injected beside the simulator with the same, t-visibility curves and their RMSE'))
+    .addOption(new Option('--mean-ms <ms>', 'with --validate: the mean of the injected exponential delays (default 5)'))
+    .addOption(new Option('--sim-trials <n>', 'with --validate: simulated trials per R/W (default 5000; --trials: thread trials, default 2000)'))
+    .action(async (o: PbsCliOptions, command: Command) => {
+      // with --validate, pbs's defaults are not its own: only what the user gave counts
+      const given = Object.fromEntries(Object.entries(o).filter(([k]) => command.getOptionValueSource(k) !== 'default'));
+      checkValidateFlags(given);
+      if (o.validate === true) {
+        if (given.json !== undefined && given.json !== '-') checkWritable(String(given.json), '--json');
+        await validateCommand(given, process.stdout, process.stderr);
+        return;
+      }
       await pbsCommand(o, process.stdout, process.stderr);
     });
 }

@@ -41,3 +41,6 @@ export * from './run.js';
 export * from './format.js';
 export * from './html.js';
 export * from './command.js';
+export * from './visibility.js';
+export * from './validate.js';
+export * from './validate-command.js';

@@ -93,7 +93,7 @@ function parseProfiles(v: string | string[]): PbsProfileName[] {
 }
 
 /** `1/1,1/2,2/1,2/2`: R/W pairs, each 1..N. */
-function parseRwList(text: string): RwConfig[] {
+export function parseRwList(text: string): RwConfig[] {
   const parts = String(text).split(',').map((s) => s.trim());
   if (parts.length > PBS_N * PBS_N) throw new InvalidArgumentError(`--rw: at most ${PBS_N * PBS_N} pairs; got ${parts.length}`);
   const seen = new Set<string>();
@@ -112,7 +112,7 @@ function checkRw(r: number, w: number, label: string): RwConfig {
   return { r, w };
 }
 
-function parseInteger(v: string | number, flag: string, max: number, min = 1): number {
+export function parseInteger(v: string | number, flag: string, max: number, min = 1): number {
   const x = typeof v === 'number' ? v : /^\d+$/.test(String(v).trim()) ? Number(String(v).trim()) : NaN;
   if (!Number.isInteger(x) || x < min || x > max) {
     throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}; got ${String(v)}`);
@@ -121,7 +121,7 @@ function parseInteger(v: string | number, flag: string, max: number, min = 1): n
 }
 
 /** `0,1,2.5,10`: distinct t values in ms, 0..MAX_PBS_T_MS, returned ascending. */
-function parseGrid(v: string | readonly number[]): number[] {
+export function parseGrid(v: string | readonly number[]): number[] {
   const items = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : [...v];
   if (items.length === 0 || items.length > MAX_PBS_T_POINTS) {
     throw new InvalidArgumentError(`--t takes 1 to ${MAX_PBS_T_POINTS} comma-separated t values in ms, e.g. 0,1,5,10`);

@@ -14,8 +14,11 @@
 //   [NODE_BASE + node*STRIDE + PAUSED]      1 while faults.pause holds the node (its store must not be read directly)
 //   [links + (LINK_FIELDS*(from*nodes + to)) + f]   per directed link between replicas, f one of
 //         BLOCKED  1 while messages on the link are dropped (a partition)
-//         DELAY    extra one-way delay in microseconds
+//         DELAY    the injected delay's first parameter in microseconds (constant: the delay; uniform: the least;
+//                  exponential: the mean; pareto: xm); see runtime/threads/link-delay.ts
 //         DROP     probability of dropping each message, in parts per million
+//         DELAY_KIND  the delay's kind code (0: none; link-delay.ts), stored after its parameters
+//         DELAY_B  the second parameter (uniform: the most, in us; pareto: alpha in millionths)
 //   `from` may also be `nodes` (the row of clients not placed beside any replica); a client placed beside a node
 //   uses that node's row.
 
@@ -45,10 +48,12 @@ const PAUSED = 4;
 const DEPTH_BITS = 25;
 const DEPTH_MASK = (1 << DEPTH_BITS) - 1;
 const TAG_MASK = 0x3f;
-const LINK_FIELDS = 3;
+const LINK_FIELDS = 5;
 const BLOCKED = 0;
 const DELAY = 1;
 const DROP = 2;
+const DELAY_KIND = 3;
+const DELAY_B = 4;
 
 export class SharedView {
   readonly i32: Int32Array;
@@ -76,11 +81,25 @@ export class SharedView {
   setBlocked(from: number, to: number, blocked: boolean): void {
     Atomics.store(this.i32, this.link(from, to, BLOCKED), blocked ? 1 : 0);
   }
-  delayUs(from: number, to: number): number {
+  /** The link's delay distribution code (0: no delay) and its two integer parameters (link-delay.ts decodes them). */
+  delayKind(from: number, to: number): number {
+    return Atomics.load(this.i32, this.link(from, to, DELAY_KIND));
+  }
+  delayA(from: number, to: number): number {
     return Atomics.load(this.i32, this.link(from, to, DELAY));
   }
-  setDelayUs(from: number, to: number, us: number): void {
-    Atomics.store(this.i32, this.link(from, to, DELAY), us);
+  delayB(from: number, to: number): number {
+    return Atomics.load(this.i32, this.link(from, to, DELAY_B));
+  }
+  /**
+   * Sets the link's delay: no delay while the parameters change, the kind stored last. Without a lock, a message sent
+   * during the change may still take the old kind with a new parameter (once; faults are set between phases).
+   */
+  setDelay(from: number, to: number, kind: number, a: number, b: number): void {
+    Atomics.store(this.i32, this.link(from, to, DELAY_KIND), 0);
+    Atomics.store(this.i32, this.link(from, to, DELAY), a);
+    Atomics.store(this.i32, this.link(from, to, DELAY_B), b);
+    Atomics.store(this.i32, this.link(from, to, DELAY_KIND), kind);
   }
   dropPpm(from: number, to: number): number {
     return Atomics.load(this.i32, this.link(from, to, DROP));

@@ -5,8 +5,9 @@
 import { InvalidArgumentError } from '../../actors/errors.js';
 import type { Faults, NodeEvent } from '../api.js';
 import type { ResolvedConfig } from '../config.js';
-import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
+import { checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
 import { nowMs } from './clock.js';
+import { DelayKind, encodeDelay } from './link-delay.js';
 import type { SharedView } from './shared-view.js';
 import type { Supervisor } from './supervisor.js';
 import type { Wiring } from './wiring.js';
@@ -56,8 +57,9 @@ export class ThreadFaults implements Faults {
   };
   readonly delay: Faults['delay'] = (spec) => {
     this.c.checkOpen();
-    const us = Math.round(checkDelayMs(spec?.ms) * 1000);
-    for (const [from, to] of this.linksOf(spec, 'delay', 'ms')) this.c.view.setDelayUs(from, to, us);
+    // a number of ms, or a distribution sampled per message (link-delay.ts says which kinds)
+    const d = encodeDelay((spec as { ms?: unknown } | null)?.ms);
+    for (const [from, to] of this.linksOf(spec, 'delay', 'ms')) this.c.view.setDelay(from, to, d.kind, d.a, d.b);
     this.c.view.setImpaired(true);
   };
   readonly drop: Faults['drop'] = (spec) => {
@@ -69,7 +71,7 @@ export class ThreadFaults implements Faults {
   readonly clear: Faults['clear'] = async () => {
     this.heal();
     for (const [from, to] of this.linksOf({}, 'clear', '')) {
-      this.c.view.setDelayUs(from, to, 0);
+      this.c.view.setDelay(from, to, DelayKind.None, 0, 0);
       this.c.view.setDropPpm(from, to, 0);
     }
     this.c.view.setImpaired(false);

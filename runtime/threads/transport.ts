@@ -11,6 +11,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import { isClient, type Address, type Message } from '../../actors/protocol.js';
+import { sampleDelayMs } from './link-delay.js';
 import type { SharedView } from './shared-view.js';
 import type { WireCodec } from './wire.js';
 
@@ -78,10 +79,11 @@ export class Outbox {
       this.dropped++;
       return true;
     }
-    const us = this.view.delayUs(row, to);
-    if (us <= 0) return false;
+    // drawn per message (a distribution reorders, as in the simulator); 0 when a sample rounds to no timer at all
+    const ms = sampleDelayMs(this.view, row, to);
+    if (ms <= 0) return false;
     this.delayed++;
-    setTimeout(() => this.enqueue(to, msg), us / 1000);
+    setTimeout(() => this.enqueue(to, msg), ms);
     return true;
   }
 
