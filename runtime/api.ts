@@ -15,7 +15,9 @@
 //   partition(groups) / heal()         messages between groups are dropped (unlisted nodes are isolated); clients
 //                                      placed `near` a node are cut off with it
 //   delay({ from?, to?, ms })          extra latency on messages into replica `to` from `from` ('*' or left out:
-//                                      any; an unplaced client counts as any); ms 0 removes it; ms may also be a
+//                                      any; an unplaced client counts as any): ms fixed, or a distribution drawn
+//                                      per message (constant, uniform, exponential, pareto; the simulator also takes
+//                                      mixtures and shifts); ms 0 removes it; ms may also be a
 //                                      Distribution sampled per message (threads: constant, uniform, exponential,
 //                                      pareto; the simulator: any)
 //   drop({ from?, to?, probability })  each such message is lost with the probability; 0 removes it
@@ -29,7 +31,7 @@ import type { Value } from '../actors/types.js';
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../actors/coordinator/results.js';
 import type { LatencySummary } from './latency.js';
 import type { ResolvedConfig } from './config.js';
-import type { Distribution } from './sim/prng.js';
+import type { Distribution } from './host/prng.js';
 
 export type ClusterEvent =
   | 'node-up'

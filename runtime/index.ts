@@ -43,7 +43,7 @@ export { parseLevel, type ConsistencyLevel, type Level } from '../actors/quorum/
 export type * from './api.js';
 // For harnesses built on the package (bench/ uses only this entry): seeded randomness with the simulator's
 // distributions, the option resolver that validates a configuration, and the Prometheus exposition.
-export { Prng, sample, checkDistribution, type Distribution } from './sim/prng.js';
+export { Prng, sample, checkDistribution, type Distribution } from './host/prng.js';
 export { resolveConfig, type ResolvedConfig } from './config.js';
 export { metricsText, METRICS_CONTENT_TYPE, registerClusterMetrics, type MetricsSource, type ClusterMetricsRegistration } from './metrics.js';
 export { percentileOf, summarizeLatency, latencyBuckets, LATENCY_BUCKETS_US, type LatencyBuckets } from './latency.js';

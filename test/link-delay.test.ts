@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../actors/errors.js';
 import { Cluster } from '../runtime/index.js';
-import { Prng } from '../runtime/sim/prng.js';
+import { Prng } from '../runtime/host/prng.js';
 import { DelayKind, encodeDelay, sampleDelayMs } from '../runtime/threads/link-delay.js';
 import { SharedView } from '../runtime/threads/shared-view.js';
 

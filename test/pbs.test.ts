@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '../actors/errors.js';
-import type { Distribution } from '../runtime/sim/prng.js';
+import type { Distribution } from '../runtime/host/prng.js';
 import {
   PBS_DEFAULTS,
   PBS_N,

@@ -16,7 +16,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
 import type { LeaderlessError } from '../actors/errors.js';
-import { Prng } from '../runtime/sim/prng.js';
+import { Prng } from '../runtime/host/prng.js';
 import { SimCluster } from '../runtime/sim/sim-cluster.js';
 import type { LeaderlessClient } from '../runtime/api.js';
 

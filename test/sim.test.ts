@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { hash32, keyId } from '../actors/hash.js';
 import { LeaderlessError } from '../actors/errors.js';
 import { EventQueue } from '../runtime/sim/event-queue.js';
-import { Prng, checkDistribution, sample, type Distribution } from '../runtime/sim/prng.js';
+import { Prng, checkDistribution, sample, type Distribution } from '../runtime/host/prng.js';
 import { SimCluster, type SimOptions } from '../runtime/sim/sim-cluster.js';
 import { fcParams } from './helpers/fc.js';
 import { rejectsWith } from './helpers/errors.js';

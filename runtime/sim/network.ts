@@ -20,7 +20,7 @@
 import { InvalidArgumentError, InvalidConfigError, show, type LeaderlessError } from '../../actors/errors.js';
 import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
 import { EventQueue, type Timed } from './event-queue.js';
-import { checkDistribution, sample, type Distribution, type Prng } from './prng.js';
+import { checkDistribution, sample, type Distribution, type Prng } from '../host/prng.js';
 
 export const enum EventKind {
   Message = 0,

@@ -19,7 +19,7 @@ import { CLIENT_BASE } from '../../actors/protocol.js';
 import type { Ring } from '../../actors/ring.js';
 import { checkOptionsObject, resolveConfig, ringOf, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import type { NetworkCounters, NetworkOptions } from './network.js';
-import { checkDistribution } from './prng.js';
+import { checkDistribution } from '../host/prng.js';
 import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
 import { addRound, checkRepairTimeout, clusterMetrics, emptyAeStats, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';

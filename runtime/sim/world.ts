@@ -30,7 +30,7 @@ import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SimNode } from './sim-node.js';
 import { EventQueue } from './event-queue.js';
 import { EventKind, SimNetwork, type NetworkOptions, type SimEvent } from './network.js';
-import { Prng } from './prng.js';
+import { Prng } from '../host/prng.js';
 import { TraceDigest } from './trace.js';
 
 export { SimNode };

@@ -4,7 +4,7 @@
 // the independent oracle's verdict. Same seed, same code: same run.
 import { hash32, keyId } from '../../actors/hash.js';
 import { LeaderlessError } from '../../actors/errors.js';
-import { Prng } from '../../runtime/sim/prng.js';
+import { Prng } from '../../runtime/host/prng.js';
 import { SimCluster, type SimOptions } from '../../runtime/sim/sim-cluster.js';
 import type { LeaderlessClient } from '../../runtime/api.js';
 import { History } from './kv-history.js';

@@ -2,7 +2,7 @@
 // dist/test/helpers/thread-nemesis-run.js SEED` prints the verdict as one JSON line and exits, whatever handles a
 // hung call left open (finding 10 can keep a process alive), so the test can kill a run that never ends.
 import { hash32, keyId } from '../../actors/hash.js';
-import { Prng } from '../../runtime/sim/prng.js';
+import { Prng } from '../../runtime/host/prng.js';
 import { Cluster, type ClusterClient } from '../../runtime/index.js';
 import { History, type KvClient } from './kv-history.js';
 import { judge, type FinalKey, type Violation } from './kv-oracle.js';

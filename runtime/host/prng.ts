@@ -1,4 +1,5 @@
-// The simulator's one source of randomness: a seeded PRNG, and the delay distributions sampled from it.
+// Seeded randomness: the simulator's one source of it (a seeded PRNG), and the delay distributions both runtimes
+// sample (the simulator from this PRNG; the thread runtime's injected link delays with Math.random).
 //
 // Data layout: sfc32 (Chris Doty-Humphrey's Small Fast Counting generator, as in PractRand) keeps four uint32 words
 // (a, b, c, counter) in a Uint32Array; seeding from one 32-bit integer runs 12 warm-up rounds so nearby seeds give
