@@ -17,9 +17,7 @@
 //   delay({ from?, to?, ms })          extra latency on messages into replica `to` from `from` ('*' or left out:
 //                                      any; an unplaced client counts as any): ms fixed, or a distribution drawn
 //                                      per message (constant, uniform, exponential, pareto; the simulator also takes
-//                                      mixtures and shifts); ms 0 removes it; ms may also be a
-//                                      Distribution sampled per message (threads: constant, uniform, exponential,
-//                                      pareto; the simulator: any)
+//                                      mixtures and shifts); ms 0 removes it
 //   drop({ from?, to?, probability })  each such message is lost with the probability; 0 removes it
 //   clear()                            ends every partition, delay, drop and pause, and starts every node held down
 
