@@ -12,7 +12,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { InvalidArgumentError, InvalidConfigError, LeaderlessError } from '../runtime/index.js';
 import { addCommonOptions, addLevelOptions, baseSpec, clusterOptions, given, levels, usage, type BenchOptions, type CommonOptions } from './cli-options.js';
 import { checkOutputs, session, writeOutputs } from './cli-session.js';
-import { benchHtml, benchTable, sweepHtml, sweepTable, type SweepReport } from './report.js';
+import { benchHtml, benchTable, sweepHtml, sweepTable, type SweepReport } from './report/index.js';
 import { runBench } from './run.js';
 import { parseConsistencyList, parseRw, runSweep, specsFor } from './sweep.js';
 import { addPbsCommand } from './pbs/command.js';

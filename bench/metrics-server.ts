@@ -1,6 +1,6 @@
 // `--metrics-port P`: serves the running cluster's metrics on 127.0.0.1 while a bench or sweep runs.
 //
-//   GET /metrics   Prometheus text: the families of runtime/prometheus.ts, registered into this server's own
+//   GET /metrics   Prometheus text: the families of runtime/metrics/prometheus.ts, registered into this server's own
 //                  prom-client Registry with registerClusterMetrics (as an application embedding a cluster does)
 //   GET /health    JSON from cluster.health(), where the cluster has it (404 otherwise)
 // The cluster changes between the runs of a sweep, so the server asks a getter for the current one on every scrape;

@@ -7,9 +7,9 @@ import { Option, type Command } from 'commander';
 import { SimCluster, type SimOptions } from '../runtime/index.js';
 import { addCommonOptions, addLevelOptions, baseSpec, clusterOptions, levels, usage, type BenchOptions } from './cli-options.js';
 import { checkOutputs, writeOutputs } from './cli-session.js';
-import { PBS_PROFILES } from './pbs.js';
+import { PBS_PROFILES } from './pbs/index.js';
 import { ProgressBar } from './progress.js';
-import { benchHtml, benchTable, replayCommand, type SimInfo } from './report.js';
+import { benchHtml, benchTable, replayCommand, type SimInfo } from './report/index.js';
 import { runBench, type RunDeps } from './run.js';
 
 export const SIM_DESCRIPTION =

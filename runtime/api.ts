@@ -27,7 +27,7 @@ import type { HintCounters } from '../actors/replica/hints.js';
 import type { Key } from '../actors/hash.js';
 import type { Value } from '../actors/types.js';
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../actors/coordinator/results.js';
-import type { LatencySummary } from './latency.js';
+import type { LatencySummary } from './metrics/latency.js';
 import type { ResolvedConfig } from './config.js';
 import type { Distribution } from './host/prng.js';
 

@@ -33,7 +33,7 @@ export {
   type ClientHandle,
 } from './threads/client.js';
 export type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../actors/coordinator/results.js';
-export type { LatencySummary } from './latency.js';
+export type { LatencySummary } from './metrics/latency.js';
 export { type ClusterOptions, type DatacenterSpec } from './config.js';
 export { SimCluster, SimClient, type SimOptions, type SimCounters, DEFAULT_LATENCY, type NetworkOptions } from './sim/index.js';
 export * from '../actors/errors.js';
@@ -45,5 +45,5 @@ export type * from './api.js';
 // distributions, the option resolver that validates a configuration, and the Prometheus exposition.
 export { Prng, sample, checkDistribution, type Distribution } from './host/prng.js';
 export { resolveConfig, type ResolvedConfig } from './config.js';
-export { metricsText, METRICS_CONTENT_TYPE, registerClusterMetrics, type MetricsSource, type ClusterMetricsRegistration } from './metrics.js';
-export { percentileOf, summarizeLatency, latencyBuckets, LATENCY_BUCKETS_US, type LatencyBuckets } from './latency.js';
+export { metricsText, METRICS_CONTENT_TYPE, registerClusterMetrics, type MetricsSource, type ClusterMetricsRegistration } from './metrics/index.js';
+export { percentileOf, summarizeLatency, latencyBuckets, LATENCY_BUCKETS_US, type LatencyBuckets } from './metrics/latency.js';

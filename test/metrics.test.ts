@@ -9,8 +9,8 @@ import * as hdr from 'hdr-histogram-js';
 import { Counter, Registry } from 'prom-client';
 import { startMetricsServer } from '../bench/metrics-server.js';
 import { Cluster, SimCluster } from '../runtime/index.js';
-import { LATENCY_BUCKETS_US, latencyBuckets, percentileOf, summarizeLatency } from '../runtime/latency.js';
-import { LATENCY_FAMILY, metricsText, registerClusterMetrics } from '../runtime/metrics.js';
+import { LATENCY_BUCKETS_US, latencyBuckets, percentileOf, summarizeLatency } from '../runtime/metrics/latency.js';
+import { LATENCY_FAMILY, metricsText, registerClusterMetrics } from '../runtime/metrics/index.js';
 import { Prng } from '../runtime/index.js';
 
 const prng = (seed: number): (() => number) => {

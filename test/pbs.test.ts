@@ -22,7 +22,7 @@ import {
   tFor,
   warsThresholds,
   type PbsProfile,
-} from '../bench/pbs.js';
+} from '../bench/pbs/index.js';
 import { fcParams } from './helpers/fc.js';
 
 const ALL_RW = [1, 2, 3].flatMap((r) => [1, 2, 3].map((w) => ({ r, w })));

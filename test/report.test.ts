@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FaultDriver, checkFaults, checkSupported, parseFault, type FaultApi } from '../bench/faults.js';
 import { startMetricsServer } from '../bench/metrics-server.js';
-import { benchTable, sweepTable } from '../bench/report.js';
+import { benchTable, sweepTable } from '../bench/report/index.js';
 import { runBench, type BenchReport, type BenchSpec } from '../bench/run.js';
 import { Prng } from '../runtime/index.js';
 import { PRESETS, Workload, Zipfian, parseMix, type WorkloadSpec } from '../bench/workloads.js';

@@ -3,7 +3,7 @@
 
 import { InvalidArgumentError, show } from '../../actors/errors.js';
 import type { ClientCounters } from '../../actors/coordinator/results.js';
-import type { LatencySummary } from '../latency.js';
+import type { LatencySummary } from '../metrics/latency.js';
 import type { AeStats, ClusterMetrics, HealthOptions, HealthReport, NodeMetrics, RepairResult } from '../api.js';
 
 const HEALTH_KEYS = new Set(['maxRepairAgeMs', 'maxHintQueueKeys', 'maxMailboxFill']);

@@ -1,10 +1,10 @@
 // The latency of a client's completed operations, kept in HDR histograms (microseconds): what operators watch as read
 // latency p99. The client coordinator in actors/ reports each completed operation to an OperationObserver; this is
-// the runtime's observer, the same in both runtimes. Reading the histograms out is runtime/latency.ts.
+// the runtime's observer, the same in both runtimes. Reading the histograms out is runtime/metrics/latency.ts.
 
 import * as hdr from 'hdr-histogram-js';
 import type { OperationObserver } from '../../actors/coordinator/client-env.js';
-import { summarizeLatency, type LatencySummary } from '../latency.js';
+import { summarizeLatency, type LatencySummary } from '../metrics/latency.js';
 
 export type { LatencySummary };
 

@@ -24,12 +24,12 @@ import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport,
 import { addRound, checkRepairTimeout, clusterMetrics, emptyAeStats, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
 import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
-import { metricsText } from '../metrics.js';
+import { metricsText } from '../metrics/index.js';
 import { SimClient } from './sim-client.js';
 import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coordinator/checks.js';
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
 import type { Value } from '../../actors/types.js';
-import type { LatencySummary } from '../latency.js';
+import type { LatencySummary } from '../metrics/latency.js';
 import { SimWorld, type Tracer, type WorldCounters } from './world.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {

@@ -21,11 +21,11 @@ import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coo
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
 import type { Ring } from '../../actors/ring.js';
 import type { Value } from '../../actors/types.js';
-import type { LatencySummary } from '../latency.js';
+import type { LatencySummary } from '../metrics/latency.js';
 import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
 import { SharedStore } from '../host/store.js';
-import { metricsText } from '../metrics.js';
+import { metricsText } from '../metrics/index.js';
 import { ClusterClient, type ClientHandle } from './client.js';
 import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';

@@ -10,7 +10,7 @@
 // Naming follows the Prometheus conventions: cumulative counts are counters named `_total`; levels (queue lengths,
 // store sizes, whether a node is up) are gauges; sizes are in `_bytes` and times in `_seconds`; client latency is a
 // histogram (`leaderless_client_operation_duration_seconds{op="read"|"write"}`) whose buckets come from the client's
-// HDR histograms (runtime/latency.ts). A node's state is never a label value: `leaderless_node_up` is 0 or 1 and
+// HDR histograms (runtime/metrics/latency.ts). A node's state is never a label value: `leaderless_node_up` is 0 or 1 and
 // `leaderless_node_state{state}` has one series per possible state, 1 for the current one (a state-set).
 //
 // Ratios and rates the design note's monitoring table lists are left to PromQL, where they are right over any window:
@@ -23,11 +23,11 @@
 // Every field is optional in the input (ScrapeInput): the simulator's metrics() has no anti-entropy, batch or
 // latency figures, and a family with nothing to report is exposed with its HELP and TYPE and no samples.
 import { Counter, Gauge, Registry } from 'prom-client';
-import { InvalidArgumentError } from '../actors/errors.js';
+import { InvalidArgumentError } from '../../actors/errors.js';
 import type { LatencyBuckets } from './latency.js';
-import { NODE_FAMILIES, NODE_STATES, CLIENT_FAMILIES, type NodeInput } from './prometheus-families.js';
+import { NODE_FAMILIES, NODE_STATES, CLIENT_FAMILIES, type NodeInput } from './families.js';
 
-export type { NodeInput } from './prometheus-families.js';
+export type { NodeInput } from './families.js';
 
 /** What the exposition reads of cluster.metrics() (thread Cluster) or SimCluster.metrics(): both fit. */
 export interface ScrapeInput {

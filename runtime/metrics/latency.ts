@@ -14,7 +14,7 @@
 // Only the JavaScript histograms (hdr.build's default, useWebAssembly false) expose their recorded values; the
 // others are refused with an InvalidArgumentError that says so.
 import type * as hdr from 'hdr-histogram-js';
-import { InvalidArgumentError } from '../actors/errors.js';
+import { InvalidArgumentError } from '../../actors/errors.js';
 
 /** Upper bounds of the exported latency buckets, microseconds: 50 us .. 10 s, about 2.5x apart (+Inf is implied). */
 export const LATENCY_BUCKETS_US: readonly number[] = [

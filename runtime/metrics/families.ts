@@ -1,4 +1,4 @@
-// The families runtime/prometheus.ts exposes, as tables: name, type, a HELP line that says what the figure means and
+// The families runtime/metrics/prometheus.ts exposes, as tables: name, type, a HELP line that says what the figure means and
 // when to worry, and where the value comes from in cluster.metrics(). One row per family; a value that is missing
 // (the simulator lacks anti-entropy and batch figures) yields no sample.
 //

@@ -1,5 +1,5 @@
 // The Prometheus exposition of cluster.metrics(), kept at this path for its importers (cluster.ts, index.ts).
-// The families live in runtime/prometheus-families.ts, the prom-client registration in runtime/prometheus.ts:
+// The families live in runtime/metrics/families.ts, the prom-client registration in runtime/metrics/prometheus.ts:
 //
 //   registerClusterMetrics(registry, () => cluster.metrics())   into an application's own prom-client Registry
 //   await metricsText(await cluster.metrics())                  one snapshot as text (content type METRICS_CONTENT_TYPE)
