@@ -10,6 +10,7 @@
 // Each cell is operations per second over a fixed wall time, with p50 / p99 latency in microseconds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { Cluster } from '../runtime/index.js';
@@ -22,15 +23,19 @@ interface Row {
   opsPerSec: number;
   p50Us: number;
   p99Us: number;
+  /** CPU time per operation: every thread of this process, plus the server process's for redis */
+  cpuUsPerOp: number;
   note?: string;
 }
 
 const KEYS = 10_000;
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks. */
+const CLOCK_TICKS_PER_S = 100;
 const VALUE = 'v'.repeat(100);
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 
 /** Runs `inFlight` closed loops of `op` for `seconds`; returns throughput and latency. */
-async function measure(op: (i: number) => Promise<unknown>, inFlight: number): Promise<Omit<Row, 'system' | 'op'>> {
+async function measure(op: (i: number) => Promise<unknown>, inFlight: number, otherCpuUs: () => number = () => 0): Promise<Omit<Row, 'system' | 'op'>> {
   const h = latencyHistogram();
   let i = 0;
   // warm-up: a short run that is not counted
@@ -42,6 +47,8 @@ async function measure(op: (i: number) => Promise<unknown>, inFlight: number): P
   );
   const end = performance.now() + seconds * 1000;
   const start = performance.now();
+  const cpu0 = process.cpuUsage(); // all threads of the process (the replicas' workers included)
+  const other0 = otherCpuUs();
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
       while (performance.now() < end) {
@@ -52,8 +59,21 @@ async function measure(op: (i: number) => Promise<unknown>, inFlight: number): P
     }),
   );
   const s = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuUs = cpu.user + cpu.system + (otherCpuUs() - other0);
   const l = latencySummary(h);
-  return { inFlight, opsPerSec: Math.round(h.totalCount / s), p50Us: l.p50, p99Us: l.p99 };
+  return { inFlight, opsPerSec: Math.round(h.totalCount / s), p50Us: l.p50, p99Us: l.p99, cpuUsPerOp: h.totalCount === 0 ? 0 : cpuUs / h.totalCount };
+}
+
+/** CPU time a child process has used so far, µs (Linux /proc; 0 where it cannot be read). */
+function processCpuUs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S; // utime + stime
+  } catch {
+    return 0;
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -144,8 +164,9 @@ async function benchRedis(rows: Row[], notes: string[]): Promise<void> {
     await redis.connect();
     for (let i = 0; i < KEYS; i++) await redis.set(`key:${i}`, VALUE);
     for (const inFlight of [1, 256]) {
-      rows.push({ system: 'redis (ioredis)', op: 'set', ...(await measure((i) => redis.set(`key:${i}`, VALUE), inFlight)) });
-      rows.push({ system: 'redis (ioredis)', op: 'get', ...(await measure((i) => redis.get(`key:${i}`), inFlight)) });
+      const server = (): number => processCpuUs(started.proc.pid);
+      rows.push({ system: 'redis (ioredis)', op: 'set', ...(await measure((i) => redis.set(`key:${i}`, VALUE), inFlight, server)) });
+      rows.push({ system: 'redis (ioredis)', op: 'get', ...(await measure((i) => redis.get(`key:${i}`), inFlight, server)) });
     }
   } finally {
     redis.disconnect();
@@ -163,11 +184,11 @@ async function benchLru(rows: Row[]): Promise<void> {
 function print(rows: Row[], notes: string[]): void {
   const redis = (op: string, inFlight: number): Row | undefined =>
     rows.find((r) => r.system.startsWith('redis') && r.op === op && r.inFlight === inFlight);
-  const header = ['system', 'operation', 'in flight', 'ops/s', 'p50 us', 'p99 us', 'vs redis'];
+  const header = ['system', 'operation', 'in flight', 'ops/s', 'p50 us', 'p99 us', 'CPU us/op', 'vs redis'];
   const lines = rows.map((r) => {
     const base = r.system === 'leaderless' ? redis(r.op.startsWith('put') ? 'set' : 'get', r.op.includes('ONE') ? 256 : r.inFlight) : undefined;
     const ratio = base ? `${(r.opsPerSec / base.opsPerSec).toFixed(2)}x` : '';
-    return [r.system, r.op, String(r.inFlight), String(r.opsPerSec), String(r.p50Us), String(r.p99Us), ratio];
+    return [r.system, r.op, String(r.inFlight), String(r.opsPerSec), String(r.p50Us), String(r.p99Us), r.cpuUsPerOp.toFixed(2), ratio];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -176,6 +197,8 @@ function print(rows: Row[], notes: string[]): void {
   for (const l of lines) console.log(fmt(l));
   console.log(`\n${seconds} s per cell, ${KEYS} keys, 100-byte values, Node ${process.version}.`);
   console.log('ratios compare with redis at the same number in flight (ONE reads: against redis get at 256 in flight).');
+  console.log('CPU us/op: every thread of this process (for leaderless, the replica workers too), plus redis-server\'s own for redis;');
+  console.log('unlike ops/s it does not depend on how many cores the machine has or how busy they are.');
   for (const n of notes) console.log(`note: ${n}`);
 }
 
