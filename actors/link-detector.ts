@@ -138,6 +138,14 @@ export class LinkDetector {
     return true;
   }
 
+  /**
+   * `peer` was restarted (a new incarnation, on a new channel): what its old incarnation left unanswered says
+   * nothing of the new one, so the link starts afresh, up until the new one leaves a request unanswered.
+   */
+  restarted(peer: number): void {
+    this.links.delete(peer);
+  }
+
   /** Whether a request to `peer` is waiting for an answer (a probe to an up peer would then add nothing). */
   waiting(peer: number): boolean {
     const l = this.links.get(peer);

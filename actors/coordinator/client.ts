@@ -115,6 +115,11 @@ export class ClientCoordinator {
     return this.writes.size + this.gets.size;
   }
 
+  /** Replica `node` was restarted: this client's link to it starts afresh (see LinkDetector.restarted). */
+  peerRestarted(node: number): void {
+    this.links.restarted(node);
+  }
+
   checkNode(node: unknown): asserts node is number {
     checkNode(node, this.config.nodes.length);
   }

@@ -162,6 +162,10 @@ export class SimClient implements SimHost {
     this.coordinator.tick(nowMs);
   }
 
+  peerRestarted(node: number): void {
+    this.coordinator.peerRestarted(node);
+  }
+
   fail(e: Error): void {
     this.coordinator.failAll(e as LeaderlessError);
   }

@@ -73,6 +73,8 @@ export class SimCluster implements LeaderlessCluster {
   private readonly restartCounts: number[];
   /** nodes killed with stayDown or given up on: the supervisor does not restart them */
   private readonly heldDown = new Set<number>();
+  /** nodes the supervisor will restart once restart.delayMs has passed */
+  private readonly restarting = new Set<number>();
   /** tombstones reaped when the previous repair() returned: what the next round reports is counted from here */
   private reapedAtLastRepair = 0;
 
@@ -206,7 +208,10 @@ export class SimCluster implements LeaderlessCluster {
     this.checkOpen();
     checkWait(timeoutMs, 'settle');
     const start = this.world.nowMs;
-    const settled = await this.world.settle(timeoutMs);
+    // a node the supervisor is about to restart comes back and takes its hints: wait for it first, as threads do
+    while (this.restarting.size > 0 && this.world.nowMs - start < timeoutMs) await this.world.sleep(this.config.tickMs);
+    const left = Math.max(0, timeoutMs - (this.world.nowMs - start));
+    const settled = this.restarting.size === 0 && (await this.world.settle(left));
     return { settled, durationMs: this.world.nowMs - start, hintsPending: this.hintKeys() };
   }
 
@@ -355,7 +360,9 @@ export class SimCluster implements LeaderlessCluster {
       this.heldDown.add(node);
       return this.emit('node-given-up', node, decision.reason);
     }
+    this.restarting.add(node);
     this.world.timer(decision.delayMs, () => {
+      this.restarting.delete(node);
       if (!this.heldDown.has(node) && !this.world.stopped) this.start(node, true);
     });
   }

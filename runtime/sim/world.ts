@@ -71,6 +71,8 @@ export interface SimHost {
   /** operations in flight */
   readonly inFlight: number;
   fail(e: Error): void;
+  /** replica `node` was restarted */
+  peerRestarted(node: number): void;
 }
 
 export interface WorldCounters {
@@ -472,6 +474,9 @@ export class SimWorld {
     n.host.attach(this.newReplica(n));
     n.status = 'up';
     this.membershipUpdate();
+    // as the thread runtime's fresh channels do: every link to the new incarnation starts afresh
+    for (const other of this.nodes) if (other !== n) other.replica?.links.restarted(node);
+    for (const h of this.hosts.values()) h.peerRestarted(node);
   }
 
   pause(node: number): void {

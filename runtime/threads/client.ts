@@ -191,6 +191,7 @@ export class ClusterClient {
   /** Talk to replica `node` on a new port (it was restarted; the port leads to `incarnation`); the old port is closed. */
   replacePort(node: number, port: MessagePort, incarnation = 0): void {
     const old = this.ports.get(node) as MessagePort | undefined;
+    if (old !== undefined) this.coordinator.peerRestarted(node); // a new port: the replica was restarted
     if (old !== undefined && old !== port) old.close();
     this.ports.set(node, port);
     this.outbox.incarnations.set(node, incarnation);

@@ -339,7 +339,11 @@ export class ThreadCluster implements LeaderlessCluster {
       const stats = (await Promise.all(this.hosts.map((h) => this.statsOf(h)))).filter((s) => s !== undefined);
       // A node running again (resumed, restarted) counts as down until the failure detector has seen it beat, and
       // nobody hands it its hints meanwhile: wait for the detector too.
-      const catchingUp = this.hosts.some((h) => live(h) && !h.paused && !this.view.isUp(h.node));
+      // A node the supervisor is restarting comes back and takes its hints: wait for it too (not for one held down or
+      // given up on, which does not come back by itself).
+      const catchingUp = this.hosts.some(
+        (h) => (live(h) && !h.paused && !this.view.isUp(h.node)) || (!h.holdDown && !h.gaveUp && (h.restarting || h.starting !== undefined)),
+      );
       const deliverable = stats.reduce((a, s) => a + s.hints.owners.filter((o) => this.view.isUp(o)).length + s.hints.inFlight, 0);
       const busy = this.hosts.some((h) => this.view.depth(h.node) > 0 && !h.exited && !h.paused);
       const pending = stats.reduce((a, s) => a + s.hints.keys, 0);

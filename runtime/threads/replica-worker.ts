@@ -142,6 +142,7 @@ function main(data: ReplicaWorkerData): void {
     },
     replacePeer(addr, port, incarnation) {
       outbox.incarnations.set(addr, incarnation);
+      host.replica?.links.restarted(addr); // a restarted peer: the link to its new incarnation starts afresh
       listen(addr, port);
     },
     pause: () => host.pause(),
