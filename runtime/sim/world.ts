@@ -474,8 +474,7 @@ export class SimWorld {
     n.host.attach(this.newReplica(n));
     n.status = 'up';
     this.membershipUpdate();
-    // as the thread runtime's fresh channels do: every link to the new incarnation starts afresh
-    for (const other of this.nodes) if (other !== n) other.replica?.links.restarted(node);
+    for (const other of this.nodes) if (other !== n) other.replica?.links.restarted(node); // fresh links, as in threads
     for (const h of this.hosts.values()) h.peerRestarted(node);
   }
 
