@@ -16,9 +16,20 @@
 //   - the thread runtime sends a delay sample under 0.5 ms at once (a Node timer cannot fire sooner than 1 ms).
 //   - not modelled: the spread of the per-message time, the workers' own time, load that changes during the run.
 // The raw simulator (same distributions, nothing else) is printed beside the modelled one.
+import type { MessageType } from '../../actors/protocol.js';
 import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
 import { PBS_N, checkCount, checkNrw, type RwConfig } from './profiles.js';
 import { measureVisibility, type VisibilityCounts } from './visibility.js';
+import { empiricalDistribution, exponentialDraw, measureTimerDelays, quantiles } from './empirical.js';
+
+/** What the calibration phase measured on the thread runtime, before the measured trials (see the top). */
+export interface Calibration {
+  /** put latencies, ms, of calibration trials with W=1 and W=2 (R=1), the injected delays on */
+  putW1Ms: number[];
+  putW2Ms: number[];
+  /** how long an injected delay really held a message, ms: a draw from the injected law through a Node timer */
+  timerMs: number[];
+}
 
 export interface ValidateOptions {
   configs: RwConfig[];
@@ -46,6 +57,8 @@ export const VALIDATE_DEFAULTS: Readonly<ValidateOptions> = {
 };
 export const MAX_VALIDATE_TRIALS = 20_000;
 export const MAX_VALIDATE_SIM_TRIALS = 200_000;
+const CALIBRATION_TRIALS = 400;
+const CALIBRATION_TIMERS = 1000;
 
 export interface ValidateCell extends RwConfig {
   tMs: number[];
@@ -131,7 +144,7 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
   };
   const threadRuns = o.simOnly ? null : await runThreads(o, dist);
   for (const [k, rw] of o.configs.entries()) {
-    const cell = await runSimCell(o, rw, dist, threadRuns?.[k]);
+    const cell = await runSimCell(o, rw, dist, threadRuns?.runs[k], threadRuns?.calibration);
     report.cells.push(cell);
     if (!json) out.write(validateCellText(cell));
   }
@@ -160,29 +173,42 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
   return report;
 }
 
-async function runThreads(o: ValidateOptions, dist: Distribution): Promise<VisibilityCounts[]> {
-  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + 200));
+async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ runs: VisibilityCounts[]; calibration: Calibration }> {
+  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + CALIBRATION_TRIALS * 3));
   try {
-    // warm up (JIT, first batches) so that the first R/W config is not measured on a cold runtime
-    await measureVisibility(cluster, { r: 1, w: 1, trials: 200, tMs: [0], concurrency: o.concurrency, keyPrefix: 'warm:', seed: o.seed });
+    // warm up (JIT, first batches) so that the first R/W config is not measured on a cold runtime; its put round
+    // trips, with no injected delay, are the calibration of one message's own time
+    const bare = { r: 1, w: 1, trials: CALIBRATION_TRIALS, tMs: [0], concurrency: o.concurrency, seed: o.seed };
+    await measureVisibility(cluster, { ...bare, keyPrefix: 'warm:' });
     cluster.faults.delay({ ms: dist });
+    // the timers the injected delays take, measured beside trials with those delays (load like the measured run's)
+    const draw = exponentialDraw(new Prng(hash32('validate/timers', o.seed)), o.meanMs);
+    const [timerMs, w1] = await Promise.all([
+      measureTimerDelays(draw, CALIBRATION_TIMERS, 2),
+      measureVisibility(cluster, { ...bare, tMs: o.tMs, keyPrefix: 'cal1:' }),
+    ]);
+    const w2 = await measureVisibility(cluster, { ...bare, w: 2, tMs: o.tMs, keyPrefix: 'cal2:' });
+    const calibration: Calibration = { timerMs, putW1Ms: w1.putSamplesMs, putW2Ms: w2.putSamplesMs };
+    process.stderr.write(`timer q ${quantiles(timerMs, [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]).map((x) => x.toFixed(2))}\n`);
     const runs: VisibilityCounts[] = [];
     for (const rw of o.configs) {
       runs.push(await measureVisibility(cluster, { ...rw, trials: o.trials, tMs: o.tMs, concurrency: o.concurrency, keyPrefix: `t${rw.r}${rw.w}:`, seed: o.seed }));
     }
-    return runs;
+    return { runs, calibration };
   } finally {
     await cluster.stop();
   }
 }
 
 /** The simulator, raw and modelled, for one R/W config; `threads` undefined (simOnly): the raw run stands in for it. */
-async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, threads: VisibilityCounts | undefined): Promise<ValidateCell> {
+async function runSimCell(
+  o: ValidateOptions, rw: RwConfig, dist: Distribution, threads: VisibilityCounts | undefined, cal: Calibration | undefined,
+): Promise<ValidateCell> {
   const seed = hash32(`validate/${rw.r}/${rw.w}`, o.seed);
-  const sim = async (perMessageMs: number, lateSamplesMs: number[][] | undefined): Promise<VisibilityCounts> => {
-    const cluster = SimCluster.create({ ...validateClusterOptions(o.simTrials), seed, latency: { kind: 'constant', ms: perMessageMs } });
+  const sim = async (latencyByType: LatencyByType, delay: Distribution, lateSamplesMs: number[][] | undefined): Promise<VisibilityCounts> => {
+    const cluster = SimCluster.create({ ...validateClusterOptions(o.simTrials), seed, latency: { kind: 'constant', ms: 0 }, latencyByType });
     try {
-      cluster.faults.delay({ ms: dist });
+      cluster.faults.delay({ ms: delay });
       // lateness drawn from the thread run's own, read by read: a mean would overstate P (the curve is concave)
       const draws = new Prng((seed ^ 0x2545f491) >>> 0);
       const lateness = lateSamplesMs === undefined ? undefined : (j: number): number => draws.pick(lateSamplesMs[j]);
@@ -191,10 +217,11 @@ async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, 
       await cluster.stop();
     }
   };
-  const raw = await sim(0, undefined);
+  const raw = await sim({}, dist, undefined);
   const t = threads ?? raw;
-  const perMessageMs = Math.max(0, (t.putMedianMs - raw.putMedianMs) / (rw.w === 1 ? 2 : 4));
-  const modelled = await sim(perMessageMs, threads?.lateSamplesMs);
+  const model = cal === undefined ? { latencyByType: {}, delay: dist, perMessageMs: 0 } : await calibrate(o, cal);
+  const perMessageMs = model.perMessageMs;
+  const modelled = await sim(model.latencyByType, model.delay, threads?.lateSamplesMs);
   const p = (v: VisibilityCounts): number[] => v.consistent.map((c) => c / v.trials);
   return {
     ...rw, tMs: [...o.tMs], threads: p(t), sim: p(raw), simModelled: p(modelled), readLateMs: t.lateMs,
@@ -202,6 +229,34 @@ async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, 
     putMedianMs: { threads: t.putMedianMs, sim: raw.putMedianMs, simModelled: modelled.putMedianMs }, perMessageMs,
     rmsePts: { sim: rmsePoints(p(t), p(raw)), simModelled: rmsePoints(p(t), p(modelled)), noise: noisePoints(p(t), t.trials, o.simTrials) },
     wallMs: { threads: threads?.wallMs ?? 0, sim: raw.wallMs + modelled.wallMs },
+  };
+}
+
+type LatencyByType = Partial<Record<MessageType, Distribution>>;
+
+/** The simulator's per-kind message costs fitted to the calibration trials' put latencies (never the curve). */
+async function calibrate(o: ValidateOptions, cal: Calibration): Promise<{ latencyByType: LatencyByType; delay: Distribution; perMessageMs: number }> {
+  const delay = empiricalDistribution(cal.timerMs);
+  const med = (xs: number[]): number => quantiles(xs, [0.5])[0];
+  const simPut = async (w: number): Promise<number> => {
+    const cluster = SimCluster.create({ ...validateClusterOptions(2000), seed: hash32(`validate/cal/${w}`, o.seed), latency: { kind: 'constant', ms: 0 } });
+    try {
+      cluster.faults.delay({ ms: delay });
+      return med((await measureVisibility(cluster, { r: 1, w, trials: 2000, tMs: [0], concurrency: 16, keyPrefix: 'c:', seed: o.seed })).putSamplesMs);
+    } finally {
+      await cluster.stop();
+    }
+  };
+  const [s1, s2] = [await simPut(1), await simPut(2)];
+  const [t1, t2] = [med(cal.putW1Ms), med(cal.putW2Ms)];
+  const main = Math.max(0, (t1 - s1) / 2);
+  const worker = Math.max(0, (t2 - t1 - (s2 - s1)) / 2);
+  process.stderr.write(`cal: threads W1 ${t1.toFixed(2)} W2 ${t2.toFixed(2)}; sim W1 ${s1.toFixed(2)} W2 ${s2.toFixed(2)}; main ${main.toFixed(3)} worker ${worker.toFixed(3)}\n`);
+  const c = (ms: number): Distribution => ({ kind: 'constant', ms });
+  return {
+    latencyByType: process.env.V === '0' ? {} : { put: c(main), 'put-reply': c(main), get: c(main), 'get-reply': c(main), replicate: c(worker), 'replicate-ack': c(worker) },
+    delay,
+    perMessageMs: main,
   };
 }
 

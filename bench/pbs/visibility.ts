@@ -30,6 +30,8 @@ export interface VisibilityCounts {
   /** mean ms from issuing the put to its acknowledgement, and the median (robust to a stall on a busy machine) */
   putMs: number;
   putMedianMs: number;
+  /** each put's latency, ms (for a calibration) */
+  putSamplesMs: number[];
   wallMs: number;
 }
 
@@ -54,6 +56,7 @@ export async function measureVisibility(cluster: LeaderlessCluster, o: Visibilit
     lateSamplesMs: sums.late,
     putMs: sums.put.reduce((a, b) => a + b, 0) / o.trials,
     putMedianMs: [...sums.put].sort((a, b) => a - b)[Math.floor(o.trials / 2)],
+    putSamplesMs: sums.put,
     wallMs: performance.now() - t0,
   };
 }

@@ -1,0 +1,80 @@
+// Measured samples as a simulator Distribution, and the thread runtime's own costs measured for the validation
+// (bench/pbs/validate.ts) in a calibration phase before its measured trials.
+//
+// An empirical distribution is written with the kinds runtime/host/prng.ts already samples: a mixture of equal-weight
+// uniforms between consecutive quantiles of the samples (a histogram with as many bins as quantiles), nested one level
+// (at most 16 mixtures of at most 16 uniforms) to stay within MAX_MIXTURE_PARTS. Its quantiles are the samples'.
+import { InvalidArgumentError, type Distribution, type Prng } from '../../runtime/index.js';
+import { MAX_MIXTURE_PARTS } from '../../runtime/host/prng.js';
+
+/** Most bins an empirical distribution has (16 x 16: two levels of mixtures). */
+export const MAX_EMPIRICAL_BINS = MAX_MIXTURE_PARTS * MAX_MIXTURE_PARTS;
+
+/** The samples (ms, >= 0) as a Distribution: `bins` equal-weight uniforms between consecutive sample quantiles. */
+export function empiricalDistribution(samplesMs: readonly number[], bins = MAX_EMPIRICAL_BINS): Distribution {
+  if (samplesMs.length === 0 || samplesMs.some((x) => !(x >= 0 && Number.isFinite(x)))) {
+    throw new InvalidArgumentError(`an empirical distribution needs at least one finite sample >= 0; got ${samplesMs.length} samples`);
+  }
+  if (!Number.isInteger(bins) || bins < 1 || bins > MAX_EMPIRICAL_BINS) {
+    throw new InvalidArgumentError(`bins must be an integer from 1 to ${MAX_EMPIRICAL_BINS}; got ${String(bins)}`);
+  }
+  const s = [...samplesMs].sort((a, b) => a - b);
+  const q = (f: number): number => {
+    const x = f * (s.length - 1);
+    const i = Math.floor(x);
+    return i + 1 < s.length ? s[i] + (s[i + 1] - s[i]) * (x - i) : s[i];
+  };
+  const uniforms: Distribution[] = [];
+  for (let i = 0; i < bins; i++) {
+    const [lo, hi] = [q(i / bins), q((i + 1) / bins)];
+    uniforms.push(lo === hi ? { kind: 'constant', ms: lo } : { kind: 'uniform', minMs: lo, maxMs: hi });
+  }
+  const groups: Distribution[] = [];
+  for (let i = 0; i < uniforms.length; i += MAX_MIXTURE_PARTS) {
+    const g = uniforms.slice(i, i + MAX_MIXTURE_PARTS);
+    groups.push(g.length === 1 ? g[0] : { kind: 'mixture', parts: g.map((dist) => ({ weight: 1, dist })) });
+  }
+  if (groups.length === 1) return groups[0];
+  // weights by the bins each group holds (the last may hold fewer)
+  return {
+    kind: 'mixture',
+    parts: groups.map((dist, k) => ({ weight: Math.min(MAX_MIXTURE_PARTS, uniforms.length - k * MAX_MIXTURE_PARTS), dist })),
+  };
+}
+
+/**
+ * How long the thread runtime really holds a message whose injected delay is a draw from `draw`: as
+ * runtime/threads/link-delay.ts does, a draw under 0.5 ms goes at once (0 here) and any other waits for a Node timer
+ * of that many ms, measured here (setTimeout's 1 ms floor and integer-ms clock, a busy event loop). `loops` timers
+ * in flight at once, `count` samples in all. Run beside load like the measured run's (the calibration trials).
+ */
+export async function measureTimerDelays(draw: () => number, count: number, loops: number): Promise<number[]> {
+  const out: number[] = [];
+  let left = count;
+  const loop = async (): Promise<void> => {
+    while (left > 0) {
+      left--;
+      const ms = draw();
+      if (ms < 0.5) {
+        out.push(0);
+        continue;
+      }
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => setTimeout(resolve, ms));
+      out.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: loops }, loop));
+  return out;
+}
+
+/** An exponential draw of mean `meanMs` from a seeded Prng (the same law the thread runtime draws with Math.random). */
+export function exponentialDraw(rng: Prng, meanMs: number): () => number {
+  return () => rng.exponential(1 / meanMs);
+}
+
+/** Quantiles of samples, for the report. */
+export function quantiles(samplesMs: readonly number[], fs: readonly number[]): number[] {
+  const s = [...samplesMs].sort((a, b) => a - b);
+  return fs.map((f) => (s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.floor(f * s.length))]));
+}
