@@ -43,25 +43,22 @@ export function empiricalDistribution(samplesMs: readonly number[], bins = MAX_E
 }
 
 /**
- * How long the thread runtime really holds a message whose injected delay is a draw from `draw`: as
- * runtime/threads/link-delay.ts does, a draw under 0.5 ms goes at once (0 here) and any other waits for a Node timer
- * of that many ms, measured here (setTimeout's 1 ms floor and integer-ms clock, a busy event loop). `loops` timers
- * in flight at once, `count` samples in all. Run beside load like the measured run's (the calibration trials).
+ * How late a Node timer fires, ms (negative: early), for timers of the lengths the thread runtime sets for injected
+ * delays drawn from `draw` (runtime/threads/link-delay.ts: a draw under 0.5 ms goes at once and sets no timer; any
+ * other sets a timer of that many ms, and Node fires none sooner than 1 ms, on an integer-ms clock). `loops` timers in
+ * flight at once, `count` timers in all. Run beside load like the measured run's (the calibration trials).
  */
-export async function measureTimerDelays(draw: () => number, count: number, loops: number): Promise<number[]> {
+export async function measureTimerLateness(draw: () => number, count: number, loops: number): Promise<number[]> {
   const out: number[] = [];
   let left = count;
   const loop = async (): Promise<void> => {
     while (left > 0) {
       left--;
       const ms = draw();
-      if (ms < 0.5) {
-        out.push(0);
-        continue;
-      }
+      if (ms < 0.5) continue;
       const t0 = performance.now();
       await new Promise<void>((resolve) => setTimeout(resolve, ms));
-      out.push(performance.now() - t0);
+      out.push(performance.now() - t0 - ms);
     }
   };
   await Promise.all(Array.from({ length: loops }, loop));
@@ -71,6 +68,21 @@ export async function measureTimerDelays(draw: () => number, count: number, loop
 /** An exponential draw of mean `meanMs` from a seeded Prng (the same law the thread runtime draws with Math.random). */
 export function exponentialDraw(rng: Prng, meanMs: number): () => number {
   return () => rng.exponential(1 / meanMs);
+}
+
+/**
+ * The delay a thread link really holds a message for, as a distribution: `n` draws from `draw`, each under 0.5 ms sent
+ * at once (0), each other one plus a lateness drawn from `latenessMs` (at least 0 in all); the empirical distribution
+ * of those. A Monte Carlo convolution: the simulator's Distribution has no sum of two random parts.
+ */
+export function timerRealized(draw: () => number, latenessMs: readonly number[], rng: Prng, n = 100_000): Distribution {
+  if (latenessMs.length === 0) throw new InvalidArgumentError('timerRealized needs at least one lateness sample');
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const ms = draw();
+    xs.push(ms < 0.5 ? 0 : Math.max(0, ms + rng.pick(latenessMs as number[])));
+  }
+  return empiricalDistribution(xs);
 }
 
 /** Quantiles of samples, for the report. */

@@ -20,10 +20,12 @@ import type { MessageType } from '../../actors/protocol.js';
 import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
 import { PBS_N, checkCount, checkNrw, type RwConfig } from './profiles.js';
 import { measureVisibility, type VisibilityCounts } from './visibility.js';
-import { empiricalDistribution, exponentialDraw, measureTimerDelays, quantiles } from './empirical.js';
+import { empiricalDistribution, exponentialDraw, measureTimerLateness, timerRealized, quantiles } from './empirical.js';
 
 /** What the calibration phase measured on the thread runtime, before the measured trials (see the top). */
 export interface Calibration {
+  /** one message's own time, ms: half of each round trip of a put (W=1), one at a time, with no injected delay */
+  hopMs: number[];
   /** put latencies, ms, of calibration trials with W=1 and W=2 (R=1), the injected delays on */
   putW1Ms: number[];
   putW2Ms: number[];
@@ -59,6 +61,27 @@ export const MAX_VALIDATE_TRIALS = 20_000;
 export const MAX_VALIDATE_SIM_TRIALS = 200_000;
 const CALIBRATION_TRIALS = 400;
 const CALIBRATION_TIMERS = 1000;
+const CALIBRATION_ROUND_TRIPS = 400;
+
+/** Round trips of puts (W=1) one at a time from the client beside the coordinator, halved: one message's own time. */
+async function measureRoundTrips(cluster: Cluster, count: number): Promise<number[]> {
+  const client = await cluster.client({ near: 0 });
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const key = `rt:${i}`;
+      const node = cluster.replicasOf(key)[0];
+      const c = node === 0 ? client : await cluster.client({ near: node });
+      const t0 = performance.now();
+      await c.put(key, 'x', { w: 1 });
+      out.push((performance.now() - t0) / 2);
+      if (c !== client) c.close();
+    }
+  } finally {
+    client.close();
+  }
+  return out;
+}
 
 export interface ValidateCell extends RwConfig {
   tMs: number[];
@@ -174,21 +197,23 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
 }
 
 async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ runs: VisibilityCounts[]; calibration: Calibration }> {
-  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + CALIBRATION_TRIALS * 3));
+  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + CALIBRATION_TRIALS * 3 + CALIBRATION_ROUND_TRIPS));
   try {
     // warm up (JIT, first batches) so that the first R/W config is not measured on a cold runtime; its put round
     // trips, with no injected delay, are the calibration of one message's own time
     const bare = { r: 1, w: 1, trials: CALIBRATION_TRIALS, tMs: [0], concurrency: o.concurrency, seed: o.seed };
     await measureVisibility(cluster, { ...bare, keyPrefix: 'warm:' });
+    const hopMs = await measureRoundTrips(cluster, CALIBRATION_ROUND_TRIPS);
+    process.stderr.write(`hop q ${quantiles(hopMs, [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]).map((x) => x.toFixed(2))}\n`);
     cluster.faults.delay({ ms: dist });
     // the timers the injected delays take, measured beside trials with those delays (load like the measured run's)
     const draw = exponentialDraw(new Prng(hash32('validate/timers', o.seed)), o.meanMs);
     const [timerMs, w1] = await Promise.all([
-      measureTimerDelays(draw, CALIBRATION_TIMERS, 2),
+      measureTimerLateness(draw, CALIBRATION_TIMERS, 2),
       measureVisibility(cluster, { ...bare, tMs: o.tMs, keyPrefix: 'cal1:' }),
     ]);
     const w2 = await measureVisibility(cluster, { ...bare, w: 2, tMs: o.tMs, keyPrefix: 'cal2:' });
-    const calibration: Calibration = { timerMs, putW1Ms: w1.putSamplesMs, putW2Ms: w2.putSamplesMs };
+    const calibration: Calibration = { hopMs, timerMs, putW1Ms: w1.putSamplesMs, putW2Ms: w2.putSamplesMs };
     process.stderr.write(`timer q ${quantiles(timerMs, [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]).map((x) => x.toFixed(2))}\n`);
     const runs: VisibilityCounts[] = [];
     for (const rw of o.configs) {
@@ -236,7 +261,8 @@ type LatencyByType = Partial<Record<MessageType, Distribution>>;
 
 /** The simulator's per-kind message costs fitted to the calibration trials' put latencies (never the curve). */
 async function calibrate(o: ValidateOptions, cal: Calibration): Promise<{ latencyByType: LatencyByType; delay: Distribution; perMessageMs: number }> {
-  const delay = empiricalDistribution(cal.timerMs);
+  const rng = new Prng(hash32('validate/realized', o.seed));
+  const delay = timerRealized(exponentialDraw(rng, o.meanMs), cal.timerMs, rng);
   const med = (xs: number[]): number => quantiles(xs, [0.5])[0];
   const simPut = async (w: number): Promise<number> => {
     const cluster = SimCluster.create({ ...validateClusterOptions(2000), seed: hash32(`validate/cal/${w}`, o.seed), latency: { kind: 'constant', ms: 0 } });
@@ -254,7 +280,7 @@ async function calibrate(o: ValidateOptions, cal: Calibration): Promise<{ latenc
   process.stderr.write(`cal: threads W1 ${t1.toFixed(2)} W2 ${t2.toFixed(2)}; sim W1 ${s1.toFixed(2)} W2 ${s2.toFixed(2)}; main ${main.toFixed(3)} worker ${worker.toFixed(3)}\n`);
   const c = (ms: number): Distribution => ({ kind: 'constant', ms });
   return {
-    latencyByType: process.env.V === '0' ? {} : { put: c(main), 'put-reply': c(main), get: c(main), 'get-reply': c(main), replicate: c(worker), 'replicate-ack': c(worker) },
+    latencyByType: process.env.V === '0' ? {} : process.env.V === '3' ? { 'put-reply': empiricalDistribution(cal.hopMs), 'get-reply': empiricalDistribution(cal.hopMs) } : process.env.V === '2' ? Object.fromEntries(['put', 'put-reply', 'get', 'get-reply', 'replicate', 'replicate-ack'].map((k) => [k, empiricalDistribution(cal.hopMs)])) : { put: c(main), 'put-reply': c(main), get: c(main), 'get-reply': c(main), replicate: c(worker), 'replicate-ack': c(worker) },
     delay,
     perMessageMs: main,
   };
