@@ -4,17 +4,25 @@
 // with the same distributions on the same links, measures t-visibility the same way in both (bench/pbs/visibility.ts,
 // through the cluster interface only), and prints both curves and their RMSE in percentage points.
 //
-// What differs, and what is done about it (said in the output too):
-//   - threads spend real time on each message (encoding, batching to the end of the event loop's turn, postMessage,
-//     timers firing late, queueing behind other work on 2 shared cores). The simulator has none of it. Measured in
-//     the thread run itself, per R/W, from the median put latency (a stall of the busy machine moves the mean, not the
-//     median): x = (thread median put - raw simulated median put) / the messages on a put's path (2 for W=1: put and
-//     reply; 4 for W>1: put, replicate, ack, reply), and modelled as a constant x on every simulated message. A
-//     calibration on the put latency, never on the curve compared.
+// t starts at the same point in both: when the client's put resolves (its ack), read from the cluster's own clock by
+// the very same code; each read is issued at that point + t.
+//
+// What differs, and what is done about it (said in the output too). Everything modelled is calibrated in a
+// calibration phase on the thread cluster before the measured trials, never on the curves compared:
+//   - a thread link holds a message for an injected delay with a Node timer (runtime/threads/link-delay.ts): a draw
+//     under 0.5 ms goes at once, any other sets a timer, which fires on an integer-ms clock (often a little early,
+//     the loop's cached time being older than the call) or late behind a busy event loop. Calibrated: the lateness of
+//     main-thread timers of lengths drawn from the injected law, set beside calibration trials with the delays on.
+//     Modelled: every simulated delay is a draw from the law, 0 under 0.5 ms, else plus a lateness drawn from those
+//     (a Monte Carlo convolution as an empirical distribution, bench/pbs/empirical.ts).
+//   - a message to a client (put-reply, get-reply: no injected delay in either runtime) costs its batching to the end
+//     of the event loop's turn, postMessage and decoding. Calibrated: round trips of puts one at a time with no delay,
+//     halved. Modelled: each simulated reply takes a draw from those (an empirical distribution, not a constant).
 //   - the reads at commit + t are issued late by the timer and the busy event loop. Measured read by read in the
 //     thread run; each simulated read is issued later by a draw from those (the mean alone would overstate P).
-//   - the thread runtime sends a delay sample under 0.5 ms at once (a Node timer cannot fire sooner than 1 ms).
-//   - not modelled: the spread of the per-message time, the workers' own time, load that changes during the run.
+//   - not modelled: the transport time of a delayed message after its timer (adding the round-trip half there too
+//     made the simulated put 0.7 ms slower than the thread one's median: the idle round trip overstates it when the
+//     timer's early firing is counted), the workers' own time, load that changes during a run.
 // The raw simulator (same distributions, nothing else) is printed beside the modelled one.
 import type { MessageType } from '../../actors/protocol.js';
 import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
@@ -26,11 +34,8 @@ import { empiricalDistribution, exponentialDraw, measureTimerLateness, timerReal
 export interface Calibration {
   /** one message's own time, ms: half of each round trip of a put (W=1), one at a time, with no injected delay */
   hopMs: number[];
-  /** put latencies, ms, of calibration trials with W=1 and W=2 (R=1), the injected delays on */
-  putW1Ms: number[];
-  putW2Ms: number[];
-  /** how long an injected delay really held a message, ms: a draw from the injected law through a Node timer */
-  timerMs: number[];
+  /** how late a timer of a length drawn from the injected law fired, ms (negative: early), beside delayed trials */
+  timerLateMs: number[];
 }
 
 export interface ValidateOptions {
@@ -59,8 +64,11 @@ export const VALIDATE_DEFAULTS: Readonly<ValidateOptions> = {
 };
 export const MAX_VALIDATE_TRIALS = 20_000;
 export const MAX_VALIDATE_SIM_TRIALS = 200_000;
-const CALIBRATION_TRIALS = 400;
+/** the calibration phase: trials (R=1 W=1) to warm up, and again, delays on, beside the timers measured */
+const CALIBRATION_TRIALS = 600;
 const CALIBRATION_TIMERS = 1000;
+/** timers in flight at once: more would load the main thread more than the measured run does */
+const CALIBRATION_TIMER_LOOPS = 2;
 const CALIBRATION_ROUND_TRIPS = 400;
 
 /** Round trips of puts (W=1) one at a time from the client beside the coordinator, halved: one message's own time. */
@@ -93,8 +101,6 @@ export interface ValidateCell extends RwConfig {
   /** mean and median put latency, ms: threads, simulator raw, simulator modelled */
   putMs: { threads: number; sim: number; simModelled: number };
   putMedianMs: { threads: number; sim: number; simModelled: number };
-  /** the modelled constant latency on every simulated message, ms, calibrated on the put latency (see the top) */
-  perMessageMs: number;
   /** RMSE against the thread curve, percentage points; noise = what binomial noise alone would give */
   rmsePts: { sim: number; simModelled: number; noise: number };
   wallMs: { threads: number; sim: number };
@@ -113,6 +119,17 @@ export interface ValidateReport {
   modelled: string[];
   notModelled: string[];
   simOnly: boolean;
+  /** what the calibration phase measured (null: simulator only) */
+  calibration: CalibrationSummary | null;
+}
+
+export interface CalibrationSummary {
+  /** the own time of a message to a client: half a put round trip, quantiles 10/50/90/99%, ms */
+  replyMs: number[];
+  /** how late a timer fired, quantiles 10/50/90/99%, ms (negative: early) */
+  timerLateMs: number[];
+  roundTrips: number;
+  timers: number;
 }
 
 /** Root mean square of a - b over the points, in percentage points (a, b probabilities). */
@@ -156,6 +173,25 @@ export function validateClusterOptions(keys: number): ClusterOptions {
   };
 }
 
+const MODELLED = [
+  'the same distribution on the same links in both: every message into a replica (puts, replication, acks, gets); ' +
+    'messages to clients (put and get replies) take no injected delay in either runtime',
+  't from the same point in both: the client\'s put resolving (its ack), on the cluster\'s own clock, the same code',
+  "the thread link's timer: a delay draw under 0.5 ms goes at once, any other is held by a Node timer that fires early " +
+    'or late; calibrated: the lateness of main-thread timers of lengths drawn from the law, beside calibration trials ' +
+    'with the delays on; simulated: each draw plus a lateness drawn from those (an empirical distribution)',
+  'the own time of a message to a client (batching to the end of the turn, postMessage, decoding): calibrated as half ' +
+    'the round trip of puts one at a time with no delay; simulated: each reply takes a draw from those',
+  "reads issued late: each simulated read at t issued later by a draw from the thread run's own lateness at that t " +
+    '(every read of it; its mean alone would overstate P, the curve being concave)',
+];
+const NOT_MODELLED = [
+  'the transport time of a delayed message after its timer fires, and of replication between workers (adding the ' +
+    "reply's own time there too overshot the thread run's put median by ~0.7 ms)",
+  'that timers in the workers may fire differently from those on the main thread (measured there only), and load ' +
+    'that varies during a run (other work on the same 2 cores)',
+];
+
 /** Runs the validation, printing as it goes (a table, or the report as JSON at the end). */
 export async function runValidate(options: ValidateOptions, out: NodeJS.WritableStream, json: boolean): Promise<ValidateReport> {
   const o = checkValidateOptions(options);
@@ -163,9 +199,10 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
   const report: ValidateReport = {
     n: PBS_N, meanMs: o.meanMs, distribution: dist, trials: o.trials, simTrials: o.simTrials, seed: o.seed,
     cells: [], rmsePts: { sim: 0, simModelled: 0, noise: 0 },
-    modelled: [], notModelled: [], simOnly: o.simOnly === true,
+    modelled: [], notModelled: [], simOnly: o.simOnly === true, calibration: null,
   };
   const threadRuns = o.simOnly ? null : await runThreads(o, dist);
+  if (threadRuns !== null) report.calibration = calibrationSummary(threadRuns.calibration);
   for (const [k, rw] of o.configs.entries()) {
     const cell = await runSimCell(o, rw, dist, threadRuns?.runs[k], threadRuns?.calibration);
     report.cells.push(cell);
@@ -177,49 +214,31 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
     simModelled: rmsePoints(all((c) => c.threads), all((c) => c.simModelled)),
     noise: noisePoints(all((c) => c.threads), o.trials, o.simTrials),
   };
-  report.modelled = [
-    'the same distribution on the same links in both: every message into a replica (puts, replication, acks, gets); ' +
-      'messages to clients (put and get replies) take no injected delay in either runtime',
-    "threads' own time per message (handling, batching, timers firing late, queueing on busy cores): a constant on " +
-      'every simulated message, measured per R/W from the put latency: (thread median put - raw simulated median put) / ' +
-      "the messages on a put's path (2 for W=1: put, reply; 4 for W>1: put, replicate, ack, reply)",
-    "reads issued late: each simulated read at t issued later by a draw from the thread run's own lateness at that t " +
-      '(every read of it; its mean alone would overstate P, the curve being concave)',
-  ];
-  report.notModelled = [
-    'the spread of the per-message time (its median only), that it differs by thread (the main thread carries every ' +
-      'client), and load that varies during a run (other work on the same cores)',
-    "Node's timer granularity: in threads a sample under 0.5 ms goes at once and one from 0.5 to 1 ms takes a 1 ms " +
-      'timer; the simulator delays by the exact sample (this shifts which replica answers a read first)',
-  ];
+  report.modelled = MODELLED;
+  report.notModelled = NOT_MODELLED;
   out.write(json ? `${JSON.stringify(report, null, 2)}\n` : validateSummaryText(report));
   return report;
 }
 
 async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ runs: VisibilityCounts[]; calibration: Calibration }> {
-  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + CALIBRATION_TRIALS * 3 + CALIBRATION_ROUND_TRIPS));
+  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + CALIBRATION_TRIALS * 2 + CALIBRATION_ROUND_TRIPS));
   try {
-    // warm up (JIT, first batches) so that the first R/W config is not measured on a cold runtime; its put round
-    // trips, with no injected delay, are the calibration of one message's own time
-    const bare = { r: 1, w: 1, trials: CALIBRATION_TRIALS, tMs: [0], concurrency: o.concurrency, seed: o.seed };
+    // warm up (JIT, first batches) so that neither the calibration nor the first R/W config runs on a cold runtime
+    const bare = { r: 1, w: 1, trials: CALIBRATION_TRIALS, tMs: o.tMs, concurrency: o.concurrency, seed: o.seed };
     await measureVisibility(cluster, { ...bare, keyPrefix: 'warm:' });
     const hopMs = await measureRoundTrips(cluster, CALIBRATION_ROUND_TRIPS);
-    process.stderr.write(`hop q ${quantiles(hopMs, [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]).map((x) => x.toFixed(2))}\n`);
     cluster.faults.delay({ ms: dist });
     // the timers the injected delays take, measured beside trials with those delays (load like the measured run's)
     const draw = exponentialDraw(new Prng(hash32('validate/timers', o.seed)), o.meanMs);
-    const [timerMs, w1] = await Promise.all([
-      measureTimerLateness(draw, CALIBRATION_TIMERS, 2),
-      measureVisibility(cluster, { ...bare, tMs: o.tMs, keyPrefix: 'cal1:' }),
+    const [timerLateMs] = await Promise.all([
+      measureTimerLateness(draw, CALIBRATION_TIMERS, CALIBRATION_TIMER_LOOPS),
+      measureVisibility(cluster, { ...bare, keyPrefix: 'cal:' }),
     ]);
-    const w2 = await measureVisibility(cluster, { ...bare, w: 2, tMs: o.tMs, keyPrefix: 'cal2:' });
-    const calibration: Calibration = { hopMs, timerMs, putW1Ms: w1.putSamplesMs, putW2Ms: w2.putSamplesMs };
-    process.stderr.write(`timer q ${quantiles(timerMs, [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]).map((x) => x.toFixed(2))}\n`);
     const runs: VisibilityCounts[] = [];
     for (const rw of o.configs) {
       runs.push(await measureVisibility(cluster, { ...rw, trials: o.trials, tMs: o.tMs, concurrency: o.concurrency, keyPrefix: `t${rw.r}${rw.w}:`, seed: o.seed }));
     }
-    return { runs, calibration };
+    return { runs, calibration: { hopMs, timerLateMs } };
   } finally {
     await cluster.stop();
   }
@@ -244,14 +263,13 @@ async function runSimCell(
   };
   const raw = await sim({}, dist, undefined);
   const t = threads ?? raw;
-  const model = cal === undefined ? { latencyByType: {}, delay: dist, perMessageMs: 0 } : await calibrate(o, cal);
-  const perMessageMs = model.perMessageMs;
+  const model = cal === undefined ? { latencyByType: {}, delay: dist } : threadModel(o, cal);
   const modelled = await sim(model.latencyByType, model.delay, threads?.lateSamplesMs);
   const p = (v: VisibilityCounts): number[] => v.consistent.map((c) => c / v.trials);
   return {
     ...rw, tMs: [...o.tMs], threads: p(t), sim: p(raw), simModelled: p(modelled), readLateMs: t.lateMs,
     putMs: { threads: t.putMs, sim: raw.putMs, simModelled: modelled.putMs },
-    putMedianMs: { threads: t.putMedianMs, sim: raw.putMedianMs, simModelled: modelled.putMedianMs }, perMessageMs,
+    putMedianMs: { threads: t.putMedianMs, sim: raw.putMedianMs, simModelled: modelled.putMedianMs },
     rmsePts: { sim: rmsePoints(p(t), p(raw)), simModelled: rmsePoints(p(t), p(modelled)), noise: noisePoints(p(t), t.trials, o.simTrials) },
     wallMs: { threads: threads?.wallMs ?? 0, sim: raw.wallMs + modelled.wallMs },
   };
@@ -259,31 +277,17 @@ async function runSimCell(
 
 type LatencyByType = Partial<Record<MessageType, Distribution>>;
 
-/** The simulator's per-kind message costs fitted to the calibration trials' put latencies (never the curve). */
-async function calibrate(o: ValidateOptions, cal: Calibration): Promise<{ latencyByType: LatencyByType; delay: Distribution; perMessageMs: number }> {
+/** The thread runtime's own costs as the simulator takes them, from the calibration (see the top). */
+function threadModel(o: ValidateOptions, cal: Calibration): { latencyByType: LatencyByType; delay: Distribution } {
   const rng = new Prng(hash32('validate/realized', o.seed));
-  const delay = timerRealized(exponentialDraw(rng, o.meanMs), cal.timerMs, rng);
-  const med = (xs: number[]): number => quantiles(xs, [0.5])[0];
-  const simPut = async (w: number): Promise<number> => {
-    const cluster = SimCluster.create({ ...validateClusterOptions(2000), seed: hash32(`validate/cal/${w}`, o.seed), latency: { kind: 'constant', ms: 0 } });
-    try {
-      cluster.faults.delay({ ms: delay });
-      return med((await measureVisibility(cluster, { r: 1, w, trials: 2000, tMs: [0], concurrency: 16, keyPrefix: 'c:', seed: o.seed })).putSamplesMs);
-    } finally {
-      await cluster.stop();
-    }
-  };
-  const [s1, s2] = [await simPut(1), await simPut(2)];
-  const [t1, t2] = [med(cal.putW1Ms), med(cal.putW2Ms)];
-  const main = Math.max(0, (t1 - s1) / 2);
-  const worker = Math.max(0, (t2 - t1 - (s2 - s1)) / 2);
-  process.stderr.write(`cal: threads W1 ${t1.toFixed(2)} W2 ${t2.toFixed(2)}; sim W1 ${s1.toFixed(2)} W2 ${s2.toFixed(2)}; main ${main.toFixed(3)} worker ${worker.toFixed(3)}\n`);
-  const c = (ms: number): Distribution => ({ kind: 'constant', ms });
-  return {
-    latencyByType: process.env.V === '0' ? {} : process.env.V === '3' ? { 'put-reply': empiricalDistribution(cal.hopMs), 'get-reply': empiricalDistribution(cal.hopMs) } : process.env.V === '2' ? Object.fromEntries(['put', 'put-reply', 'get', 'get-reply', 'replicate', 'replicate-ack'].map((k) => [k, empiricalDistribution(cal.hopMs)])) : { put: c(main), 'put-reply': c(main), get: c(main), 'get-reply': c(main), replicate: c(worker), 'replicate-ack': c(worker) },
-    delay,
-    perMessageMs: main,
-  };
+  const reply = empiricalDistribution(cal.hopMs);
+  return { latencyByType: { 'put-reply': reply, 'get-reply': reply }, delay: timerRealized(exponentialDraw(rng, o.meanMs), cal.timerLateMs, rng) };
+}
+
+/** The calibration as the report shows it: quantiles (10, 50, 90, 99%) of what was measured, ms. */
+export function calibrationSummary(cal: Calibration): CalibrationSummary {
+  const fs = [0.1, 0.5, 0.9, 0.99];
+  return { replyMs: quantiles(cal.hopMs, fs), timerLateMs: quantiles(cal.timerLateMs, fs), roundTrips: cal.hopMs.length, timers: cal.timerLateMs.length };
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1).padStart(6)}%`;
@@ -295,8 +299,8 @@ export function validateCellText(c: ValidateCell): string {
   });
   lines.push(
     `  put ms mean/median: threads ${c.putMs.threads.toFixed(2)}/${c.putMedianMs.threads.toFixed(2)}, sim ${c.putMs.sim.toFixed(2)}/${c.putMedianMs.sim.toFixed(2)}, ` +
-      `sim+overheads ${c.putMs.simModelled.toFixed(2)}/${c.putMedianMs.simModelled.toFixed(2)} ` +
-      `(+${c.perMessageMs.toFixed(3)} ms a message); wall s: threads ${(c.wallMs.threads / 1000).toFixed(1)}, sim ${(c.wallMs.sim / 1000).toFixed(1)}`,
+      `sim+overheads ${c.putMs.simModelled.toFixed(2)}/${c.putMedianMs.simModelled.toFixed(2)}; ` +
+      `wall s: threads ${(c.wallMs.threads / 1000).toFixed(1)}, sim ${(c.wallMs.sim / 1000).toFixed(1)}`,
     `  RMSE vs threads: sim ${c.rmsePts.sim.toFixed(2)} pts, sim+overheads ${c.rmsePts.simModelled.toFixed(2)} pts (binomial noise alone ~${c.rmsePts.noise.toFixed(2)})`,
     '',
   );
@@ -308,6 +312,10 @@ export function validateSummaryText(r: ValidateReport): string {
     `== validation: N=${r.n}, every link into a replica delayed by an exponential of mean ${r.meanMs} ms; ${r.trials} thread trials, ${r.simTrials} simulated, per R/W; seed ${r.seed}`,
     r.simOnly ? '   (simulator only: the "threads" column is the raw simulator)' : '',
     `RMSE over every point: sim ${r.rmsePts.sim.toFixed(2)} pts, sim+overheads ${r.rmsePts.simModelled.toFixed(2)} pts (binomial noise alone ~${r.rmsePts.noise.toFixed(2)} pts)`,
+    r.calibration === null
+      ? ''
+      : `calibration (before the measured trials; quantiles 10/50/90/99%): reply ms ${r.calibration.replyMs.map((x) => x.toFixed(2)).join('/')} ` +
+        `(${r.calibration.roundTrips} round trips), timer lateness ms ${r.calibration.timerLateMs.map((x) => x.toFixed(2)).join('/')} (${r.calibration.timers} timers)`,
     'modelled:',
     ...r.modelled.map((m) => `  - ${m}`),
     'not modelled:',
