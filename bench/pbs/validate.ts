@@ -64,12 +64,15 @@ export const VALIDATE_DEFAULTS: Readonly<ValidateOptions> = {
 };
 export const MAX_VALIDATE_TRIALS = 20_000;
 export const MAX_VALIDATE_SIM_TRIALS = 200_000;
-/** the calibration phase: trials (R=1 W=1) to warm up, and again, delays on, beside the timers measured */
-const CALIBRATION_TRIALS = 600;
-const CALIBRATION_TIMERS = 1000;
-/** timers in flight at once: more would load the main thread more than the measured run does */
-const CALIBRATION_TIMER_LOOPS = 2;
-const CALIBRATION_ROUND_TRIPS = 400;
+/**
+ * The calibration phase's sizes for `trials` measured trials a config: trials (R=1 W=1) to warm up, and again, delays
+ * on, beside the timers measured; the round trips; the timers, 2 in flight at once (more would load the main thread
+ * more than the measured run does).
+ */
+export function calibrationSizes(trials: number): { trials: number; roundTrips: number; timers: number; timerLoops: number } {
+  const clamp = (x: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, Math.round(x)));
+  return { trials: clamp(trials / 4, 20, 600), roundTrips: clamp(trials / 5, 20, 400), timers: clamp(trials / 2, 50, 1000), timerLoops: 2 };
+}
 
 /** Round trips of puts (W=1) one at a time from the client beside the coordinator, halved: one message's own time. */
 async function measureRoundTrips(cluster: Cluster, count: number): Promise<number[]> {
@@ -221,17 +224,18 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
 }
 
 async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ runs: VisibilityCounts[]; calibration: Calibration }> {
-  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + CALIBRATION_TRIALS * 2 + CALIBRATION_ROUND_TRIPS));
+  const size = calibrationSizes(o.trials);
+  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + size.trials * 2 + size.roundTrips));
   try {
     // warm up (JIT, first batches) so that neither the calibration nor the first R/W config runs on a cold runtime
-    const bare = { r: 1, w: 1, trials: CALIBRATION_TRIALS, tMs: o.tMs, concurrency: o.concurrency, seed: o.seed };
+    const bare = { r: 1, w: 1, trials: size.trials, tMs: o.tMs, concurrency: o.concurrency, seed: o.seed };
     await measureVisibility(cluster, { ...bare, keyPrefix: 'warm:' });
-    const hopMs = await measureRoundTrips(cluster, CALIBRATION_ROUND_TRIPS);
+    const hopMs = await measureRoundTrips(cluster, size.roundTrips);
     cluster.faults.delay({ ms: dist });
     // the timers the injected delays take, measured beside trials with those delays (load like the measured run's)
     const draw = exponentialDraw(new Prng(hash32('validate/timers', o.seed)), o.meanMs);
     const [timerLateMs] = await Promise.all([
-      measureTimerLateness(draw, CALIBRATION_TIMERS, CALIBRATION_TIMER_LOOPS),
+      measureTimerLateness(draw, size.timers, size.timerLoops),
       measureVisibility(cluster, { ...bare, keyPrefix: 'cal:' }),
     ]);
     const runs: VisibilityCounts[] = [];
@@ -239,6 +243,9 @@ async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ run
       runs.push(await measureVisibility(cluster, { ...rw, trials: o.trials, tMs: o.tMs, concurrency: o.concurrency, keyPrefix: `t${rw.r}${rw.w}:`, seed: o.seed }));
     }
     return { runs, calibration: { hopMs, timerLateMs } };
+  } catch (e) {
+    process.stderr.write(`DBG ${String((e as Error).stack)} ${JSON.stringify(e)}\n`);
+    throw e;
   } finally {
     await cluster.stop();
   }
