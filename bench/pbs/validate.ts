@@ -243,9 +243,6 @@ async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ run
       runs.push(await measureVisibility(cluster, { ...rw, trials: o.trials, tMs: o.tMs, concurrency: o.concurrency, keyPrefix: `t${rw.r}${rw.w}:`, seed: o.seed }));
     }
     return { runs, calibration: { hopMs, timerLateMs } };
-  } catch (e) {
-    process.stderr.write(`DBG ${String((e as Error).stack)} ${JSON.stringify(e)}\n`);
-    throw e;
   } finally {
     await cluster.stop();
   }

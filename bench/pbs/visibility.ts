@@ -78,7 +78,9 @@ async function trial(
   const reads: Array<Promise<void>> = [];
   for (let j = 0; j < o.tMs.length; j++) {
     const atMs = commitMs + o.tMs[j] + (o.lateness?.(j) ?? 0);
-    if (atMs > cluster.nowMs) await cluster.sleep(atMs - cluster.nowMs);
+    // the clock read once: read twice, it moves between the check and the subtraction (a negative sleep, refused)
+    const waitMs = atMs - cluster.nowMs;
+    if (waitMs > 0) await cluster.sleep(waitMs);
     sums.late[j].push(Math.max(0, cluster.nowMs - atMs));
     reads.push(
       clients[pick()].get(key, { r: o.r }).then((got) => {
