@@ -5,8 +5,9 @@
 // uniforms between consecutive quantiles of the samples (a histogram with as many bins as quantiles), nested one level
 // (at most 16 mixtures of at most 16 uniforms) to stay within MAX_MIXTURE_PARTS. Its quantiles are the samples'.
 import { InvalidArgumentError, type Distribution, type Prng } from '../../runtime/index.js';
-import { MAX_MIXTURE_PARTS } from '../../runtime/host/prng.js';
 
+/** The parts a mixture may have (runtime/host/prng.ts's MAX_MIXTURE_PARTS; checkDistribution refuses more). */
+const MAX_MIXTURE_PARTS = 16;
 /** Most bins an empirical distribution has (16 x 16: two levels of mixtures). */
 export const MAX_EMPIRICAL_BINS = MAX_MIXTURE_PARTS * MAX_MIXTURE_PARTS;
 

@@ -26,7 +26,6 @@
 //     match it within ~0.3 ms), the workers' own timers (measured on the main thread only), load that changes
 //     during a run (other work on the same cores).
 // The raw simulator (same distributions, nothing else) is printed beside the modelled one.
-import type { MessageType } from '../../actors/protocol.js';
 import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
 import { PBS_N, checkCount, checkNrw, type RwConfig } from './profiles.js';
 import { measureVisibility, type VisibilityCounts } from './visibility.js';
@@ -78,20 +77,20 @@ export function calibrationSizes(trials: number): { trials: number; roundTrips: 
 
 /** Round trips of puts (W=1) one at a time from the client beside the coordinator, halved: one message's own time. */
 async function measureRoundTrips(cluster: Cluster, count: number): Promise<number[]> {
-  const client = await cluster.client({ near: 0 });
+  // a client beside each replica, opened (and warmed by one put) before any round trip is timed
+  const clients = await Promise.all(cluster.config.nodes.map((_, node) => cluster.client({ near: node })));
   const out: number[] = [];
   try {
+    for (const [node, c] of clients.entries()) await c.put(`rt:warm:${node}`, 'x', { w: 1 });
     for (let i = 0; i < count; i++) {
       const key = `rt:${i}`;
-      const node = cluster.replicasOf(key)[0];
-      const c = node === 0 ? client : await cluster.client({ near: node });
+      const c = clients[cluster.replicasOf(key)[0]];
       const t0 = performance.now();
       await c.put(key, 'x', { w: 1 });
       out.push((performance.now() - t0) / 2);
-      if (c !== client) c.close();
     }
   } finally {
-    client.close();
+    for (const c of clients) c.close();
   }
   return out;
 }
@@ -227,7 +226,7 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
 
 async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ runs: VisibilityCounts[]; calibration: Calibration }> {
   const size = calibrationSizes(o.trials);
-  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + size.trials * 2 + size.roundTrips));
+  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + size.trials * 2 + size.roundTrips + PBS_N));
   try {
     // warm up (JIT, first batches) so that neither the calibration nor the first R/W config runs on a cold runtime
     const bare = { r: 1, w: 1, trials: size.trials, tMs: o.tMs, concurrency: o.concurrency, seed: o.seed };
@@ -281,7 +280,8 @@ async function runSimCell(
   };
 }
 
-type LatencyByType = Partial<Record<MessageType, Distribution>>;
+/** the simulator's latencyByType, for the kinds of message modelled here */
+type LatencyByType = Partial<Record<'put-reply' | 'get-reply', Distribution>>;
 
 /** The thread runtime's own costs as the simulator takes them, from the calibration (see the top). */
 function threadModel(o: ValidateOptions, cal: Calibration): { latencyByType: LatencyByType; delay: Distribution } {
