@@ -16,15 +16,14 @@
 //     main-thread timers of lengths drawn from the injected law, set beside calibration trials with the delays on.
 //     Modelled: every simulated delay is a draw from the law, 0 under 0.5 ms, else plus a lateness drawn from those
 //     (a Monte Carlo convolution as an empirical distribution, bench/pbs/empirical.ts).
-//   - a message to a client (put-reply, get-reply: no injected delay in either runtime) costs its batching to the end
-//     of the event loop's turn, postMessage and decoding. Calibrated: round trips of puts one at a time with no delay,
-//     halved. Modelled: each simulated reply takes a draw from those (an empirical distribution, not a constant).
+//   - every message costs its batching to the end of the event loop's turn, postMessage and decoding (after its timer,
+//     for a delayed one). Calibrated: round trips of puts (W=1) one at a time with no delay, from clients opened and
+//     warmed first, halved. Modelled: each simulated message of the six kinds a read or write sends takes a draw from
+//     those (an empirical distribution, not a constant).
 //   - the reads at commit + t are issued late by the timer and the busy event loop. Measured read by read in the
 //     thread run; each simulated read is issued later by a draw from those (the mean alone would overstate P).
-//   - not modelled: the transport time of a delayed message after its timer fires (giving every kind of message the
-//     round-trip half made the simulated W=1 put median ~0.7 ms slower than the thread run's; replies only, as here,
-//     match it within ~0.3 ms), the workers' own timers (measured on the main thread only), load that changes
-//     during a run (other work on the same cores).
+//   - not modelled: that the workers' timers and transport may differ from the main thread's (measured there only),
+//     that replicas and clients share 2 cores, and load that changes between the calibration and the measured run.
 // The raw simulator (same distributions, nothing else) is printed beside the modelled one.
 import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
 import { PBS_N, checkCount, checkNrw, type RwConfig } from './profiles.js';
@@ -128,8 +127,8 @@ export interface ValidateReport {
 }
 
 export interface CalibrationSummary {
-  /** the own time of a message to a client: half a put round trip, quantiles 10/50/90/99%, ms */
-  replyMs: number[];
+  /** the own time of a message: half a put round trip, quantiles 10/50/90/99%, ms */
+  messageMs: number[];
   /** how late a timer fired, quantiles 10/50/90/99%, ms (negative: early) */
   timerLateMs: number[];
   roundTrips: number;
@@ -184,16 +183,17 @@ const MODELLED = [
   "the thread link's timer: a delay draw under 0.5 ms goes at once, any other is held by a Node timer that fires early " +
     'or late; calibrated: the lateness of main-thread timers of lengths drawn from the law, beside calibration trials ' +
     'with the delays on; simulated: each draw plus a lateness drawn from those (an empirical distribution)',
-  'the own time of a message to a client (batching to the end of the turn, postMessage, decoding): calibrated as half ' +
-    'the round trip of puts one at a time with no delay; simulated: each reply takes a draw from those',
+  'the own time of every message (batching to the end of the turn, postMessage, decoding): calibrated as half the ' +
+    'round trip of puts one at a time with no delay (clients warmed first); simulated: each message of the six kinds ' +
+    '(put, replicate, ack, put reply, get, get reply) takes a draw from those',
   "reads issued late: each simulated read at t issued later by a draw from the thread run's own lateness at that t " +
     '(every read of it; its mean alone would overstate P, the curve being concave)',
 ];
 const NOT_MODELLED = [
-  'the transport time of a delayed message after its timer fires, and of replication between workers (adding the ' +
-    "reply's own time there too overshot the thread run's put median by ~0.7 ms)",
-  'that timers in the workers may fire differently from those on the main thread (measured there only), and load ' +
-    'that varies during a run (other work on the same 2 cores)',
+  "that the workers' timers and transport may differ from the main thread's (measured there only; the main thread " +
+    'carries every client)',
+  'load that changes between the calibration and the measured trials (other work on the same 2 cores): the RMSE moves ' +
+    'with it from run to run',
 ];
 
 /** Runs the validation, printing as it goes (a table, or the report as JSON at the end). */
@@ -281,19 +281,19 @@ async function runSimCell(
 }
 
 /** the simulator's latencyByType, for the kinds of message modelled here */
-type LatencyByType = Partial<Record<'put-reply' | 'get-reply', Distribution>>;
+type LatencyByType = Partial<Record<'put' | 'put-reply' | 'replicate' | 'replicate-ack' | 'get' | 'get-reply', Distribution>>;
 
 /** The thread runtime's own costs as the simulator takes them, from the calibration (see the top). */
 function threadModel(o: ValidateOptions, cal: Calibration): { latencyByType: LatencyByType; delay: Distribution } {
   const rng = new Prng(hash32('validate/realized', o.seed));
-  const reply = empiricalDistribution(cal.hopMs);
-  return { latencyByType: { 'put-reply': reply, 'get-reply': reply }, delay: timerRealized(exponentialDraw(rng, o.meanMs), cal.timerLateMs, rng) };
+  const own = empiricalDistribution(cal.hopMs);
+  return { latencyByType: { put: own, 'put-reply': own, replicate: own, 'replicate-ack': own, get: own, 'get-reply': own }, delay: timerRealized(exponentialDraw(rng, o.meanMs), cal.timerLateMs, rng) };
 }
 
 /** The calibration as the report shows it: quantiles (10, 50, 90, 99%) of what was measured, ms. */
 export function calibrationSummary(cal: Calibration): CalibrationSummary {
   const fs = [0.1, 0.5, 0.9, 0.99];
-  return { replyMs: quantiles(cal.hopMs, fs), timerLateMs: quantiles(cal.timerLateMs, fs), roundTrips: cal.hopMs.length, timers: cal.timerLateMs.length };
+  return { messageMs: quantiles(cal.hopMs, fs), timerLateMs: quantiles(cal.timerLateMs, fs), roundTrips: cal.hopMs.length, timers: cal.timerLateMs.length };
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1).padStart(6)}%`;
@@ -320,7 +320,7 @@ export function validateSummaryText(r: ValidateReport): string {
     `RMSE over every point: sim ${r.rmsePts.sim.toFixed(2)} pts, sim+overheads ${r.rmsePts.simModelled.toFixed(2)} pts (binomial noise alone ~${r.rmsePts.noise.toFixed(2)} pts)`,
     r.calibration === null
       ? ''
-      : `calibration (before the measured trials; quantiles 10/50/90/99%): reply ms ${r.calibration.replyMs.map((x) => x.toFixed(2)).join('/')} ` +
+      : `calibration (before the measured trials; quantiles 10/50/90/99%): a message's own time ms ${r.calibration.messageMs.map((x) => x.toFixed(2)).join('/')} ` +
         `(${r.calibration.roundTrips} round trips), timer lateness ms ${r.calibration.timerLateMs.map((x) => x.toFixed(2)).join('/')} (${r.calibration.timers} timers)`,
     'modelled:',
     ...r.modelled.map((m) => `  - ${m}`),
