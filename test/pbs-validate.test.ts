@@ -15,6 +15,9 @@ import {
   type ValidateOptions,
   type ValidateReport,
 } from '../bench/pbs/index.js';
+import { empiricalDistribution, exponentialDraw, timerRealized } from '../bench/pbs/empirical.js';
+import { measureVisibility } from '../bench/pbs/visibility.js';
+import { Prng, checkDistribution, sample, type LeaderlessCluster } from '../runtime/index.js';
 
 function sink(): { out: NodeJS.WritableStream; text: () => string } {
   let s = '';
@@ -68,7 +71,7 @@ describe('pbs --validate: the simulator side', () => {
     assert.ok(weak.sim[0] > 0.3 && weak.sim[0] < 0.8, `P(consistent at 0) = ${weak.sim[0]}`);
     assert.ok(weak.sim[0] < weak.sim[1], 'more consistent at 2 ms than at 0');
     // the thread column is the raw simulator here: no per-message time, no lateness, the modelled run is the raw one
-    assert.deepEqual([weak.perMessageMs, weak.rmsePts.sim, weak.rmsePts.simModelled], [0, 0, 0]);
+    assert.deepEqual([a.calibration, weak.rmsePts.sim, weak.rmsePts.simModelled], [null, 0, 0]);
     assert.deepEqual(weak.simModelled, weak.sim);
   });
 
@@ -101,6 +104,70 @@ describe('pbs --validate: the command', () => {
     // a put crosses at least one injected delay (mean 2 ms) in threads: its mean cannot be near zero
     assert.ok(cell.putMs.threads > 0.5, `thread put ${cell.putMs.threads} ms`);
     assert.ok(Number.isFinite(r.rmsePts.simModelled) && r.modelled.length > 0 && r.notModelled.length > 0);
+    // the calibration ran before the measured trials, sized by --trials: 20 round trips, 50 timers less those under 0.5 ms
+    assert.equal(r.calibration?.roundTrips, 20);
+    assert.ok(r.calibration !== null && r.calibration.timers > 20 && r.calibration.timers <= 50, `timers ${r.calibration?.timers}`);
     assert.equal(err.text(), '');
+  });
+});
+
+describe('pbs --validate: measuring', () => {
+  test('a read due while the clock moves is never slept for a negative time (the clock is read once)', async () => {
+    // a cluster whose clock moves 0.3 ms on every read of it, as a real one does between two reads: the read due at
+    // commit + 1 ms is checked when 0.9 ms have passed and computed when 1.2 have, which used to ask sleep(-0.2)
+    let now = 0;
+    const values = new Map<string, string>();
+    const client = {
+      put: async (key: string, value: string) => void values.set(key, value),
+      get: async (key: string) => ({ values: values.has(key) ? [values.get(key)] : [] }),
+      close: () => undefined,
+    };
+    const cluster = {
+      config: { nodes: [0, 1, 2] },
+      get nowMs() {
+        return (now += 0.3);
+      },
+      client: async () => client,
+      replicasOf: () => [0, 1, 2],
+      sleep: async (ms: number) => {
+        if (!(ms >= 0)) throw new InvalidArgumentError(`sleep takes a timeout in ms from 0; got ${ms}`);
+        now += ms;
+      },
+    } as unknown as LeaderlessCluster;
+    const r = await measureVisibility(cluster, { r: 1, w: 1, trials: 3, tMs: [0, 1, 2, 3], concurrency: 1, keyPrefix: 'k', seed: 1 });
+    assert.deepEqual(r.consistent, [3, 3, 3, 3]);
+    assert.equal(r.putSamplesMs.length, 3);
+  });
+});
+
+describe('pbs --validate: empirical distributions', () => {
+  test('a histogram of the samples: their quantiles, within the checked kinds, and refused when empty', () => {
+    const xs = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000 / 100); // 0..9.99, shuffled
+    const d = checkDistribution(empiricalDistribution(xs), 'empirical');
+    const rng = new Prng(5);
+    const draws = Array.from({ length: 20_000 }, () => sample(rng, d)).sort((a, b) => a - b);
+    for (const f of [0.1, 0.5, 0.9]) {
+      const got = draws[Math.floor(f * draws.length)];
+      assert.ok(Math.abs(got - f * 10) < 0.3, `quantile ${f}: ${got}`);
+    }
+    assert.ok(draws[0] >= 0 && draws[draws.length - 1] <= 9.99);
+    assert.deepEqual(empiricalDistribution([2, 2, 2], 3), { kind: 'mixture', parts: [1, 1, 1].map((weight) => ({ weight, dist: { kind: 'constant', ms: 2 } })) });
+    assert.throws(() => empiricalDistribution([]), isArgError(/at least one finite sample >= 0; got 0 samples/));
+    assert.throws(() => empiricalDistribution([1, -1]), isArgError(/finite sample >= 0/));
+    assert.throws(() => empiricalDistribution([1], 257), isArgError(/bins must be an integer from 1 to 256/));
+  });
+
+  test('a timer-held delay: draws under 0.5 ms go at once, the others plus a lateness', () => {
+    const rng = new Prng(9);
+    // exponential of mean 5 ms, lateness always +1 ms: P(0) = 1 - e^-0.1, and nothing in (0, 1.5)
+    const d = timerRealized(exponentialDraw(rng, 5), [1], rng, 50_000);
+    const draws = Array.from({ length: 20_000 }, () => sample(rng, d));
+    const zero = draws.filter((x) => x === 0).length / draws.length;
+    assert.ok(Math.abs(zero - (1 - Math.exp(-0.1))) < 0.01, `P(0) = ${zero}`);
+    const inGap = draws.filter((x) => x > 0.01 && x < 1.45).length / draws.length;
+    assert.ok(inGap < 0.01, `P(0 < x < 1.5) = ${inGap}`);
+    const mean = draws.reduce((a, b) => a + b, 0) / draws.length;
+    // E = e^-0.1 (0.5 + 5 + 1)
+    assert.ok(Math.abs(mean - Math.exp(-0.1) * 6.5) < 0.15, `mean ${mean}`);
   });
 });

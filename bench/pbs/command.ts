@@ -67,7 +67,7 @@ export function addPbsCommand(cmd: Command): Command {
     .addOption(new Option('--format <format>', 'deprecated: --format json is --json -').choices(['table', 'json']))
     .addOption(new Option('--validate', 'instead: the thread runtime with exponential delays injected beside the simulator with the same, t-visibility curves and their RMSE'))
     .addOption(new Option('--mean-ms <ms>', 'with --validate: the mean of the injected exponential delays (default 5)'))
-    .addOption(new Option('--sim-trials <n>', 'with --validate: simulated trials per R/W (default 5000; --trials: thread trials, default 2000)'))
+    .addOption(new Option('--sim-trials <n>', 'with --validate: simulated trials per R/W (default 8000; --trials: thread trials, default 3000)'))
     .action(async (o: PbsCliOptions, command: Command) => {
       // with --validate, pbs's defaults are not its own: only what the user gave counts
       const given = Object.fromEntries(Object.entries(o).filter(([k]) => command.getOptionValueSource(k) !== 'default'));

@@ -4,21 +4,39 @@
 // with the same distributions on the same links, measures t-visibility the same way in both (bench/pbs/visibility.ts,
 // through the cluster interface only), and prints both curves and their RMSE in percentage points.
 //
-// What differs, and what is done about it (said in the output too):
-//   - threads spend real time on each message (encoding, batching to the end of the event loop's turn, postMessage,
-//     timers firing late, queueing behind other work on 2 shared cores). The simulator has none of it. Measured in
-//     the thread run itself, per R/W, from the median put latency (a stall of the busy machine moves the mean, not the
-//     median): x = (thread median put - raw simulated median put) / the messages on a put's path (2 for W=1: put and
-//     reply; 4 for W>1: put, replicate, ack, reply), and modelled as a constant x on every simulated message. A
-//     calibration on the put latency, never on the curve compared.
+// t starts at the same point in both: when the client's put resolves (its ack), read from the cluster's own clock by
+// the very same code; each read is issued at that point + t.
+//
+// What differs, and what is done about it (said in the output too). Nothing is fitted to the curves compared: the
+// thread runtime's costs are measured in a calibration phase on the thread cluster before the measured trials (after
+// a warm-up), except the reads' lateness, timed read by read in the measured run:
+//   - a thread link holds a message for an injected delay with a Node timer (runtime/threads/link-delay.ts): a draw
+//     under 0.5 ms goes at once, any other sets a timer, which fires on an integer-ms clock (often a little early,
+//     the loop's cached time being older than the call) or late behind a busy event loop. Calibrated: the lateness of
+//     main-thread timers of lengths drawn from the injected law, set beside calibration trials with the delays on.
+//     Modelled: every simulated delay is a draw from the law, 0 under 0.5 ms, else plus a lateness drawn from those
+//     (a Monte Carlo convolution as an empirical distribution, bench/pbs/empirical.ts).
+//   - every message costs its batching to the end of the event loop's turn, postMessage and decoding (after its timer,
+//     for a delayed one). Calibrated: round trips of puts (W=1) one at a time with no delay, from clients opened and
+//     warmed first, halved. Modelled: each simulated message of the six kinds a read or write sends takes a draw from
+//     those (an empirical distribution, not a constant).
 //   - the reads at commit + t are issued late by the timer and the busy event loop. Measured read by read in the
 //     thread run; each simulated read is issued later by a draw from those (the mean alone would overstate P).
-//   - the thread runtime sends a delay sample under 0.5 ms at once (a Node timer cannot fire sooner than 1 ms).
-//   - not modelled: the spread of the per-message time, the workers' own time, load that changes during the run.
+//   - not modelled: that the workers' timers and transport may differ from the main thread's (measured there only),
+//     that replicas and clients share 2 cores, and load that changes between the calibration and the measured run.
 // The raw simulator (same distributions, nothing else) is printed beside the modelled one.
 import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
 import { PBS_N, checkCount, checkNrw, type RwConfig } from './profiles.js';
 import { measureVisibility, type VisibilityCounts } from './visibility.js';
+import { empiricalDistribution, exponentialDraw, measureTimerLateness, timerRealized, quantiles } from './empirical.js';
+
+/** What the calibration phase measured on the thread runtime, before the measured trials (see the top). */
+export interface Calibration {
+  /** one message's own time, ms: half of each round trip of a put (W=1), one at a time, with no injected delay */
+  hopMs: number[];
+  /** how late a timer of a length drawn from the injected law fired, ms (negative: early), beside delayed trials */
+  timerLateMs: number[];
+}
 
 export interface ValidateOptions {
   configs: RwConfig[];
@@ -37,8 +55,8 @@ export interface ValidateOptions {
 
 export const VALIDATE_DEFAULTS: Readonly<ValidateOptions> = {
   configs: [{ r: 1, w: 1 }, { r: 1, w: 2 }, { r: 2, w: 1 }],
-  trials: 2000,
-  simTrials: 5000,
+  trials: 3000,
+  simTrials: 8000,
   meanMs: 5,
   tMs: [0, 1, 2, 3, 5, 7.5, 10, 15],
   seed: 1,
@@ -46,6 +64,35 @@ export const VALIDATE_DEFAULTS: Readonly<ValidateOptions> = {
 };
 export const MAX_VALIDATE_TRIALS = 20_000;
 export const MAX_VALIDATE_SIM_TRIALS = 200_000;
+/**
+ * The calibration phase's sizes for `trials` measured trials a config: trials (R=1 W=1) to warm up, and again, delays
+ * on, beside the timers measured; the round trips; the timers, 2 in flight at once (more would load the main thread
+ * more than the measured run does).
+ */
+export function calibrationSizes(trials: number): { trials: number; roundTrips: number; timers: number; timerLoops: number } {
+  const clamp = (x: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, Math.round(x)));
+  return { trials: clamp(trials / 4, 20, 600), roundTrips: clamp(trials / 5, 20, 400), timers: clamp(trials / 2, 50, 1000), timerLoops: 2 };
+}
+
+/** Round trips of puts (W=1) one at a time from the client beside the coordinator, halved: one message's own time. */
+async function measureRoundTrips(cluster: Cluster, count: number): Promise<number[]> {
+  // a client beside each replica, opened (and warmed by one put) before any round trip is timed
+  const clients = await Promise.all(cluster.config.nodes.map((_, node) => cluster.client({ near: node })));
+  const out: number[] = [];
+  try {
+    for (const [node, c] of clients.entries()) await c.put(`rt:warm:${node}`, 'x', { w: 1 });
+    for (let i = 0; i < count; i++) {
+      const key = `rt:${i}`;
+      const c = clients[cluster.replicasOf(key)[0]];
+      const t0 = performance.now();
+      await c.put(key, 'x', { w: 1 });
+      out.push((performance.now() - t0) / 2);
+    }
+  } finally {
+    for (const c of clients) c.close();
+  }
+  return out;
+}
 
 export interface ValidateCell extends RwConfig {
   tMs: number[];
@@ -57,8 +104,6 @@ export interface ValidateCell extends RwConfig {
   /** mean and median put latency, ms: threads, simulator raw, simulator modelled */
   putMs: { threads: number; sim: number; simModelled: number };
   putMedianMs: { threads: number; sim: number; simModelled: number };
-  /** the modelled constant latency on every simulated message, ms, calibrated on the put latency (see the top) */
-  perMessageMs: number;
   /** RMSE against the thread curve, percentage points; noise = what binomial noise alone would give */
   rmsePts: { sim: number; simModelled: number; noise: number };
   wallMs: { threads: number; sim: number };
@@ -77,6 +122,17 @@ export interface ValidateReport {
   modelled: string[];
   notModelled: string[];
   simOnly: boolean;
+  /** what the calibration phase measured (null: simulator only) */
+  calibration: CalibrationSummary | null;
+}
+
+export interface CalibrationSummary {
+  /** the own time of a message: half a put round trip, quantiles 10/50/90/99%, ms */
+  messageMs: number[];
+  /** how late a timer fired, quantiles 10/50/90/99%, ms (negative: early) */
+  timerLateMs: number[];
+  roundTrips: number;
+  timers: number;
 }
 
 /** Root mean square of a - b over the points, in percentage points (a, b probabilities). */
@@ -120,6 +176,26 @@ export function validateClusterOptions(keys: number): ClusterOptions {
   };
 }
 
+const MODELLED = [
+  'the same distribution on the same links in both: every message into a replica (puts, replication, acks, gets); ' +
+    'messages to clients (put and get replies) take no injected delay in either runtime',
+  't from the same point in both: the client\'s put resolving (its ack), on the cluster\'s own clock, the same code',
+  "the thread link's timer: a delay draw under 0.5 ms goes at once, any other is held by a Node timer that fires early " +
+    'or late; calibrated: the lateness of main-thread timers of lengths drawn from the law, beside calibration trials ' +
+    'with the delays on; simulated: each draw plus a lateness drawn from those (an empirical distribution)',
+  'the own time of every message (batching to the end of the turn, postMessage, decoding): calibrated as half the ' +
+    'round trip of puts one at a time with no delay (clients warmed first); simulated: each message of the six kinds ' +
+    '(put, replicate, ack, put reply, get, get reply) takes a draw from those',
+  "reads issued late: each simulated read at t issued later by a draw from the thread run's own lateness at that t " +
+    '(every read of it; its mean alone would overstate P, the curve being concave)',
+];
+const NOT_MODELLED = [
+  "that the workers' timers and transport may differ from the main thread's (measured there only; the main thread " +
+    'carries every client)',
+  'load that changes between the calibration and the measured trials (other work on the same 2 cores): the RMSE moves ' +
+    'with it from run to run',
+];
+
 /** Runs the validation, printing as it goes (a table, or the report as JSON at the end). */
 export async function runValidate(options: ValidateOptions, out: NodeJS.WritableStream, json: boolean): Promise<ValidateReport> {
   const o = checkValidateOptions(options);
@@ -127,11 +203,12 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
   const report: ValidateReport = {
     n: PBS_N, meanMs: o.meanMs, distribution: dist, trials: o.trials, simTrials: o.simTrials, seed: o.seed,
     cells: [], rmsePts: { sim: 0, simModelled: 0, noise: 0 },
-    modelled: [], notModelled: [], simOnly: o.simOnly === true,
+    modelled: [], notModelled: [], simOnly: o.simOnly === true, calibration: null,
   };
   const threadRuns = o.simOnly ? null : await runThreads(o, dist);
+  if (threadRuns !== null) report.calibration = calibrationSummary(threadRuns.calibration);
   for (const [k, rw] of o.configs.entries()) {
-    const cell = await runSimCell(o, rw, dist, threadRuns?.[k]);
+    const cell = await runSimCell(o, rw, dist, threadRuns?.runs[k], threadRuns?.calibration);
     report.cells.push(cell);
     if (!json) out.write(validateCellText(cell));
   }
@@ -141,48 +218,46 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
     simModelled: rmsePoints(all((c) => c.threads), all((c) => c.simModelled)),
     noise: noisePoints(all((c) => c.threads), o.trials, o.simTrials),
   };
-  report.modelled = [
-    'the same distribution on the same links in both: every message into a replica (puts, replication, acks, gets); ' +
-      'messages to clients (put and get replies) take no injected delay in either runtime',
-    "threads' own time per message (handling, batching, timers firing late, queueing on busy cores): a constant on " +
-      'every simulated message, measured per R/W from the put latency: (thread median put - raw simulated median put) / ' +
-      "the messages on a put's path (2 for W=1: put, reply; 4 for W>1: put, replicate, ack, reply)",
-    "reads issued late: each simulated read at t issued later by a draw from the thread run's own lateness at that t " +
-      '(every read of it; its mean alone would overstate P, the curve being concave)',
-  ];
-  report.notModelled = [
-    'the spread of the per-message time (its median only), that it differs by thread (the main thread carries every ' +
-      'client), and load that varies during a run (other work on the same cores)',
-    "Node's timer granularity: in threads a sample under 0.5 ms goes at once and one from 0.5 to 1 ms takes a 1 ms " +
-      'timer; the simulator delays by the exact sample (this shifts which replica answers a read first)',
-  ];
+  report.modelled = MODELLED;
+  report.notModelled = NOT_MODELLED;
   out.write(json ? `${JSON.stringify(report, null, 2)}\n` : validateSummaryText(report));
   return report;
 }
 
-async function runThreads(o: ValidateOptions, dist: Distribution): Promise<VisibilityCounts[]> {
-  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + 200));
+async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ runs: VisibilityCounts[]; calibration: Calibration }> {
+  const size = calibrationSizes(o.trials);
+  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + size.trials * 2 + size.roundTrips + PBS_N));
   try {
-    // warm up (JIT, first batches) so that the first R/W config is not measured on a cold runtime
-    await measureVisibility(cluster, { r: 1, w: 1, trials: 200, tMs: [0], concurrency: o.concurrency, keyPrefix: 'warm:', seed: o.seed });
+    // warm up (JIT, first batches) so that neither the calibration nor the first R/W config runs on a cold runtime
+    const bare = { r: 1, w: 1, trials: size.trials, tMs: o.tMs, concurrency: o.concurrency, seed: o.seed };
+    await measureVisibility(cluster, { ...bare, keyPrefix: 'warm:' });
+    const hopMs = await measureRoundTrips(cluster, size.roundTrips);
     cluster.faults.delay({ ms: dist });
+    // the timers the injected delays take, measured beside trials with those delays (load like the measured run's)
+    const draw = exponentialDraw(new Prng(hash32('validate/timers', o.seed)), o.meanMs);
+    const [timerLateMs] = await Promise.all([
+      measureTimerLateness(draw, size.timers, size.timerLoops),
+      measureVisibility(cluster, { ...bare, keyPrefix: 'cal:' }),
+    ]);
     const runs: VisibilityCounts[] = [];
     for (const rw of o.configs) {
       runs.push(await measureVisibility(cluster, { ...rw, trials: o.trials, tMs: o.tMs, concurrency: o.concurrency, keyPrefix: `t${rw.r}${rw.w}:`, seed: o.seed }));
     }
-    return runs;
+    return { runs, calibration: { hopMs, timerLateMs } };
   } finally {
     await cluster.stop();
   }
 }
 
 /** The simulator, raw and modelled, for one R/W config; `threads` undefined (simOnly): the raw run stands in for it. */
-async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, threads: VisibilityCounts | undefined): Promise<ValidateCell> {
+async function runSimCell(
+  o: ValidateOptions, rw: RwConfig, dist: Distribution, threads: VisibilityCounts | undefined, cal: Calibration | undefined,
+): Promise<ValidateCell> {
   const seed = hash32(`validate/${rw.r}/${rw.w}`, o.seed);
-  const sim = async (perMessageMs: number, lateSamplesMs: number[][] | undefined): Promise<VisibilityCounts> => {
-    const cluster = SimCluster.create({ ...validateClusterOptions(o.simTrials), seed, latency: { kind: 'constant', ms: perMessageMs } });
+  const sim = async (latencyByType: LatencyByType, delay: Distribution, lateSamplesMs: number[][] | undefined): Promise<VisibilityCounts> => {
+    const cluster = SimCluster.create({ ...validateClusterOptions(o.simTrials), seed, latency: { kind: 'constant', ms: 0 }, latencyByType });
     try {
-      cluster.faults.delay({ ms: dist });
+      cluster.faults.delay({ ms: delay });
       // lateness drawn from the thread run's own, read by read: a mean would overstate P (the curve is concave)
       const draws = new Prng((seed ^ 0x2545f491) >>> 0);
       const lateness = lateSamplesMs === undefined ? undefined : (j: number): number => draws.pick(lateSamplesMs[j]);
@@ -191,18 +266,34 @@ async function runSimCell(o: ValidateOptions, rw: RwConfig, dist: Distribution, 
       await cluster.stop();
     }
   };
-  const raw = await sim(0, undefined);
+  const raw = await sim({}, dist, undefined);
   const t = threads ?? raw;
-  const perMessageMs = Math.max(0, (t.putMedianMs - raw.putMedianMs) / (rw.w === 1 ? 2 : 4));
-  const modelled = await sim(perMessageMs, threads?.lateSamplesMs);
+  const model = cal === undefined ? { latencyByType: {}, delay: dist } : threadModel(o, cal);
+  const modelled = await sim(model.latencyByType, model.delay, threads?.lateSamplesMs);
   const p = (v: VisibilityCounts): number[] => v.consistent.map((c) => c / v.trials);
   return {
     ...rw, tMs: [...o.tMs], threads: p(t), sim: p(raw), simModelled: p(modelled), readLateMs: t.lateMs,
     putMs: { threads: t.putMs, sim: raw.putMs, simModelled: modelled.putMs },
-    putMedianMs: { threads: t.putMedianMs, sim: raw.putMedianMs, simModelled: modelled.putMedianMs }, perMessageMs,
+    putMedianMs: { threads: t.putMedianMs, sim: raw.putMedianMs, simModelled: modelled.putMedianMs },
     rmsePts: { sim: rmsePoints(p(t), p(raw)), simModelled: rmsePoints(p(t), p(modelled)), noise: noisePoints(p(t), t.trials, o.simTrials) },
     wallMs: { threads: threads?.wallMs ?? 0, sim: raw.wallMs + modelled.wallMs },
   };
+}
+
+/** the simulator's latencyByType, for the kinds of message modelled here */
+type LatencyByType = Partial<Record<'put' | 'put-reply' | 'replicate' | 'replicate-ack' | 'get' | 'get-reply', Distribution>>;
+
+/** The thread runtime's own costs as the simulator takes them, from the calibration (see the top). */
+function threadModel(o: ValidateOptions, cal: Calibration): { latencyByType: LatencyByType; delay: Distribution } {
+  const rng = new Prng(hash32('validate/realized', o.seed));
+  const own = empiricalDistribution(cal.hopMs);
+  return { latencyByType: { put: own, 'put-reply': own, replicate: own, 'replicate-ack': own, get: own, 'get-reply': own }, delay: timerRealized(exponentialDraw(rng, o.meanMs), cal.timerLateMs, rng) };
+}
+
+/** The calibration as the report shows it: quantiles (10, 50, 90, 99%) of what was measured, ms. */
+export function calibrationSummary(cal: Calibration): CalibrationSummary {
+  const fs = [0.1, 0.5, 0.9, 0.99];
+  return { messageMs: quantiles(cal.hopMs, fs), timerLateMs: quantiles(cal.timerLateMs, fs), roundTrips: cal.hopMs.length, timers: cal.timerLateMs.length };
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1).padStart(6)}%`;
@@ -214,8 +305,8 @@ export function validateCellText(c: ValidateCell): string {
   });
   lines.push(
     `  put ms mean/median: threads ${c.putMs.threads.toFixed(2)}/${c.putMedianMs.threads.toFixed(2)}, sim ${c.putMs.sim.toFixed(2)}/${c.putMedianMs.sim.toFixed(2)}, ` +
-      `sim+overheads ${c.putMs.simModelled.toFixed(2)}/${c.putMedianMs.simModelled.toFixed(2)} ` +
-      `(+${c.perMessageMs.toFixed(3)} ms a message); wall s: threads ${(c.wallMs.threads / 1000).toFixed(1)}, sim ${(c.wallMs.sim / 1000).toFixed(1)}`,
+      `sim+overheads ${c.putMs.simModelled.toFixed(2)}/${c.putMedianMs.simModelled.toFixed(2)}; ` +
+      `wall s: threads ${(c.wallMs.threads / 1000).toFixed(1)}, sim ${(c.wallMs.sim / 1000).toFixed(1)}`,
     `  RMSE vs threads: sim ${c.rmsePts.sim.toFixed(2)} pts, sim+overheads ${c.rmsePts.simModelled.toFixed(2)} pts (binomial noise alone ~${c.rmsePts.noise.toFixed(2)})`,
     '',
   );
@@ -227,6 +318,10 @@ export function validateSummaryText(r: ValidateReport): string {
     `== validation: N=${r.n}, every link into a replica delayed by an exponential of mean ${r.meanMs} ms; ${r.trials} thread trials, ${r.simTrials} simulated, per R/W; seed ${r.seed}`,
     r.simOnly ? '   (simulator only: the "threads" column is the raw simulator)' : '',
     `RMSE over every point: sim ${r.rmsePts.sim.toFixed(2)} pts, sim+overheads ${r.rmsePts.simModelled.toFixed(2)} pts (binomial noise alone ~${r.rmsePts.noise.toFixed(2)} pts)`,
+    r.calibration === null
+      ? ''
+      : `calibration (before the measured trials; quantiles 10/50/90/99%): a message's own time ms ${r.calibration.messageMs.map((x) => x.toFixed(2)).join('/')} ` +
+        `(${r.calibration.roundTrips} round trips), timer lateness ms ${r.calibration.timerLateMs.map((x) => x.toFixed(2)).join('/')} (${r.calibration.timers} timers)`,
     'modelled:',
     ...r.modelled.map((m) => `  - ${m}`),
     'not modelled:',

@@ -30,6 +30,8 @@ export interface VisibilityCounts {
   /** mean ms from issuing the put to its acknowledgement, and the median (robust to a stall on a busy machine) */
   putMs: number;
   putMedianMs: number;
+  /** each put's latency, ms (for a calibration) */
+  putSamplesMs: number[];
   wallMs: number;
 }
 
@@ -54,6 +56,7 @@ export async function measureVisibility(cluster: LeaderlessCluster, o: Visibilit
     lateSamplesMs: sums.late,
     putMs: sums.put.reduce((a, b) => a + b, 0) / o.trials,
     putMedianMs: [...sums.put].sort((a, b) => a - b)[Math.floor(o.trials / 2)],
+    putSamplesMs: sums.put,
     wallMs: performance.now() - t0,
   };
 }
@@ -75,7 +78,9 @@ async function trial(
   const reads: Array<Promise<void>> = [];
   for (let j = 0; j < o.tMs.length; j++) {
     const atMs = commitMs + o.tMs[j] + (o.lateness?.(j) ?? 0);
-    if (atMs > cluster.nowMs) await cluster.sleep(atMs - cluster.nowMs);
+    // the clock read once: read twice, it moves between the check and the subtraction (a negative sleep, refused)
+    const waitMs = atMs - cluster.nowMs;
+    if (waitMs > 0) await cluster.sleep(waitMs);
     sums.late[j].push(Math.max(0, cluster.nowMs - atMs));
     reads.push(
       clients[pick()].get(key, { r: o.r }).then((got) => {
