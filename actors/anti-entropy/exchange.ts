@@ -10,7 +10,7 @@ import type { AeContext } from './config.js';
 import type { RangeState, Ranges } from './ranges.js';
 import type { Reaper } from './reaping.js';
 import type { Rebuild } from './rebuild.js';
-import type { ExchangeStarter, ExchangeStats, Rounds } from './schedule.js';
+import { addExchangeStats, type ExchangeStarter, type ExchangeStats, type Rounds } from './schedule.js';
 
 /** estimated bytes of a message header (type, req, from, range) */
 export const HEADER_BYTES = 16;
@@ -270,11 +270,7 @@ export class Exchanges implements ExchangeStarter {
     const c = this.ctx.counters;
     const s = ex.stats;
     c.exchangesCompleted++;
-    c.nodesCompared += s.nodesCompared;
-    c.segmentsCompared += s.segmentsCompared;
-    c.segmentsExchanged += s.segmentsExchanged;
-    c.keysSent += s.keysSent;
-    c.bytesMoved += s.bytesMoved;
+    addExchangeStats(c, s);
     this.rounds.finished(ex.round, ex.range.id, s);
     this.whenFree(nowMs, out);
   }

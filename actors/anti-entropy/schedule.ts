@@ -16,6 +16,15 @@ export interface ExchangeStats {
   bytesMoved: number;
 }
 
+/** Adds one exchange's figures to a total (a node's counters, a round's result). */
+export function addExchangeStats(into: ExchangeStats, s: ExchangeStats): void {
+  into.nodesCompared += s.nodesCompared;
+  into.segmentsCompared += s.segmentsCompared;
+  into.segmentsExchanged += s.segmentsExchanged;
+  into.keysSent += s.keysSent;
+  into.bytesMoved += s.bytesMoved;
+}
+
 interface Round {
   pending: number;
   ranges: Set<string>;
@@ -41,11 +50,7 @@ export class Rounds {
     round.ranges.add(rangeId);
     const r = round.result;
     r.exchanges++;
-    r.nodesCompared += s.nodesCompared;
-    r.segmentsCompared += s.segmentsCompared;
-    r.segmentsExchanged += s.segmentsExchanged;
-    r.keysSent += s.keysSent;
-    r.bytesMoved += s.bytesMoved;
+    addExchangeStats(r, s);
   }
 
   failed(id: number): void {
