@@ -21,6 +21,7 @@
 //   drop({ from?, to?, probability })  each such message is lost with the probability; 0 removes it
 //   clear()                            ends every partition, delay, drop and pause, and starts every node held down
 
+import type { HandoffStatus, MembershipChangeResult } from './host/membership-driver.js';
 import type { AeCounters } from '../actors/anti-entropy/index.js';
 import type { ReplicaCounters } from '../actors/replica/index.js';
 import type { HintCounters } from '../actors/replica/hints.js';
@@ -272,6 +273,28 @@ export interface LeaderlessCluster extends LeaderlessClient {
   off(event: ClusterEvent, listener: (e: NodeEvent) => void): this;
   /** the next event of this kind for `node`; rejects with TIMEOUT after timeoutMs (in the runtime's time) */
   waitFor(event: ClusterEvent, node: number, timeoutMs?: number): Promise<NodeEvent>;
+  /**
+   * A node joins (elastic membership): the ring is planned anew, the ranges it takes are streamed to it from their
+   * old owners while writes go to both, and it serves them once each is handed off. Resolves when the change is done.
+   */
+  addNode(options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult>;
+  /** A node leaves: its ranges are handed off to the nodes that take them, its hints drain, then it stops for good. */
+  removeNode(node: number): Promise<MembershipChangeResult>;
+  /** A new node takes a (possibly dead) node's place: its ranges are rebuilt from the surviving replicas. */
+  replaceNode(node: number): Promise<MembershipChangeResult>;
+  /** the ring now: its epoch, members, nodes that left, and the change in progress (null when none) */
+  membership(): MembershipInfo;
   /** ends the cluster: pending operations fail with STOPPED, later calls throw STOPPED; idempotent */
   stop(): Promise<void>;
+}
+
+export interface MembershipInfo {
+  epoch: number;
+  /** node ids on the ring */
+  members: number[];
+  /** node ids that left (ids are never reused) */
+  left: number[];
+  inProgress: HandoffStatus | null;
+  /** every change done, oldest first */
+  changes: readonly MembershipChangeResult[];
 }

@@ -2,6 +2,7 @@
 // says exactly what was wrong and what is allowed. The resolved form is plain data, so it can be handed to every
 // worker thread and to clients attached from other threads.
 
+import { initialMembership, type Membership } from '../actors/membership/plan.js';
 import { InvalidConfigError, show } from '../actors/errors.js';
 import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum/index.js';
 import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
@@ -336,6 +337,11 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   config.maxPendingPuts = config.mailboxCapacity;
   ringOf(config); // validates the placement can be built
   return config;
+}
+
+/** The cluster's first membership (epoch 1): the ring of the configured nodes; changes are replayed over it. */
+export function baseMembership(config: Pick<ResolvedConfig, 'nodes' | 'vnodes' | 'replication'>): Membership {
+  return initialMembership({ nodes: config.nodes, vnodes: config.vnodes, replication: config.replication });
 }
 
 /** The ring a configuration places keys on (the one function every runtime builds it with). */

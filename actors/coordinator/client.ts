@@ -19,6 +19,7 @@ import {
   GET_KEYS, PUT_KEYS, Requirements, checkKey, checkNode, checkOptions, checkReadRepair, checkStandInNotFoundOk, checkTimeout, checkValue,
 } from './checks.js';
 import type { ClientConfig, ClientEnv } from './client-env.js';
+import type { MembershipSnapshot } from '../membership/snapshot.js';
 import { LocalReads } from './local-read.js';
 import { Placer } from './placement.js';
 import { contextOf, newClientCounters, toResult, type ClientCounters, type GetOptions, type GetResult, type PutOptions, type PutResult } from './results.js';
@@ -118,6 +119,12 @@ export class ClientCoordinator {
   /** Replica `node` was restarted: this client's link to it starts afresh (see LinkDetector.restarted). */
   peerRestarted(node: number): void {
     this.links.restarted(node);
+  }
+
+  /** The control plane published a new membership (a change began, or ranges of it were handed off). */
+  setMembership(snapshot: MembershipSnapshot): void {
+    void snapshot;
+    throw new Error('setMembership: not wired yet');
   }
 
   checkNode(node: unknown): asserts node is number {

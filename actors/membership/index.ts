@@ -13,3 +13,5 @@ export {
 export { HandoffProgress } from './handoff-progress.js';
 export { HandoffSender, handoffReqs, type HandoffSenderStats } from './handoff-sender.js';
 export { HandoffReceiver, type HandoffReceiverStats, type HandoffSink } from './handoff-receiver.js';
+export { EMPTY_SNAPSHOT, membershipOf, replay, settledSnapshot, viewOf, type MembershipSnapshot } from './snapshot.js';
+export type { MembershipCall, MembershipReply, StreamStatus } from './calls.js';

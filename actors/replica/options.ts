@@ -4,6 +4,8 @@ import type { AntiEntropyOptions } from '../anti-entropy/index.js';
 import type { LinkOptions } from '../link-detector.js';
 import type { Address } from '../protocol.js';
 import type { ConflictMode } from '../types.js';
+import type { Membership } from '../membership/plan.js';
+import type { MembershipSnapshot } from '../membership/snapshot.js';
 
 export interface HintOptions {
   /** most keys hinted per down owner */
@@ -43,4 +45,9 @@ export interface ReplicaOptions {
   antiEntropy?: Omit<AntiEntropyOptions, 'node'>;
   /** per-link failure detection of peers, from the messages themselves (defaults: DEFAULT_LINK_OPTIONS) */
   links?: Partial<LinkOptions>;
+  /**
+   * the ring's first membership and the snapshot of changes since (actors/membership/snapshot.ts); absent: the ring
+   * never changes (anti-entropy's placement alone says what this replica owns)
+   */
+  membership?: { base: Membership; snapshot: MembershipSnapshot };
 }

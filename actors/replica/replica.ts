@@ -18,6 +18,7 @@ import { newClock, newWithContext, sync, updateWith } from '../versioning/dvv.js
 import { resolveLww, stampedEqual } from '../versioning/lww.js';
 import { encodedClockSize } from '../versioning/codec.js';
 import { AntiEntropy } from '../anti-entropy/index.js';
+import type { MembershipCall, MembershipReply } from '../membership/calls.js';
 import { DotFloor } from './dot-floor.js';
 import { Hinting } from './hinting.js';
 import { HintQueue } from './hints.js';
@@ -229,6 +230,14 @@ export class Replica {
     this.pending.set(localReq, fsm);
     fsm.start(clock, out, this.links.at(nowMs));
     this.retire(localReq, fsm);
+  }
+
+  /** A call from the membership control plane (actors/membership/calls.ts). */
+  membershipCall(call: MembershipCall, nowMs: number, out: Send[]): MembershipReply {
+    void call;
+    void nowMs;
+    void out;
+    throw new Error('membershipCall: not wired yet');
   }
 
   private failPut(fsm: PutFsm, error: WireError, out: Send[]): void {

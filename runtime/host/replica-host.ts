@@ -12,7 +12,8 @@
 
 import { rangesOf } from '../../actors/anti-entropy/index.js';
 import type { Address, Message, Send } from '../../actors/protocol.js';
-import type { Ring } from '../../actors/ring.js';
+import { EMPTY_SNAPSHOT, membershipOf, type MembershipSnapshot } from '../../actors/membership/snapshot.js';
+import type { Membership } from '../../actors/membership/plan.js';
 import { Replica, type ReplicaCounters, type ReplicaOptions } from '../../actors/replica/index.js';
 import type { AeStats, ReplicaStats } from '../api.js';
 import type { ResolvedConfig } from '../config.js';
@@ -53,9 +54,12 @@ export function replicaOptions(
   config: Pick<ResolvedConfig, 'conflicts' | 'maxPendingPuts' | 'hints' | 'links' | 'antiEntropy'>,
   node: number,
   replicaId: string,
-  ring: Ring,
+  base: Membership,
+  snapshot: MembershipSnapshot = EMPTY_SNAPSHOT,
 ): ReplicaOptions {
+  const ring = membershipOf(base, snapshot).ring;
   return {
+    membership: { base, snapshot },
     node,
     replicaId,
     conflicts: config.conflicts,

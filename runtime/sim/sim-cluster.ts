@@ -1,3 +1,4 @@
+import type { MembershipChangeResult } from '../host/membership-driver.js';
 // The deterministic simulated runtime's public entry: SimCluster.start({ ...ClusterOptions, seed, latency, ... })
 // gives the same surface as the thread runtime's Cluster (get / put / delete / inspect / nodeStatus / client / faults
 // / metrics / counters / stop), with every replica actor from actors/ running in this thread on virtual time.
@@ -20,7 +21,7 @@ import type { Ring } from '../../actors/ring.js';
 import { checkOptionsObject, resolveConfig, ringOf, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import type { NetworkCounters, NetworkOptions } from './network.js';
 import { checkDistribution } from '../host/prng.js';
-import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
+import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, MembershipInfo, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
 import { addRound, checkRepairTimeout, clusterMetrics, emptyAeStats, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
 import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
@@ -452,6 +453,24 @@ export class SimCluster implements LeaderlessCluster {
 
 
   /** Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
+  // ------------------------------------------------------------------------------------------- membership
+
+  addNode(_options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
+    return Promise.reject(new Error('addNode: not wired yet'));
+  }
+
+  removeNode(_node: number): Promise<MembershipChangeResult> {
+    return Promise.reject(new Error('removeNode: not wired yet'));
+  }
+
+  replaceNode(_node: number): Promise<MembershipChangeResult> {
+    return Promise.reject(new Error('replaceNode: not wired yet'));
+  }
+
+  membership(): MembershipInfo {
+    throw new Error('membership: not wired yet');
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

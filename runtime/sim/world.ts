@@ -22,9 +22,8 @@ import { StoppedError } from '../../actors/errors.js';
 import { hash32 } from '../../actors/hash.js';
 import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
 import { Replica } from '../../actors/replica/index.js';
-import type { Ring } from '../../actors/ring.js';
 import type { RoundResult } from '../../actors/anti-entropy/index.js';
-import { hintStoreSize, ringOf, type ResolvedConfig } from '../config.js';
+import { baseMembership, hintStoreSize, type ResolvedConfig } from '../config.js';
 import { MapStore } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SimNode } from './sim-node.js';
@@ -413,7 +412,7 @@ export class SimWorld {
 
   /** A new actor on the node's stores, with its current DVV id. */
   private newReplica(n: SimNode): Replica {
-    const replica = new Replica(n.store, replicaOptions(this.config, n.node, n.replicaId, this.ring), n.hintStore);
+    const replica = new Replica(n.store, replicaOptions(this.config, n.node, n.replicaId, baseMembership(this.config)), n.hintStore);
     // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
     // runtime hands the hashing to a pool).
     const tree = replica.antiEntropy!;
@@ -422,12 +421,6 @@ export class SimWorld {
     tree.rehashAll();
     return replica;
   }
-
-  /** The placement ring anti-entropy uses to know which range a key belongs to. */
-  private get ring(): Ring {
-    return (this.ringCache ??= ringOf(this.config));
-  }
-  private ringCache: Ring | undefined;
 
   /** Starts one anti-entropy round at `node` (exchanges with every peer above it in every shared range). */
   startRepair(node: number): number | undefined {

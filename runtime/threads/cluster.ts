@@ -1,3 +1,4 @@
+import type { MembershipChangeResult } from '../host/membership-driver.js';
 // The thread runtime's cluster (the public entry's Cluster.start without runtime 'sim'): it spawns one worker thread per replica, wires a full mesh of MessagePorts between
 // them and to every client, supervises them, injects faults, and hands out ClientHandles so other threads can attach
 // as clients too.
@@ -15,7 +16,7 @@ import * as Comlink from 'comlink';
 import { InvalidArgumentError, StoppedError, show } from '../../actors/errors.js';
 import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE, type Address } from '../../actors/protocol.js';
-import type { ClusterEvent, ClusterMetrics, HealthOptions, HealthReport, LeaderlessCluster, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
+import type { ClusterEvent, ClusterMetrics, HealthOptions, HealthReport, LeaderlessCluster, MembershipInfo, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
 import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coordinator/checks.js';
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
@@ -420,6 +421,24 @@ export class ThreadCluster implements LeaderlessCluster {
   }
 
   /** Ends every worker. Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
+  // ------------------------------------------------------------------------------------------- membership
+
+  addNode(_options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
+    return Promise.reject(new Error('addNode: not wired yet'));
+  }
+
+  removeNode(_node: number): Promise<MembershipChangeResult> {
+    return Promise.reject(new Error('removeNode: not wired yet'));
+  }
+
+  replaceNode(_node: number): Promise<MembershipChangeResult> {
+    return Promise.reject(new Error('replaceNode: not wired yet'));
+  }
+
+  membership(): MembershipInfo {
+    throw new Error('membership: not wired yet');
+  }
+
   stop(): Promise<void> {
     if (this.stopping === undefined) {
       this.view.markStopped();

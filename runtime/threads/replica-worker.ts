@@ -15,7 +15,7 @@ import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SharedView } from './shared-view.js';
 import { GOODBYE, Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
-import { ringOf, type ResolvedConfig } from '../config.js';
+import { baseMembership, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
 import { AeDriver, type RepairRoundResult } from './hash-pool.js';
 import type { RebuildStats, ReplicaStats } from '../api.js';
@@ -73,7 +73,7 @@ function startReplica(data: ReplicaWorkerData, view: SharedView, ports: Map<Addr
     shared.clear();
     hinted.clear();
   }
-  const options = replicaOptions(data.config, data.node, data.replicaId, ringOf(data.config));
+  const options = replicaOptions(data.config, data.node, data.replicaId, baseMembership(data.config));
   const replica = new Replica(writerView(shared), options, { ...writerView(hinted), forEach: (fn) => hinted.forEach(fn) });
   const outbox = new Outbox(ports, codec, view, data.config.mailboxCapacity, data.node);
   let ae: AeDriver | undefined;
