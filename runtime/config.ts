@@ -61,6 +61,11 @@ export interface ClusterOptions {
   mailboxCapacity?: number;
   /** operations one client may have in flight */
   maxInFlight?: number;
+  /**
+   * node addresses the cluster may ever use, joins included (ids are never reused): shared memory and link tables
+   * are sized by it; default max(16, 2 * nodes), at most MAX_NODES
+   */
+  maxNodes?: number;
   /** per replica store bounds */
   storeMaxKeys?: number;
   storeArenaBytes?: number;
@@ -122,6 +127,7 @@ export interface ResolvedConfig {
   maxValueBytes: number;
   mailboxCapacity: number;
   maxInFlight: number;
+  maxNodes: number;
   storeMaxKeys: number;
   storeArenaBytes: number;
   localDc: string;
@@ -173,6 +179,7 @@ const KNOWN = new Set([
   'maxValueBytes',
   'mailboxCapacity',
   'maxInFlight',
+  'maxNodes',
   'storeMaxKeys',
   'storeArenaBytes',
   'localDc',
@@ -335,6 +342,8 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   if (config.hints.hintTtlMs !== undefined) warnHintTtl();
   hintStoreSize(config); // refuses hint bounds no hint store can hold
   config.maxPendingPuts = config.mailboxCapacity;
+  const n = config.nodes.length;
+  config.maxNodes = intOption(options.maxNodes ?? Math.min(MAX_NODES, Math.max(16, 2 * n)), 'maxNodes', n, MAX_NODES);
   ringOf(config); // validates the placement can be built
   return config;
 }
@@ -407,6 +416,7 @@ function resolveScalars(options: ClusterOptions): Scalars {
     storeMaxKeys: intOption(options.storeMaxKeys ?? DEFAULTS.storeMaxKeys, 'storeMaxKeys', 16, 1 << 26),
     storeArenaBytes: intOption(options.storeArenaBytes ?? DEFAULTS.storeArenaBytes, 'storeArenaBytes', 1 << 16, 2 ** 31 - 1),
     maxPendingPuts: 0,
+    maxNodes: 0,
     tickMs: DEFAULTS.tickMs,
     hintAfterMs: intOption(options.hintAfterMs ?? 500, 'hintAfterMs', 1, 3_600_000),
     coordinatorFailoverMs: intOption(options.coordinatorFailoverMs ?? 0, 'coordinatorFailoverMs', 0, 3_600_000),

@@ -46,6 +46,7 @@ export class ReplicaMembership {
   private redirectPending = false;
   /** the epoch whose cleanup has run (the first epoch needs none) */
   private cleanedEpoch: number;
+  /** keys the cleanup of the current epoch dropped (none before it ran) */
   keysDropped = 0;
 
   constructor(
@@ -203,6 +204,7 @@ export class ReplicaMembership {
     this.host.forEachKey?.((k) => {
       if (!this.owns(hash32(k))) foreign.push(k);
     });
+    this.keysDropped = 0;
     for (const k of foreign) if (this.host.drop(k)) this.keysDropped++;
     this.cleanedEpoch = this.viewNow.epoch;
     this.host.rebuildAntiEntropy(this.viewNow.membership);

@@ -10,6 +10,8 @@ import type { SimEvent } from './network.js';
 /** One simulated node: its replica host (the actor, pause buffer, counters) and what survives the actor. */
 export class SimNode {
   status: 'up' | 'down' = 'up';
+  /** the node left the ring (removeNode): it is down for good */
+  left = false;
   wipes = 0;
 
   constructor(

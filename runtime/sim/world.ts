@@ -24,6 +24,10 @@ import { isClient, type Address, type Message, type MessageType } from '../../ac
 import { Replica } from '../../actors/replica/index.js';
 import type { RoundResult } from '../../actors/anti-entropy/index.js';
 import { baseMembership, hintStoreSize, type ResolvedConfig } from '../config.js';
+import type { MembershipCall, MembershipReply } from '../../actors/membership/calls.js';
+import type { Membership } from '../../actors/membership/plan.js';
+import { EMPTY_SNAPSHOT, type MembershipSnapshot } from '../../actors/membership/snapshot.js';
+import type { NodeSpec } from '../../actors/ring.js';
 import { MapStore } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SimNode } from './sim-node.js';
@@ -135,21 +139,48 @@ export class SimWorld {
     this.rng = new Prng(options.seed);
     this.queue = new EventQueue<SimEvent>(options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
     this.nextTickMs = config.tickMs;
-    const dcs = config.nodes.map((n) => n.dc);
+    this.dcs = config.nodes.map((n) => n.dc);
     const near = (a: Address): number => this.hosts.get(a)?.near ?? -1;
-    this.network = new SimNetwork(this.queue, this.rng, dcs, near, config.localDc, options);
-    this.nodes = config.nodes.map((spec) => {
-      const host = new ReplicaHost<SimEvent>({
-        node: spec.id,
-        transport: { send: (to, msg) => this.send(spec.id, to, msg), accepts: (to) => this.accepts(to) },
-        now: () => this.nowMs,
-        capacity: config.mailboxCapacity,
-        pending: () => this.network.inFlightTo[spec.id],
-      });
-      const node = new SimNode(host, this.newStore(), this.newHintStore());
-      host.attach(this.newReplica(node));
-      return node;
+    this.network = new SimNetwork(this.queue, this.rng, this.dcs, near, config.localDc, { ...options, capacity: config.maxNodes });
+    this.base = baseMembership(config);
+    this.nodes = config.nodes.map((spec) => this.newNode(spec.id));
+  }
+
+  /** every node's dc by id (grows as nodes join) */
+  private readonly dcs: string[];
+  /** the cluster's first membership, and the snapshot (re)started actors are synced to (membership changes) */
+  readonly base: Membership;
+  snapshot: MembershipSnapshot = EMPTY_SNAPSHOT;
+
+  private newNode(id: number): SimNode {
+    const host = new ReplicaHost<SimEvent>({
+      node: id,
+      transport: { send: (to, msg) => this.send(id, to, msg), accepts: (to) => this.accepts(to) },
+      now: () => this.nowMs,
+      capacity: this.config.mailboxCapacity,
+      pending: () => this.network.inFlightTo[id],
     });
+    const node = new SimNode(host, this.newStore(), this.newHintStore());
+    host.attach(this.newReplica(node));
+    return node;
+  }
+
+  /** A joining node starts (its id is the next one; the published snapshot already names it). */
+  addNode(spec: NodeSpec): void {
+    if (spec.id !== this.nodes.length) throw new Error(`sim: a joining node must take id ${this.nodes.length}; got ${spec.id}`);
+    this.dcs.push(spec.dc);
+    this.nodes.push(this.newNode(spec.id));
+    this.membershipUpdate();
+  }
+
+  /** A call from the membership control plane into a node's actor; undefined when it is down. */
+  membershipCall(node: number, call: MembershipCall): MembershipReply | undefined {
+    const replica = this.nodes[node]?.replica ?? null;
+    if (replica === null) return undefined;
+    let reply: MembershipReply | undefined;
+    this.nodes[node].host.act((out) => (reply = replica.membershipCall(call, this.nowMs, out)));
+    this.schedulePump();
+    return reply;
   }
 
   // ------------------------------------------------------------------------------------------------ operations
@@ -412,7 +443,9 @@ export class SimWorld {
 
   /** A new actor on the node's stores, with its current DVV id. */
   private newReplica(n: SimNode): Replica {
-    const replica = new Replica(n.store, replicaOptions(this.config, n.node, n.replicaId, baseMembership(this.config)), n.hintStore);
+    const options = replicaOptions(this.config, n.node, n.replicaId, this.base, this.snapshot);
+    const store = Object.assign(n.store, { forEachKey: (fn: (k: string) => void) => n.store.forEach((k) => fn(k)) });
+    const replica = new Replica(store, options, n.hintStore);
     // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
     // runtime hands the hashing to a pool).
     const tree = replica.antiEntropy!;
@@ -448,10 +481,11 @@ export class SimWorld {
   }
 
   /** The actor stops: its in-memory state (writes it was coordinating, a paused inbox) is lost; the store stays. */
-  kill(node: number, wipe: boolean): void {
+  kill(node: number, wipe: boolean, retire = false): void {
     const n = this.nodes[node];
     n.host.detach();
     n.status = 'down';
+    if (retire) n.left = true;
     this.membershipUpdate();
     if (wipe) {
       n.store = this.newStore();
@@ -463,7 +497,7 @@ export class SimWorld {
   /** A fresh actor on the node's store (crash recovery); a no-op for a node that is up. */
   restart(node: number): void {
     const n = this.nodes[node];
-    if (n.replica !== null) return;
+    if (n.replica !== null || n.left) return;
     n.host.attach(this.newReplica(n));
     n.status = 'up';
     this.membershipUpdate();
