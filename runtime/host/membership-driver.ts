@@ -147,7 +147,9 @@ export class MembershipDriver {
     await this.syncAll(p.to.ring.nodes.map((n) => n.id));
     this.port.publishClients(this.snapshotNow);
     this.active!.phase = 'streaming';
-    const progress = new HandoffProgress(p, (n) => this.port.isRunning(n));
+    // streams are planned as if every node were up: one whose source is down is planned again from the old replicas
+    // that are up when the poll finds it so (or waits for one to come back), instead of failing the change
+    const progress = new HandoffProgress(p, () => true);
     const totals = { keysMoved: 0, bytesMoved: 0, bytesSent: 0, resends: 0, streams: 0 };
     await this.complete(p, progress.plan.moving.filter((r) => progress.isComplete(r.id)).map((r) => r.id));
     const started = new Map<string, HandoffStream>();
