@@ -55,6 +55,10 @@ export class ReplicaMembership {
     snapshot: MembershipSnapshot,
     private readonly config: HandoffConfig = DEFAULT_HANDOFF,
   ) {
+    if (host.forEachKey === undefined) {
+      // a stream would list no key and the change would complete without the data: refuse at start instead
+      throw new InvalidArgumentError(`replica ${host.node}: a store that cannot list its keys (forEachKey) cannot take part in membership changes`);
+    }
     this.snapshotNow = snapshot;
     this.viewNow = viewOf(host.node, base, snapshot);
     this.cleanedEpoch = snapshot.changes.length === 0 ? this.viewNow.epoch : this.viewNow.epoch - 1;

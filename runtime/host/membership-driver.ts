@@ -192,6 +192,10 @@ export class MembershipDriver {
     for (const source of sources) {
       const reply = this.port.isRunning(source) ? await this.port.call(source, { op: 'status' }) : undefined;
       if (reply === undefined) {
+        // A node leaving, or one that loses ranges to a joining node, holds writes no other replica may have (one
+        // acknowledged at W=1): its streams wait for it to come back. Only the node a replace removes is rebuilt from
+        // the surviving replicas (its disk is taken to be gone: what it alone held is lost, as with a wipe).
+        if (!(progress.plan.change.type === 'replace' && source === progress.plan.node)) continue;
         const others = (s: HandoffStream): boolean => progress.plan.moving[s.rangeId].oldReplicas.some((n) => n !== source && this.port.isRunning(n));
         if (!progress.streams().filter((s) => s.source === source).every(others)) continue; // wait for it to return
         for (const s of progress.streams()) if (s.source === source) started.delete(streamKey(s));

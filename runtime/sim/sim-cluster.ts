@@ -371,7 +371,7 @@ export class SimCluster implements LeaderlessCluster {
   };
 
   private linksOf(spec: unknown, call: string, valueKey: string): Array<[number, number]> {
-    return linksOf(spec, new Set([valueKey]), call, this.world.nodes.length, (x) => this.checkNode(x));
+    return linksOf(spec, new Set([valueKey]), call, this.world.nodes.length, (x) => this.checkNode(x), this.config.maxNodes);
   }
 
   /** The actor stops (its store kept, or lost with wipe); the supervisor restarts it after restart.delayMs unless stayDown. */

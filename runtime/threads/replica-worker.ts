@@ -8,8 +8,9 @@
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
-import type { Address, Message, StoredClock } from '../../actors/protocol.js';
+import type { Address, Message } from '../../actors/protocol.js';
 import { Replica } from '../../actors/replica/index.js';
+import type { ReplicaStore } from '../../actors/replica/stores.js';
 import { SharedStore, type StoreBuffers } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SharedView } from './shared-view.js';
@@ -53,8 +54,9 @@ export interface ReplicaControl {
 }
 
 /** The writer's side of a SharedStore as the actor sees it (a writer never gets BUSY: it compacts synchronously). */
-function writerView(s: SharedStore): { get(k: string): StoredClock | undefined; set(k: string, c: StoredClock): void; delete(k: string): boolean } {
+function writerView(s: SharedStore): ReplicaStore & { delete(k: string): boolean } {
   return {
+    forEachKey: (fn) => s.forEach((k) => fn(k)),
     get: (k) => {
       const c = s.get(k);
       if (typeof c === 'symbol') throw new Error('writer saw BUSY on its own store');

@@ -212,7 +212,7 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
     const nodes = d.membership ? live(run) : [...Array(n).keys()];
     const node = pick(rng, nodes);
     const r = rng.float();
-    if (r < 0.14) {
+    if (r < 0.14 && nodes.length >= 2) {
       const groups = split(rng, nodes);
       cluster.faults.partition(groups);
       log(`partition ${JSON.stringify(groups)}`);
@@ -226,7 +226,7 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
       cluster.faults.restart(node);
       log(`restart ${node}`);
     } else if (r < 0.56) {
-      await twoDown(run, rng, nodes, log);
+      if (nodes.length >= 2) await twoDown(run, rng, nodes, log);
     } else if (r < 0.6 && run.wipes < d.maxWipes) {
       run.wipes++;
       cluster.faults.kill(node, { wipe: true, stayDown: true });
@@ -282,7 +282,9 @@ async function membershipNemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
         log(`leave ${node}: start`);
         const res = await cluster.removeNode(node);
         log(`leave ${node}: done, epoch ${res.epoch}, ${res.keysMoved} keys moved`);
-      } else {
+      } else if (run.wipes < d.maxWipes) {
+        // a replace rebuilds the node's ranges from the other replicas: what it alone held is lost, as with a wipe
+        run.wipes++;
         log(`replace ${node}: start`);
         const res = await cluster.replaceNode(node);
         log(`replace ${node}: by ${res.replacement}, epoch ${res.epoch}, ${res.keysMoved} keys moved`);
