@@ -1,6 +1,3 @@
-import { MembershipDriver, type MembershipChangeResult } from '../host/membership-driver.js';
-import { joinChange, membershipInfo } from '../host/membership.js';
-import { SimMembershipPort } from './sim-membership.js';
 // The deterministic simulated runtime's public entry: SimCluster.start({ ...ClusterOptions, seed, latency, ... })
 // gives the same surface as the thread runtime's Cluster (get / put / delete / inspect / nodeStatus / client / faults
 // / metrics / counters / stop), with every replica actor from actors/ running in this thread on virtual time.
@@ -21,10 +18,10 @@ import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
 import type { Ring } from '../../actors/ring.js';
 import { checkOptionsObject, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
-import type { NetworkCounters, NetworkOptions } from './network.js';
+import type { NetworkOptions } from './network.js';
 import { checkDistribution } from '../host/prng.js';
 import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, MembershipInfo, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
-import { addRound, checkRepairTimeout, clusterMetrics, emptyAeStats, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
+import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
 import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
 import { metricsText } from '../metrics/index.js';
@@ -33,7 +30,11 @@ import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coo
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
 import type { Value } from '../../actors/types.js';
 import type { LatencySummary } from '../metrics/latency.js';
-import { SimWorld, type Tracer, type WorldCounters } from './world.js';
+import { SimWorld, type Tracer } from './world.js';
+import { MembershipDriver, type MembershipChangeResult } from '../host/membership-driver.js';
+import { joinChange, membershipInfo } from '../host/membership.js';
+import { SimMembershipPort } from './sim-membership.js';
+import { simCountersOf, simNodeMetrics, type SimCounters } from './sim-stats.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {
   /** the run's seed, a uint32 (default 1) */
@@ -56,11 +57,7 @@ export const MAX_CLIENTS = 4096;
 /** Longest single sleep or settle, in virtual ms. */
 export const MAX_WAIT_MS = 3_600_000;
 
-export interface SimCounters extends WorldCounters, NetworkCounters {
-  nowMs: number;
-  queued: number;
-  queueOverflows: number;
-}
+export type { SimCounters } from './sim-stats.js';
 
 /** metrics() of the simulator: the thread runtime's ClusterMetrics, plus the simulator's own counters. */
 export interface SimMetrics extends ClusterMetrics {
@@ -95,9 +92,7 @@ export class SimCluster implements LeaderlessCluster {
     this.restartCounts = new Array<number>(world.config.maxNodes).fill(0);
     this.port = new SimMembershipPort(world, {
       clients: () => [...world.hosts.values()] as SimClient[],
-      started: (node) => {
-        this.emit('node-up', node);
-      },
+      started: (node) => this.emit('node-up', node),
       retired: (node) => {
         this.heldDown.add(node);
         this.restarting.delete(node);
@@ -173,7 +168,6 @@ export class SimCluster implements LeaderlessCluster {
   private checkOpen(): void {
     if (this.stopped || this.world.stopped) throw this.world.crashed ?? new StoppedError();
   }
-
 
   static async start(options: SimOptions = {}): Promise<SimCluster> {
     return SimCluster.create(options);
@@ -285,14 +279,7 @@ export class SimCluster implements LeaderlessCluster {
   }
 
   get simCounters(): SimCounters {
-    const w = this.world;
-    return {
-      ...w.counters,
-      ...w.network.counters,
-      nowMs: w.nowMs,
-      queued: w.queue.size,
-      queueOverflows: w.queue.overflows,
-    };
+    return simCountersOf(this.world);
   }
 
   /** Calls `tracer` on every message event from now on (null stops): for reading a replayed seed's run. */
@@ -460,31 +447,10 @@ export class SimCluster implements LeaderlessCluster {
   }
 
   private nodeMetrics(node: number): NodeMetrics {
-    const n = this.world.nodes[node];
-    const ae = n.replica?.antiEntropy ?? null;
-    const t = ae?.tombstones() ?? { tracked: 0, confirmed: 0 };
-    const store = n.store.stats();
-    const stats = n.host.stats(n.replicaId, {
-      batchesOut: n.messagesOut, // the simulator delivers one message at a time
-      store: { keys: store.keys, liveBytes: store.liveBytes, arenaBytes: store.arenaBytes, compactions: store.compactions },
-      ae: {
-        ...(ae?.counters ?? emptyAeStats()),
-        lastRepairMs: ae?.lastRepairMs() ?? null, inFlight: ae?.inFlight ?? 0, rebuilding: false, rebuilds: 0, lastRebuild: null,
-        tombstones: t.tracked, confirmedTombstones: t.confirmed, ranges: ae?.rangeIds().length ?? 0,
-      },
-    });
-    return {
-      ...stats,
-      status: n.status,
-      ...(n.left ? { left: true } : {}),
-      mailboxDepth: this.world.network.inFlightTo[node] + n.inbox.length,
-      restarts: this.restartCounts[node],
-      stale: n.replica === null,
-    };
+    return simNodeMetrics(this.world, node, this.restartCounts[node]);
   }
 
 
-  /** Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   // ------------------------------------------------------------------------------------------- membership
 
   async addNode(options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
@@ -508,6 +474,7 @@ export class SimCluster implements LeaderlessCluster {
     return membershipInfo(this.driver);
   }
 
+  /** Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

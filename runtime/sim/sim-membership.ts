@@ -43,7 +43,13 @@ export class SimMembershipPort implements MembershipPort {
   }
 
   async call(node: number, call: MembershipCall): Promise<MembershipReply | undefined> {
-    return this.world.membershipCall(node, call);
+    const n = this.world.nodes[node];
+    const replica = n?.replica ?? null;
+    if (replica === null) return undefined;
+    let reply: MembershipReply | undefined;
+    n.host.act((out) => (reply = replica.membershipCall(call, this.world.nowMs, out)));
+    this.world.schedulePump();
+    return reply;
   }
 
   publishNodes(snapshot: MembershipSnapshot): void {

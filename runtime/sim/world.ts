@@ -21,16 +21,13 @@
 import { StoppedError } from '../../actors/errors.js';
 import { hash32 } from '../../actors/hash.js';
 import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
-import { Replica } from '../../actors/replica/index.js';
 import type { RoundResult } from '../../actors/anti-entropy/index.js';
-import { baseMembership, hintStoreSize, type ResolvedConfig } from '../config.js';
-import type { MembershipCall, MembershipReply } from '../../actors/membership/calls.js';
+import { baseMembership, type ResolvedConfig } from '../config.js';
 import type { Membership } from '../../actors/membership/plan.js';
 import { EMPTY_SNAPSHOT, type MembershipSnapshot } from '../../actors/membership/snapshot.js';
 import type { NodeSpec } from '../../actors/ring.js';
-import { MapStore } from '../host/store.js';
-import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
-import { SimNode } from './sim-node.js';
+import { ReplicaHost } from '../host/replica-host.js';
+import { newSimHintStore, newSimReplica, newSimStore, SimNode } from './sim-node.js';
 import { EventQueue } from './event-queue.js';
 import { EventKind, SimNetwork, type NetworkOptions, type SimEvent } from './network.js';
 import { Prng } from '../host/prng.js';
@@ -160,8 +157,8 @@ export class SimWorld {
       capacity: this.config.mailboxCapacity,
       pending: () => this.network.inFlightTo[id],
     });
-    const node = new SimNode(host, this.newStore(), this.newHintStore());
-    host.attach(this.newReplica(node));
+    const node = new SimNode(host, newSimStore(this.config), newSimHintStore(this.config));
+    host.attach(newSimReplica(node, this.config, this.base, this.snapshot));
     return node;
   }
 
@@ -173,15 +170,7 @@ export class SimWorld {
     this.membershipUpdate();
   }
 
-  /** A call from the membership control plane into a node's actor; undefined when it is down. */
-  membershipCall(node: number, call: MembershipCall): MembershipReply | undefined {
-    const replica = this.nodes[node]?.replica ?? null;
-    if (replica === null) return undefined;
-    let reply: MembershipReply | undefined;
-    this.nodes[node].host.act((out) => (reply = replica.membershipCall(call, this.nowMs, out)));
-    this.schedulePump();
-    return reply;
-  }
+
 
   // ------------------------------------------------------------------------------------------------ operations
 
@@ -284,7 +273,8 @@ export class SimWorld {
 
   // ------------------------------------------------------------------------------------------------ the pump
 
-  private schedulePump(): void {
+  /** Runs the pump soon (sends made from outside a message, e.g. a control-plane call, get delivered). */
+  schedulePump(): void {
     if (this.pumpScheduled || this.pumping) return;
     // Not at once: the application's own continuations at this virtual time run first (the rest of an `await` on a
     // fault or another synchronous call), so they can start what they mean to before time moves.
@@ -432,29 +422,6 @@ export class SimWorld {
 
   // ------------------------------------------------------------------------------------------------ node faults
 
-  private newStore(): MapStore {
-    return new MapStore({ maxKeys: this.config.storeMaxKeys, arenaBytes: this.config.storeArenaBytes });
-  }
-
-  /** Sized from the hint bounds, as the thread runtime's (see hintStoreSize). */
-  private newHintStore(): MapStore {
-    return new MapStore(hintStoreSize(this.config));
-  }
-
-  /** A new actor on the node's stores, with its current DVV id. */
-  private newReplica(n: SimNode): Replica {
-    const options = replicaOptions(this.config, n.node, n.replicaId, this.base, this.snapshot);
-    const store = Object.assign(n.store, { forEachKey: (fn: (k: string) => void) => n.store.forEach((k) => fn(k)) });
-    const replica = new Replica(store, options, n.hintStore);
-    // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
-    // runtime hands the hashing to a pool).
-    const tree = replica.antiEntropy!;
-    tree.reset();
-    n.store.forEach((keyId) => tree.index(keyId));
-    tree.rehashAll();
-    return replica;
-  }
-
   /** Starts one anti-entropy round at `node` (exchanges with every peer above it in every shared range). */
   startRepair(node: number): number | undefined {
     const n = this.nodes[node];
@@ -488,8 +455,8 @@ export class SimWorld {
     if (retire) n.left = true;
     this.membershipUpdate();
     if (wipe) {
-      n.store = this.newStore();
-      n.hintStore = this.newHintStore();
+      n.store = newSimStore(this.config);
+      n.hintStore = newSimHintStore(this.config);
       n.wipes++;
     }
   }
@@ -498,7 +465,7 @@ export class SimWorld {
   restart(node: number): void {
     const n = this.nodes[node];
     if (n.replica !== null || n.left) return;
-    n.host.attach(this.newReplica(n));
+    n.host.attach(newSimReplica(n, this.config, this.base, this.snapshot));
     n.status = 'up';
     this.membershipUpdate();
     for (const other of this.nodes) if (other !== n) other.replica?.links.restarted(node); // fresh links, as in threads
