@@ -43,7 +43,7 @@ export class ReplicaMembership {
   private senders: HandoffSender[] = [];
   private readonly nextReq = handoffReqs();
   /** hints may still be held for nodes that no longer own their keys (retried on ticks until none is) */
-  private redirectPending = false;
+  redirectPending = false;
   /** the epoch whose cleanup has run (the first epoch needs none) */
   private cleanedEpoch: number;
   /** keys the cleanup of the current epoch dropped (none before it ran) */
@@ -111,7 +111,7 @@ export class ReplicaMembership {
       }
       case 'tick':
         for (const s of this.senders) s.handle(msg, nowMs, out);
-        if (this.redirectPending) this.redirectPending = !this.host.redirectHints((k) => this.viewNow.writeTargets(hash32(k)));
+        if (this.redirectPending) this.redirectPending = !this.host.redirectHints((k) => this.viewNow.membership.ring.preferenceList(hash32(k)));
         return false; // the rest of the replica ticks too
       default:
         return false;
