@@ -3,6 +3,7 @@
 // worker thread and to clients attached from other threads.
 
 import { initialMembership, type Membership } from '../actors/membership/plan.js';
+import { DEFAULT_HANDOFF, validateHandoffConfig, type HandoffConfig } from '../actors/membership/handoff-plan.js';
 import { InvalidConfigError, show } from '../actors/errors.js';
 import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum/index.js';
 import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
@@ -110,6 +111,8 @@ export interface ClusterOptions {
   restart?: Partial<RestartOptions>;
   /** anti-entropy: Merkle trees per range, periodic exchanges (intervalMs, 0 = off), tombstone reaping */
   antiEntropy?: Partial<AntiEntropyOptions>;
+  /** membership changes' streams: bytes in flight and per batch, keys per batch, resend after (ms) */
+  handoff?: Partial<HandoffConfig>;
 }
 
 export interface ResolvedConfig {
@@ -144,6 +147,7 @@ export interface ResolvedConfig {
   failureDetector: DetectorOptions;
   restart: RestartOptions;
   antiEntropy: AntiEntropyOptions;
+  handoff: HandoffConfig;
 }
 
 export const DEFAULTS = {
@@ -194,6 +198,7 @@ const KNOWN = new Set([
   'failureDetector',
   'restart',
   'antiEntropy',
+  'handoff',
   'runtime',
   'seed',
 ]);
@@ -339,6 +344,7 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
   if (typeof config.standInNotFoundOk !== 'boolean') throw new InvalidConfigError('standInNotFoundOk must be true or false');
   validateAntiEntropyConfig(config.antiEntropy); // powers of two and integers, beyond the ranges above
+  validateHandoffConfig(config.handoff); // a batch no larger than what may be in flight
   if (config.hints.hintTtlMs !== undefined) warnHintTtl();
   hintStoreSize(config); // refuses hint bounds no hint store can hold
   config.maxPendingPuts = config.mailboxCapacity;
@@ -401,7 +407,7 @@ function resolveLevels(options: ClusterOptions, p: Placement): Pick<ResolvedConf
   return { read, write };
 }
 
-type Scalars = Omit<ResolvedConfig, keyof Placement | 'read' | 'write' | 'hints' | 'links' | 'failureDetector' | 'restart' | 'antiEntropy'>;
+type Scalars = Omit<ResolvedConfig, keyof Placement | 'read' | 'write' | 'hints' | 'links' | 'failureDetector' | 'restart' | 'antiEntropy' | 'handoff'>;
 
 function resolveScalars(options: ClusterOptions): Scalars {
   return {
@@ -427,8 +433,15 @@ function resolveScalars(options: ClusterOptions): Scalars {
   };
 }
 
-function resolveSubOptions(options: ClusterOptions): Pick<ResolvedConfig, 'hints' | 'links' | 'failureDetector' | 'restart' | 'antiEntropy'> {
+function resolveSubOptions(options: ClusterOptions): Pick<ResolvedConfig, 'hints' | 'links' | 'failureDetector' | 'restart' | 'antiEntropy' | 'handoff'> {
   return {
+    handoff: subOptions('handoff', options.handoff, DEFAULT_HANDOFF, {
+      maxBytesInFlight: [1024, 1 << 30],
+      maxBatchBytes: [256, 1 << 26],
+      maxKeysPerBatch: [1, 1 << 16],
+      retryAfterMs: [1, 3_600_000],
+      maxStreamsPerNode: [1, 1024],
+    }),
     hints: subOptions('hints', options.hints, DEFAULT_HINTS, {
       maxHintsPerOwner: [1, 1 << 24],
       maxBytesPerOwner: [1024, 2 ** 31 - 1],

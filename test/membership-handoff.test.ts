@@ -266,7 +266,7 @@ const HEADER_BYTES_BOUND = 16 + 32;
 describe('handoff: streams through a network that drops, delays, reorders and duplicates', () => {
   const ring = (n: number, vnodes: number) =>
     initialMembership({ nodes: Array.from({ length: n }, (_, id) => ({ id, dc: 'dc1', rack: `r${id}` })), vnodes, replication: 3 });
-  const small: HandoffConfig = { maxBytesInFlight: 2048, maxBatchBytes: 512, maxKeysPerBatch: 8, retryAfterMs: 100 };
+  const small: HandoffConfig = { maxBytesInFlight: 2048, maxBatchBytes: 512, maxKeysPerBatch: 8, retryAfterMs: 100, maxStreamsPerNode: 4 };
 
   test('a join (4 -> 5): every key of every moving range reaches its gainer (seeded)', () => {
     fc.assert(

@@ -302,7 +302,10 @@ export class ClientCoordinator {
         return await this.writeOnce(id, value, context, need, left, attempt === 0);
       } catch (e) {
         // only a refusal at the coordinator's epoch check is retried: nothing was written
-        if (!this.retryable(e, deadlineMs)) throw e;
+        if (!this.retryable(e, deadlineMs)) {
+          if ((e as LeaderlessError).code === 'WRONG_EPOCH') this.counters.failures++;
+          throw e;
+        }
       }
       await this.nextView();
     }

@@ -69,7 +69,9 @@ export class Writes {
     this.observer.completed('write', this.clock.now() - p.startMs);
     if (msg.ok) p.resolve(new WriteResult(msg.acked, msg.primaryOnly, msg.context, msg.siblings, p.msg.value));
     else {
-      this.counters.failures++;
+      // a refusal at the coordinator's epoch check wrote nothing: the client retries it (not a failure unless that
+      // runs out of time, which counts it then)
+      if (msg.error?.code !== 'WRONG_EPOCH') this.counters.failures++;
       p.reject(afterFailover(fromWire(msg.error ?? { code: 'INTERNAL', message: 'write failed without a reason', details: {} }), p.asked));
     }
   }

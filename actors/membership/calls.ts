@@ -38,6 +38,8 @@ export interface MembershipReply {
   received: HandoffReceiverStats;
   /** hint keys this node holds for other nodes (a leaving node drains them before it stops) */
   hintsHeld: number;
+  /** writes this node is coordinating now (a leaving node finishes them before it stops) */
+  pendingPuts: number;
   /** keys the cleanup after the current epoch's change dropped here, because this node no longer owns them */
   keysDropped: number;
 }

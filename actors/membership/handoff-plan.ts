@@ -31,6 +31,11 @@ export interface HandoffConfig {
   maxKeysPerBatch: number;
   /** a batch not acknowledged after this long is sent again */
   retryAfterMs: number;
+  /**
+   * streams one node sends at once (the control plane starts the next when one is done), so that what a change puts
+   * in flight from one node is at most maxStreamsPerNode * maxBytesInFlight
+   */
+  maxStreamsPerNode: number;
 }
 
 export const DEFAULT_HANDOFF: HandoffConfig = {
@@ -38,10 +43,11 @@ export const DEFAULT_HANDOFF: HandoffConfig = {
   maxBatchBytes: 256 << 10,
   maxKeysPerBatch: 1024,
   retryAfterMs: 1000,
+  maxStreamsPerNode: 4,
 };
 
 export function validateHandoffConfig(c: HandoffConfig): void {
-  for (const k of ['maxBytesInFlight', 'maxBatchBytes', 'maxKeysPerBatch', 'retryAfterMs'] as const) {
+  for (const k of ['maxBytesInFlight', 'maxBatchBytes', 'maxKeysPerBatch', 'retryAfterMs', 'maxStreamsPerNode'] as const) {
     if (!Number.isSafeInteger(c[k]) || c[k] < 1) throw new InvalidConfigError(`handoff.${k} must be a positive integer; got ${c[k]}`);
   }
   if (c.maxBatchBytes > c.maxBytesInFlight) {

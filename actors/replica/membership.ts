@@ -85,10 +85,37 @@ export class ReplicaMembership {
     return this.viewNow.writeTargets(keyHash).includes(this.host.node);
   }
 
-  /** The epoch check (epoch.ts): undefined when this node may serve the request, else the typed refusal. */
-  admit(epoch: number | undefined, key: string, access: 'read' | 'write', hintFor?: number): WireError | undefined {
-    const e = this.viewNow.admit({ epoch: epoch ?? 1, keyHash: hash32(key), access, ...(hintFor === undefined ? {} : { hintFor }) });
-    return e === null ? undefined : e.toWire();
+  /**
+   * The epoch check (epoch.ts): undefined when this node may serve the request, else the typed refusal.
+   *
+   * One relaxation of epoch.ts's rule, for requests a coordinator or client sent under the epoch before while the
+   * key's range is still pending here (they were in flight when this node joined the change): a read is served when
+   * this node is among the range's read targets (the old replicas, the set the sender asks), and a replicate, read
+   * repair or hint is taken when its subject is an old replica of the range, unless this node is a losing replica
+   * whose stream of the range has started (what it takes then would not reach the gaining replica). Every copy such
+   * a write leaves is then on a staying replica, streamed by a loser, or a hint delivered by the new ring's rule: the
+   * write still ends up on W new replicas (transition.ts). A coordinator (`coordinating`) still refuses, so that the
+   * client retries under the new epoch with the pending range's targets.
+   */
+  admit(epoch: number | undefined, key: string, access: 'read' | 'write', hintFor?: number, coordinating = false): WireError | undefined {
+    const keyHash = hash32(key);
+    const e = this.viewNow.admit({ epoch: epoch ?? 1, keyHash, access, ...(hintFor === undefined ? {} : { hintFor }) });
+    if (e === null) return undefined;
+    if (!coordinating && e.reason === 'sender-behind' && epoch === this.viewNow.epoch - 1 && this.inFlightAdmitted(keyHash, access, hintFor)) {
+      return undefined;
+    }
+    return e.toWire();
+  }
+
+  private inFlightAdmitted(keyHash: number, access: 'read' | 'write', hintFor: number | undefined): boolean {
+    const t = this.viewNow.transition;
+    const range = t?.rangeOf(keyHash);
+    if (t === undefined || range === undefined || t.phase(range.id) !== 'pending') return false;
+    const node = this.host.node;
+    if (access === 'read') return this.viewNow.readTargets(keyHash).includes(hintFor ?? node);
+    if (!range.oldReplicas.includes(hintFor ?? node)) return false;
+    if (hintFor !== undefined || !range.losing.includes(node)) return true;
+    return !this.senders.some((s) => s.stream.rangeId === range.id && s.stream.epoch === t.epoch);
   }
 
   /** The actor (re)started: a change done while it was down is cleaned up now. */
@@ -149,6 +176,7 @@ export class ReplicaMembership {
       streams,
       received: { ...this.receiver.stats },
       hintsHeld: 0,
+      pendingPuts: 0,
       keysDropped: this.keysDropped,
     };
   }

@@ -5,6 +5,7 @@ import type { LinkOptions } from '../link-detector.js';
 import type { Address } from '../protocol.js';
 import type { ConflictMode } from '../types.js';
 import type { Membership } from '../membership/plan.js';
+import type { HandoffConfig } from '../membership/handoff-plan.js';
 import type { MembershipSnapshot } from '../membership/snapshot.js';
 
 export interface HintOptions {
@@ -49,5 +50,5 @@ export interface ReplicaOptions {
    * the ring's first membership and the snapshot of changes since (actors/membership/snapshot.ts); absent: the ring
    * never changes (anti-entropy's placement alone says what this replica owns)
    */
-  membership?: { base: Membership; snapshot: MembershipSnapshot };
+  membership?: { base: Membership; snapshot: MembershipSnapshot; handoff?: HandoffConfig };
 }

@@ -85,7 +85,7 @@ export class Replica {
     this.aeOptions = ae;
     this.antiEntropy = ae === undefined ? null : this.newAntiEntropy(ae);
     const m = options.membership;
-    this.membership = m === undefined ? null : new ReplicaMembership(this.membershipHost(), m.base, m.snapshot);
+    this.membership = m === undefined ? null : new ReplicaMembership(this.membershipHost(), m.base, m.snapshot, m.handoff);
     const membership = this.membership;
     this.placement = membership !== null ? (h) => membership.view.writeTargets(h) : ae?.placement;
     if (membership !== null) {
@@ -216,7 +216,7 @@ export class Replica {
     const reply = this.membership.call(call, nowMs, out);
     let held = 0;
     for (const o of this.hints.owners()) held += this.hints.size(o);
-    return { ...reply, hintsHeld: held };
+    return { ...reply, hintsHeld: held, pendingPuts: this.pending.size };
   }
 
   private onGet(msg: Of<'get'>, out: Send[]): void {
@@ -296,7 +296,7 @@ export class Replica {
     // through it). With no copy left once the hint is delivered, it must still never mint the same dot twice for the
     // key (DVV sync would take two writes for one and drop one), so each such write gets a DVV id of its own.
     const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
-    const refused = this.membership?.admit(msg.epoch, msg.key, 'write', hintFor);
+    const refused = this.membership?.admit(msg.epoch, msg.key, 'write', hintFor, true);
     if (refused !== undefined) return this.failPut(fsm, refused, out);
     const id = hintFor === undefined ? (this.foreign(msg.key) ?? this.replicaId) : this.floor.standInId();
     if (typeof id !== 'string') return this.failPut(fsm, id, out);

@@ -13,7 +13,7 @@ import type { HandoffStream } from '../../actors/membership/handoff-plan.js';
 import { HandoffProgress } from '../../actors/membership/handoff-progress.js';
 import { plan, type Membership, type MembershipChange, type Plan } from '../../actors/membership/plan.js';
 import { EMPTY_SNAPSHOT, type MembershipSnapshot } from '../../actors/membership/snapshot.js';
-import type { NodeSpec } from '../../actors/ring.js';
+import type { NodeSpec, Ring } from '../../actors/ring.js';
 
 export interface MembershipPort {
   now(): number;
@@ -22,6 +22,12 @@ export interface MembershipPort {
   isRunning(node: number): boolean;
   /** runs a call in the node's actor; undefined when it is not running or stopped during the call */
   call(node: number, call: MembershipCall): Promise<MembershipReply | undefined>;
+  /**
+   * runs one call in each of these nodes' actors, as close to at once as the runtime can (the simulator: in one
+   * step; threads: all posted before any reply is awaited), so that the window in which replicas disagree on the
+   * epoch, and an in-flight write may be refused, stays short; nodes not running are skipped
+   */
+  callAll(nodes: readonly number[], call: MembershipCall): Promise<void>;
   /** the snapshot nodes are synced to when they (re)start from now on */
   publishNodes(snapshot: MembershipSnapshot): void;
   /** every client's view (and the runtime's own ring for replicasOf) */
@@ -32,6 +38,8 @@ export interface MembershipPort {
   retire(node: number): Promise<void>;
   /** whether the cluster is stopping */
   stopped(): boolean;
+  /** messages sent to the node and not yet handled by it (its mailbox, and what is on the way) */
+  mailboxDepth(node: number): number;
 }
 
 export interface MembershipChangeResult {
@@ -78,6 +86,8 @@ export interface DriverOptions {
   pollMs: number;
   /** a leaving node's hints drain for at most this long before it stops (they are then lost with it) */
   drainTimeoutMs: number;
+  /** streams one node sends at once */
+  maxStreamsPerNode: number;
 }
 
 export class MembershipDriver {
@@ -113,18 +123,22 @@ export class MembershipDriver {
     return this.history;
   }
 
-  /** Plans and runs one change to completion. One at a time: a second call while one runs is refused. */
-  async run(change: MembershipChange): Promise<MembershipChangeResult> {
+  /**
+   * Plans and runs one change to completion. One at a time: a second call while one runs is refused. `change` may be
+   * a function of the current ring (addNode's defaults), called once no other change runs.
+   */
+  async run(change: MembershipChange | ((ring: Ring) => MembershipChange)): Promise<MembershipChangeResult> {
     if (this.active !== null) {
       throw new InvalidArgumentError(
         `a membership change (to epoch ${this.active.epoch}) is in progress; one change at a time: await it first`,
       );
     }
-    const p = plan(this.membershipNow, change); // typed errors for bad input, before anything changes
+    const c = typeof change === 'function' ? change(this.membershipNow.ring) : change;
+    const p = plan(this.membershipNow, c); // typed errors for bad input, before anything changes
     const startedMs = this.port.now();
     this.lastProgressMs = startedMs;
     this.active = {
-      epoch: p.to.epoch, change, phase: 'begin', rangesTotal: p.moving.length, rangesPending: p.moving.length,
+      epoch: p.to.epoch, change: c, phase: 'begin', rangesTotal: p.moving.length, rangesPending: p.moving.length,
       streamsPending: 0, bytesMoved: 0, keysMoved: 0, stalledMs: 0, startedMs,
     };
     try {
@@ -155,11 +169,7 @@ export class MembershipDriver {
     const started = new Map<string, HandoffStream>();
     while (progress.rangesPending > 0) {
       this.checkStopped();
-      for (const s of progress.streams()) {
-        const key = streamKey(s);
-        if (started.has(key) || !this.port.isRunning(s.source)) continue;
-        if ((await this.port.call(s.source, { op: 'stream', stream: s })) !== undefined) started.set(key, s);
-      }
+      await this.startStreams(progress, started);
       const done = await this.poll(progress, started, totals);
       await this.complete(p, done);
       this.active!.rangesPending = progress.rangesPending;
@@ -176,6 +186,21 @@ export class MembershipDriver {
     };
     this.history.push(result);
     return result;
+  }
+
+  /** Starts open streams whose source runs, at most maxStreamsPerNode at a time per source. */
+  private async startStreams(progress: HandoffProgress, started: Map<string, HandoffStream>): Promise<void> {
+    const open = progress.streams();
+    const busy = new Map<number, number>();
+    for (const s of open) if (started.has(streamKey(s))) busy.set(s.source, (busy.get(s.source) ?? 0) + 1);
+    for (const s of open) {
+      const key = streamKey(s);
+      if (started.has(key) || !this.port.isRunning(s.source)) continue;
+      if ((busy.get(s.source) ?? 0) >= this.options.maxStreamsPerNode) continue;
+      if ((await this.port.call(s.source, { op: 'stream', stream: s })) === undefined) continue;
+      started.set(key, s);
+      busy.set(s.source, (busy.get(s.source) ?? 0) + 1);
+    }
   }
 
   /**
@@ -247,7 +272,9 @@ export class MembershipDriver {
       for (;;) {
         this.checkStopped();
         const r = await this.port.call(gone, { op: 'status' });
-        if (r === undefined || r.hintsHeld === 0 || this.port.now() >= until) break;
+        // its hints delivered and the writes it coordinates finished: nothing acknowledged dies with it
+        const idle = r !== undefined && r.hintsHeld === 0 && r.pendingPuts === 0 && this.port.mailboxDepth(gone) === 0;
+        if (r === undefined || idle || this.port.now() >= until) break;
         await this.port.sleep(this.options.pollMs);
       }
     }
@@ -260,13 +287,9 @@ export class MembershipDriver {
     return dropped;
   }
 
-  /** Syncs each running node to the snapshot, until every node that runs has it (one may start meanwhile). */
+  /** Syncs every running node of these to the snapshot (a node that starts later is synced to the published one). */
   private async syncAll(nodes: number[]): Promise<void> {
-    const want = this.snapshotNow;
-    for (const n of nodes) {
-      if (!this.port.isRunning(n)) continue; // a node that starts later is synced to the published snapshot
-      await this.port.call(n, { op: 'sync', snapshot: want });
-    }
+    await this.port.callAll(nodes, { op: 'sync', snapshot: this.snapshotNow });
   }
 
   private checkStopped(): void {

@@ -51,7 +51,7 @@ export function replicaIdOf(node: number, wipes: number): string {
  * rebuilt stays each runtime's own: a hash pool, or in-thread).
  */
 export function replicaOptions(
-  config: Pick<ResolvedConfig, 'conflicts' | 'maxPendingPuts' | 'hints' | 'links' | 'antiEntropy'>,
+  config: Pick<ResolvedConfig, 'conflicts' | 'maxPendingPuts' | 'hints' | 'links' | 'antiEntropy'> & Partial<Pick<ResolvedConfig, 'handoff'>>,
   node: number,
   replicaId: string,
   base: Membership,
@@ -59,7 +59,7 @@ export function replicaOptions(
 ): ReplicaOptions {
   const ring = membershipOf(base, snapshot).ring;
   return {
-    membership: { base, snapshot },
+    membership: { base, snapshot, ...(config.handoff === undefined ? {} : { handoff: config.handoff }) },
     node,
     replicaId,
     conflicts: config.conflicts,

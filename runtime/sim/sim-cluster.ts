@@ -100,7 +100,7 @@ export class SimCluster implements LeaderlessCluster {
       },
       stopped: () => this.stopped || world.stopped,
     });
-    this.driver = new MembershipDriver(world.base, this.port, { pollMs: world.config.tickMs, drainTimeoutMs: 10_000 });
+    this.driver = new MembershipDriver(world.base, this.port, { pollMs: world.config.tickMs, drainTimeoutMs: 10_000, maxStreamsPerNode: world.config.handoff.maxStreamsPerNode });
   }
 
   private readonly port: SimMembershipPort;
@@ -455,7 +455,7 @@ export class SimCluster implements LeaderlessCluster {
 
   async addNode(options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
     this.checkOpen();
-    return this.driver.run(joinChange(this.driver.membership.ring, this.config, options));
+    return this.driver.run((ring) => joinChange(ring, this.config, options));
   }
 
   async removeNode(node: number): Promise<MembershipChangeResult> {

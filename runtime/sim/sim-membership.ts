@@ -42,7 +42,22 @@ export class SimMembershipPort implements MembershipPort {
     return (this.world.nodes[node]?.replica ?? null) !== null;
   }
 
-  async call(node: number, call: MembershipCall): Promise<MembershipReply | undefined> {
+  /**
+   * Runs at once, but settles as a tracked operation: the pump (which may be stepping virtual time forward while the
+   * application sleeps) yields at its completion, so the driver's next step runs at this virtual time, not later.
+   */
+  call(node: number, call: MembershipCall): Promise<MembershipReply | undefined> {
+    return this.world.track<MembershipReply | undefined>((resolve) => resolve(this.callNow(node, call)));
+  }
+
+  async callAll(nodes: readonly number[], call: MembershipCall): Promise<void> {
+    await this.world.track<void>((resolve) => {
+      for (const n of nodes) this.callNow(n, call); // one step: no message is delivered between two of them
+      resolve();
+    });
+  }
+
+  private callNow(node: number, call: MembershipCall): MembershipReply | undefined {
     const n = this.world.nodes[node];
     const replica = n?.replica ?? null;
     if (replica === null) return undefined;
@@ -73,5 +88,9 @@ export class SimMembershipPort implements MembershipPort {
 
   stopped(): boolean {
     return this.hooks.stopped();
+  }
+
+  mailboxDepth(node: number): number {
+    return this.world.network.inFlightTo[node] + this.world.nodes[node].inbox.length;
   }
 }
