@@ -33,6 +33,8 @@ export interface PutRequest {
   value: Value | null;
   /** the context of an earlier read (what this write supersedes), or null for a blind write */
   context: VersionVector | null;
+  /** the sender's ring epoch (actors/membership/epoch.ts); absent: the first epoch */
+  epoch?: number;
   /** the placement: the coordinator is targets[0] */
   targets: Placement[];
   /**
@@ -81,6 +83,8 @@ export interface Replicate {
   key: string;
   clock: StoredClock;
   hintFor?: number;
+  /** the sender's ring epoch (actors/membership/epoch.ts); absent: the first epoch */
+  epoch?: number;
 }
 
 export interface ReplicateAck {
@@ -97,6 +101,8 @@ export interface GetRequest {
   req: number;
   from: Address;
   key: string;
+  /** the sender's ring epoch (actors/membership/epoch.ts); absent: the first epoch */
+  epoch?: number;
 }
 
 export interface GetReply {
@@ -115,6 +121,8 @@ export interface RepairRequest {
   req: number;
   from: Address;
   key: string;
+  /** the sender's ring epoch (actors/membership/epoch.ts); absent: the first epoch */
+  epoch?: number;
   clock: StoredClock;
 }
 

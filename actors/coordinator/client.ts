@@ -8,7 +8,7 @@
 
 import { GetFsm, type GetResult as FsmGetResult } from './get.js';
 import { OverloadedError, QuorumError, StoppedError, InvalidArgumentError, type LeaderlessError } from '../errors.js';
-import type { Key } from '../hash.js';
+import { hash32, type Key } from '../hash.js';
 import { LinkDetector } from '../link-detector.js';
 import type { Address, Message, PutRequest, Send } from '../protocol.js';
 import { newPutCore, putOutcome, putStatus, type Requirement } from '../quorum/index.js';
@@ -19,14 +19,18 @@ import {
   GET_KEYS, PUT_KEYS, Requirements, checkKey, checkNode, checkOptions, checkReadRepair, checkStandInNotFoundOk, checkTimeout, checkValue,
 } from './checks.js';
 import type { ClientConfig, ClientEnv } from './client-env.js';
-import type { MembershipSnapshot } from '../membership/snapshot.js';
+import { MembershipView } from '../membership/epoch.js';
+import { FIRST_EPOCH, type Membership } from '../membership/plan.js';
+import { viewOf, type MembershipSnapshot } from '../membership/snapshot.js';
 import { LocalReads } from './local-read.js';
-import { Placer } from './placement.js';
+import { Placer, type PlacementSet } from './placement.js';
 import { contextOf, newClientCounters, toResult, type ClientCounters, type GetOptions, type GetResult, type PutOptions, type PutResult } from './results.js';
 import { Writes } from './writes.js';
 
 interface PendingGet {
   fsm: GetFsm;
+  /** a replica refused it with WRONG_EPOCH: a failure is retried against a newer view */
+  refusedEpoch?: boolean;
   startMs: number;
   resolve?: (r: GetResult) => void;
   reject?: (e: LeaderlessError) => void;
@@ -38,11 +42,18 @@ export class ClientCoordinator {
   private readonly writes: Writes;
   private readonly out: Send[] = [];
   private nextReq = 1;
-  private readonly placer: Placer;
+  private placer: Placer;
   private readonly local: LocalReads;
   private readonly requirements: Requirements;
   /** which replicas this client can reach now, from the messages themselves (a partition cuts links, not heartbeats) */
   private readonly links: LinkDetector;
+  /** the ring's first membership, and this client's view of the current one (setMembership) */
+  private readonly base: Membership;
+  private view: MembershipView;
+  /** operations waiting to be retried against a newer view (a replica refused them with WRONG_EPOCH) */
+  private waiters: Array<() => void> = [];
+  /** read failures that followed a WRONG_EPOCH refusal (get() retries them) */
+  private readonly epochRefused = new WeakSet<LeaderlessError>();
 
   constructor(
     readonly config: ClientConfig,
@@ -53,6 +64,8 @@ export class ClientCoordinator {
   ) {
     this.requirements = new Requirements(config, config.read, config.write);
     this.links = new LinkDetector(config.links);
+    this.base = Object.freeze({ epoch: FIRST_EPOCH, ring });
+    this.view = new MembershipView(address, this.base);
     this.placer = new Placer(this.ring, env.view, config.sloppy);
     this.local = new LocalReads(config, env.view, env.transport, this.counters, address, env.localReadLimit);
     this.writes = new Writes(config, env.transport, env.clock, this.links, this.counters, env.observer, address);
@@ -68,8 +81,30 @@ export class ClientCoordinator {
     const timeoutMs = options.timeoutMs === undefined ? this.config.timeoutMs : checkTimeout(options.timeoutMs);
     const readRepair = checkReadRepair(options.readRepair ?? this.config.readRepair);
     const standInNotFoundOk = checkStandInNotFoundOk(options.standInNotFoundOk ?? this.config.standInNotFoundOk);
-    const placement = this.placer.place(id);
     this.counters.gets++;
+    const deadlineMs = this.env.clock.now() + timeoutMs;
+    for (;;) {
+      const left = Math.max(1, deadlineMs - this.env.clock.now());
+      try {
+        return await this.getOnce(id, need, left, readRepair, standInNotFoundOk);
+      } catch (e) {
+        if (!this.retryable(e, deadlineMs)) {
+          if (this.epochRefused.has(e as LeaderlessError)) this.counters.failures++;
+          throw e;
+        }
+      }
+      await this.nextView();
+    }
+  }
+
+  private async getOnce(
+    id: string,
+    need: Requirement,
+    timeoutMs: number,
+    readRepair: ReturnType<typeof checkReadRepair>,
+    standInNotFoundOk: boolean,
+  ): Promise<GetResult> {
+    const placement = this.transitionPlacement(id, 'read') ?? this.placer.place(id);
     if (this.local.allows(need, readRepair)) {
       const local = this.local.read(id, placement.targets, need, readRepair);
       if (local !== undefined) return local;
@@ -91,6 +126,7 @@ export class ClientCoordinator {
         retryAfterMs: this.config.readRetryMs,
         fanout: this.config.readFanout,
         standInNotFoundOk,
+        epoch: this.view.epoch,
       },
       clock.now(),
     );
@@ -123,8 +159,21 @@ export class ClientCoordinator {
 
   /** The control plane published a new membership (a change began, or ranges of it were handed off). */
   setMembership(snapshot: MembershipSnapshot): void {
-    void snapshot;
-    throw new Error('setMembership: not wired yet');
+    const before = this.view.membership.ring;
+    this.view = viewOf(this.address, this.base, snapshot);
+    const ring = this.view.membership.ring;
+    if (ring !== before) this.placer = new Placer(ring, this.env.view, this.config.sloppy);
+    this.wakeWaiters();
+  }
+
+  /** The ring this client places keys on now (the last membership it was told of). */
+  get currentRing(): Ring {
+    return this.view.membership.ring;
+  }
+
+  /** The client's ring epoch. */
+  get epoch(): number {
+    return this.view.epoch;
   }
 
   checkNode(node: unknown): asserts node is number {
@@ -146,6 +195,7 @@ export class ClientCoordinator {
       case 'get-reply': {
         const g = this.gets.get(msg.req);
         if (g === undefined) return;
+        if (msg.error?.code === 'WRONG_EPOCH') g.refusedEpoch = true;
         this.finishGet(g, g.fsm.onReply(msg, this.out));
         this.route(g);
         return;
@@ -162,6 +212,7 @@ export class ClientCoordinator {
 
   /** Time passed: read retries and deadlines, write failover and deadlines. */
   tick(nowMs: number): void {
+    this.wakeWaiters();
     const links = this.links.at(nowMs);
     for (const g of this.gets.values()) {
       this.finishGet(g, g.fsm.onLinksDown(links, this.out));
@@ -213,6 +264,9 @@ export class ClientCoordinator {
         const result = toResult(r.clock, r.primaryOnly, r.context);
         if (result.values.length > 1) this.counters.siblingsReturned++;
         resolve(result);
+      } else if (g.refusedEpoch === true && r.error.code !== 'TIMEOUT') {
+        this.epochRefused.add(r.error); // get() retries it against a newer view, within its deadline
+        reject(r.error);
       } else {
         this.counters.failures++;
         if (r.error.code === 'TIMEOUT') this.counters.timeouts++;
@@ -241,11 +295,34 @@ export class ClientCoordinator {
       if (typeof options.context !== 'string') throw new InvalidArgumentError('context must be the string a get returned');
       context = contextOf(options.context);
     }
-    const { targets, spares } = this.placer.place(id);
-    this.checkFeasible(targets, need);
+    const deadlineMs = this.env.clock.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const left = Math.max(1, deadlineMs - this.env.clock.now());
+      try {
+        return await this.writeOnce(id, value, context, need, left, attempt === 0);
+      } catch (e) {
+        // only a refusal at the coordinator's epoch check is retried: nothing was written
+        if (!this.retryable(e, deadlineMs)) throw e;
+      }
+      await this.nextView();
+    }
+  }
+
+  private async writeOnce(
+    id: string,
+    value: Value | null,
+    context: VersionVector | null,
+    level: Requirement,
+    timeoutMs: number,
+    first: boolean,
+  ): Promise<PutResult> {
+    const moving = this.transitionPlacement(id, 'write');
+    const { targets, spares } = moving ?? this.placer.place(id);
+    const need = moving === undefined ? level : moving.need(level);
+    this.checkFeasible(targets, need, moving !== undefined);
     this.checkInFlight();
-    const first = this.firstCoordinator(targets, id, need);
-    this.counters.puts++;
+    const coordinator = this.firstCoordinator(targets, id, need);
+    if (first) this.counters.puts++;
     const msg: PutRequest = {
       type: 'put',
       req: this.nextReq++,
@@ -259,19 +336,20 @@ export class ClientCoordinator {
       sloppy: this.config.sloppy,
       timeoutMs,
       hintAfterMs: this.config.hintAfterMs,
+      epoch: this.view.epoch,
     };
-    return this.env.host.track<PutResult>((resolve, reject) => this.writes.start(msg, first, resolve, reject));
+    return this.env.host.track<PutResult>((resolve, reject) => this.writes.start(msg, coordinator, resolve, reject));
   }
 
   /**
    * Unavailable before anything is written (as Cassandra's UnavailableException): a write that cannot meet its
    * level with the replicas that are up is refused here, rather than applied to some of them and then failed.
    */
-  private checkFeasible(targets: Placement[], need: Requirement): void {
+  private checkFeasible(targets: Placement[], need: Requirement, always = false): void {
     if (targets.length === 0) {
       throw new QuorumError(`no replica of the key is up: all ${this.config.nodes.length} nodes are down`, { needed: need.total });
     }
-    if (this.placer.allUp) return;
+    if (this.placer.allUp && !always) return;
     const feasibility = newPutCore(need, targets, { sloppy: this.config.sloppy });
     if (putStatus(feasibility) === 'failed') {
       const o = putOutcome(feasibility);
@@ -306,6 +384,50 @@ export class ClientCoordinator {
       );
     }
     return first;
+  }
+
+  /**
+   * Placement for a key whose range moves in the change in progress and is not yet handed off (pending ranges): a
+   * write goes to the old and the gaining replicas and needs W more acks per gaining replica (Cassandra's rule: W
+   * among the old replicas and W among the new ones, whichever the acks are; transition.ts), a read to the old ones.
+   * No stand-ins while a range moves. Undefined for every other key: the current ring's placement applies.
+   */
+  private transitionPlacement(id: string, op: 'read' | 'write'): (PlacementSet & { need(r: Requirement): Requirement }) | undefined {
+    const t = this.view.transition;
+    if (t === undefined || t.done) return undefined;
+    const range = t.rangeOf(hash32(id));
+    if (range === undefined || t.phase(range.id) === 'complete') return undefined;
+    const ring = this.view.membership.ring;
+    const nodes = op === 'read' ? range.oldReplicas : [...range.oldReplicas, ...range.gaining];
+    const targets: Placement[] = nodes.filter((n) => this.env.view.isUp(n)).map((n) => ({ node: n, dc: ring.nodes[n].dc, primary: true }));
+    const need = (r: Requirement): Requirement => {
+      const perDc: Record<string, number> = { ...r.perDc };
+      for (const g of range.gaining) {
+        const dc = ring.nodes[g].dc;
+        if (perDc[dc] !== undefined) perDc[dc]++;
+      }
+      return { ...r, total: r.total + range.gaining.length, perDc };
+    };
+    return { targets, spares: [], readTargets: targets, need };
+  }
+
+  /** Whether a failed operation may be tried again against a newer view: a WRONG_EPOCH refusal, time left. */
+  private retryable(e: unknown, deadlineMs: number): boolean {
+    const epochRefusal = this.epochRefused.has(e as LeaderlessError) || (e as LeaderlessError)?.code === 'WRONG_EPOCH';
+    return epochRefusal && this.env.clock.now() < deadlineMs - this.config.tickMs;
+  }
+
+  /** Resolves on the next tick or membership change, whichever comes first (held open as an operation). */
+  private nextView(): Promise<void> {
+    this.counters.epochRetries++;
+    return this.env.host.track<void>((resolve) => this.waiters.push(() => resolve()));
+  }
+
+  private wakeWaiters(): void {
+    if (this.waiters.length === 0) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
   }
 
   private checkInFlight(): void {

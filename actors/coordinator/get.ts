@@ -46,6 +46,8 @@ export interface GetParams {
   fanout?: 'quorum' | 'all';
   /** a stand-in's "not found" counts toward R (availability over the guarantee that it never outvotes a primary) */
   standInNotFoundOk?: boolean;
+  /** the client's ring epoch, sent with every get and repair (absent: the first epoch) */
+  epoch?: number;
 }
 
 export type GetResult =
@@ -91,10 +93,14 @@ export class GetFsm {
   /** replicas whose blocking repair has not been acked (allocated only for blocking repair) */
   private repairsOutstanding: Set<number> | undefined;
 
+  /** spread into every get and repair sent: the client's epoch, when it has one */
+  private readonly epoch: { epoch?: number };
+
   constructor(
     readonly params: GetParams,
     nowMs: number,
   ) {
+    this.epoch = params.epoch === undefined ? {} : { epoch: params.epoch };
     this.core = newGetCore(params.need, params.targets, { sloppy: params.sloppy, standInNotFoundOk: params.standInNotFoundOk });
     this.deadlineMs = nowMs + params.timeoutMs;
     this.retryAtMs = nowMs + params.retryAfterMs;
@@ -157,7 +163,7 @@ export class GetFsm {
       if (since !== undefined && !this.resent.has(node)) {
         this.resent.add(node);
         this.askedAtMs[i] = this.lastMs;
-        out.push({ to: node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key } });
+        out.push({ to: node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key, ...this.epoch } });
         continue;
       }
       const r = this.onUnreachable(node, out);
@@ -209,7 +215,7 @@ export class GetFsm {
     this.askedAtMs[i] = this.lastMs;
     this.outstanding++;
     this.waiting.add(targets[i].node);
-    out.push({ to: targets[i].node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key } });
+    out.push({ to: targets[i].node, msg: { type: 'get', req: this.params.req, from: this.params.self, key: this.params.key, ...this.epoch } });
     return true;
   }
 
@@ -277,7 +283,7 @@ export class GetFsm {
         if (blocking) (this.repairsOutstanding ??= new Set()).add(node);
         out.push({
           to: node,
-          msg: { type: 'repair', req: blocking ? this.params.req : -1, from: this.params.self, key: this.params.key, clock: merged },
+          msg: { type: 'repair', req: blocking ? this.params.req : -1, from: this.params.self, key: this.params.key, clock: merged, ...this.epoch },
         });
       }
     }

@@ -94,7 +94,7 @@ export class PutFsm {
         this.sendSpare(t.node, out);
         continue;
       }
-      const msg = { type: 'replicate' as const, req: this.localReq, from: this.self, key, clock };
+      const msg = { type: 'replicate' as const, req: this.localReq, from: this.self, key, clock, ...epochOf(this.request) };
       out.push({ to: t.node, msg: t.hintFor === undefined ? msg : { ...msg, hintFor: t.hintFor } });
     }
     this.settle(out);
@@ -171,7 +171,7 @@ export class PutFsm {
     const { key } = this.request;
     out.push({
       to: spare.node,
-      msg: { type: 'replicate', req: this.localReq, from: this.self, key, clock: this.clock, hintFor: primary },
+      msg: { type: 'replicate', req: this.localReq, from: this.self, key, clock: this.clock, hintFor: primary, ...epochOf(this.request) },
     });
   }
 
@@ -247,4 +247,9 @@ function siblingValues(clock: StoredClock): Array<Value | null> | undefined {
   for (const e of clock.entries) for (const s of e.values) out.push(s.v);
   for (const s of clock.anonymous) out.push(s.v);
   return out;
+}
+
+/** The epoch field a request carries on (none when the request had none). */
+function epochOf(r: { epoch?: number }): { epoch?: number } {
+  return r.epoch === undefined ? {} : { epoch: r.epoch };
 }

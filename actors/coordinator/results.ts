@@ -74,13 +74,15 @@ export interface ClientCounters {
   timeouts: number;
   readRepairs: number;
   siblingsReturned: number;
+  /** operations tried again because a replica refused them with WRONG_EPOCH (a membership change was under way) */
+  epochRetries: number;
   coordinatorFailovers: number;
 }
 
 
 /** Counters of a client that has done nothing yet. */
 export function newClientCounters(): ClientCounters {
-  return { gets: 0, getsLocal: 0, puts: 0, failures: 0, timeouts: 0, readRepairs: 0, siblingsReturned: 0, coordinatorFailovers: 0 };
+  return { gets: 0, getsLocal: 0, puts: 0, failures: 0, timeouts: 0, readRepairs: 0, siblingsReturned: 0, coordinatorFailovers: 0, epochRetries: 0 };
 }
 
 /**

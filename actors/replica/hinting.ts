@@ -111,6 +111,38 @@ export class Hinting {
     this.handoff(h.owner, nowMs, out); // keep draining while the owner is up
   }
 
+  /**
+   * After a membership change: a hint whose owner no longer takes writes for its key (the range moved) goes to the
+   * key's owners now instead: merged here when this node is one (`keep`), else queued as a hint for each. Returns
+   * false when some could not be moved yet (a delivery in flight, a refusal): call it again later.
+   */
+  redirect(ownersOf: (key: string) => readonly number[], keep: (key: string, clock: StoredClock) => boolean, nowMs: number): boolean {
+    let complete = true;
+    for (const owner of this.queue.owners()) {
+      if (this.handoffOwners.has(owner)) {
+        complete = false;
+        continue;
+      }
+      const items = this.queue.take(owner, Math.max(1, this.queue.size(owner)));
+      const moved: string[] = [];
+      const stay: string[] = [];
+      for (const { keyId, payload } of items) {
+        const owners = ownersOf(keyId);
+        if (owners.includes(owner)) {
+          stay.push(keyId);
+          continue;
+        }
+        const ok = owners.every((o) => (o === this.node ? keep(keyId, payload) : this.admit(o, keyId, payload, nowMs) === undefined));
+        (ok ? moved : stay).push(keyId);
+        if (!ok) complete = false;
+      }
+      this.queue.ack(owner, moved);
+      for (const k of moved) this.persistHint(owner, k);
+      this.queue.nack(owner, stay);
+    }
+    return complete;
+  }
+
   /** Sends the next batch of hints to a returning owner; one batch in flight per owner. */
   private handoff(owner: number, nowMs: number, out: Send[]): void {
     if (this.downSince.has(owner) || this.handoffOwners.has(owner)) return;

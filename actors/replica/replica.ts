@@ -9,7 +9,7 @@
 // store: a wiped node must come back under a new id, or it would mint dots that collide with its old ones still held
 // by its peers.
 
-import { OverloadedError, type WireError } from '../errors.js';
+import { InvalidArgumentError, OverloadedError, type WireError } from '../errors.js';
 import { isClient, type Address, type Message, type MessageType, type PutRequest, type Send, type StoredClock } from '../protocol.js';
 import { LinkDetector } from '../link-detector.js';
 import { PutFsm } from '../coordinator/put.js';
@@ -17,12 +17,13 @@ import type { ConflictMode, Stamped } from '../types.js';
 import { newClock, newWithContext, sync, updateWith } from '../versioning/dvv.js';
 import { resolveLww, stampedEqual } from '../versioning/lww.js';
 import { encodedClockSize } from '../versioning/codec.js';
-import { AntiEntropy } from '../anti-entropy/index.js';
+import { AntiEntropy, rangesOf } from '../anti-entropy/index.js';
 import type { MembershipCall, MembershipReply } from '../membership/calls.js';
 import { DotFloor } from './dot-floor.js';
 import { Hinting } from './hinting.js';
 import { HintQueue } from './hints.js';
 import { DEFAULT_HINTS, type ReplicaOptions } from './options.js';
+import { ReplicaMembership, type MembershipHost } from './membership.js';
 import { foreignKeyError } from './ownership.js';
 import { newReplicaCounters, type ReplicaCounters } from './stats.js';
 import { storeCall, type HintStore, type ReplicaStore } from './stores.js';
@@ -42,8 +43,10 @@ export class Replica {
   readonly counters: ReplicaCounters = newReplicaCounters();
   /** hinted writes held for down owners (sloppy quorum), delivered when they return */
   readonly hints: HintQueue<StoredClock>;
-  /** anti-entropy state, null when off; every store write goes through its onWrite hook */
-  readonly antiEntropy: AntiEntropy | null;
+  /** anti-entropy state, null when off; every store write goes through its onWrite hook (rebuilt after a change) */
+  antiEntropy: AntiEntropy | null;
+  /** the ring as this replica sees it, and its part in membership changes; null: the ring never changes */
+  readonly membership: ReplicaMembership | null;
   /** which peers this replica can reach now, learnt from what it sends them and hears back */
   readonly links: LinkDetector;
   private readonly hinting: Hinting;
@@ -51,6 +54,8 @@ export class Replica {
   /** the key's primaries by its hash (from the anti-entropy options); absent: this replica cannot tell what it owns */
   private readonly placement: ((keyHash: number) => readonly number[]) | undefined;
   private recovered = false;
+  /** the time of the message being handled (for calls made from inside it) */
+  private lastNowMs = 0;
 
   constructor(
     private readonly store: ReplicaStore,
@@ -75,19 +80,47 @@ export class Replica {
     const nextReq = (): number => this.nextLocalReq++;
     this.hinting = new Hinting(this.node, this.hints, hintOptions, this.counters, this.floor, nextReq, hintStore);
     const ae = options.antiEntropy;
-    this.placement = ae?.placement;
-    this.antiEntropy =
-      ae === undefined
-        ? null
-        : new AntiEntropy(
-            {
-              get: (k) => this.store.get(k),
-              delete: (k) => this.reap(k),
-              merge: (k, c) => this.merge(k, c) === undefined,
-              hinted: (k) => this.hinting.hinted(k),
-            },
-            { ...ae, node: this.node },
-          );
+    this.aeOptions = ae;
+    this.antiEntropy = ae === undefined ? null : this.newAntiEntropy(ae);
+    const m = options.membership;
+    this.membership = m === undefined ? null : new ReplicaMembership(this.membershipHost(), m.base, m.snapshot);
+    const membership = this.membership;
+    this.placement = membership !== null ? (h) => membership.view.writeTargets(h) : ae?.placement;
+  }
+
+  private readonly aeOptions: ReplicaOptions['antiEntropy'];
+
+  private newAntiEntropy(ae: NonNullable<ReplicaOptions['antiEntropy']>): AntiEntropy {
+    const host = {
+      get: (k: string) => this.store.get(k),
+      delete: (k: string) => this.reap(k),
+      merge: (k: string, c: StoredClock) => this.merge(k, c) === undefined,
+      hinted: (k: string) => this.hinting.hinted(k),
+    };
+    return new AntiEntropy(host, { ...ae, node: this.node });
+  }
+
+  private membershipHost(): MembershipHost {
+    const store = this.store;
+    return {
+      node: this.node,
+      get: (k) => store.get(k),
+      ...(store.forEachKey === undefined ? {} : { forEachKey: (fn: (k: string) => void) => store.forEachKey!(fn) }),
+      merge: (k, c) => this.merge(k, c) === undefined,
+      drop: (k) => this.reap(k),
+      redirectHints: (ownersOf) => this.hinting.redirect(ownersOf, (k, c) => this.merge(k, c) === undefined, this.lastNowMs),
+      rebuildAntiEntropy: (membership) => {
+        const old = this.antiEntropy;
+        if (old === null || this.aeOptions === undefined) return;
+        const ring = membership.ring;
+        const ae = this.newAntiEntropy({ ...this.aeOptions, ranges: rangesOf(ring), placement: (h) => ring.preferenceList(h) });
+        Object.assign(ae.counters, old.counters);
+        ae.reset();
+        store.forEachKey?.((k) => ae.index(k));
+        ae.rehashAll();
+        this.antiEntropy = ae;
+      },
+    };
   }
 
   get pendingPuts(): number {
@@ -98,6 +131,7 @@ export class Replica {
     const from = msg.type === 'tick' ? -1 : msg.from;
     if (from >= 0 && !isClient(from) && from !== this.node) this.links.heard(from, nowMs);
     this.links.at(nowMs); // the view in-flight writes consult (e.g. on a nack) is current
+    this.lastNowMs = nowMs;
     const sent = out.length;
     this.dispatch(msg, nowMs, out);
     for (let i = sent; i < out.length; i++) {
@@ -110,7 +144,9 @@ export class Replica {
     if (!this.recovered) {
       this.recovered = true;
       this.hinting.recover(nowMs);
+      this.membership?.startUp();
     }
+    if (this.membership !== null && this.membership.handle(msg, nowMs, out)) return;
     switch (msg.type) {
       case 'put':
         return this.onPut(msg, nowMs, out);
@@ -123,9 +159,7 @@ export class Replica {
       case 'replicate-ack':
         return this.onReplicateAck(msg, out);
       case 'get':
-        this.counters.gets++;
-        out.push({ to: msg.from, msg: { type: 'get-reply', req: msg.req, from: this.node, key: msg.key, clock: this.read(msg.key) } });
-        return;
+        return this.onGet(msg, out);
       case 'repair':
         return this.onRepair(msg, out);
       case 'tick':
@@ -134,10 +168,12 @@ export class Replica {
       case 'ae-keys':
       case 'ae-sync':
       case 'ae-tombs':
-      case 'ae-hints':
-        if (this.antiEntropy !== null) return this.antiEntropy.handle(msg, nowMs, out);
-        out.push({ to: msg.from, msg: { type: 'ae-abort', req: msg.req, from: this.node, reason: `anti-entropy is off on node ${this.node}` } });
+      case 'ae-hints': {
+        if (this.antiEntropy !== null && this.membership?.changing !== true) return this.antiEntropy.handle(msg, nowMs, out);
+        const why = this.antiEntropy === null ? 'is off' : 'waits while a membership change is in progress';
+        out.push({ to: msg.from, msg: { type: 'ae-abort', req: msg.req, from: this.node, reason: `anti-entropy ${why} on node ${this.node}` } });
         return;
+      }
       case 'ae-tree-reply':
       case 'ae-keys-reply':
       case 'ae-sync-reply':
@@ -152,12 +188,32 @@ export class Replica {
     }
   }
 
+  /** A call from the membership control plane (actors/membership/calls.ts). */
+  membershipCall(call: MembershipCall, nowMs: number, out: Send[]): MembershipReply {
+    if (this.membership === null) {
+      throw new InvalidArgumentError(`replica ${this.node} was started without a membership: it cannot take part in a change`);
+    }
+    const reply = this.membership.call(call, nowMs, out);
+    let held = 0;
+    for (const o of this.hints.owners()) held += this.hints.size(o);
+    return { ...reply, hintsHeld: held };
+  }
+
+  private onGet(msg: Of<'get'>, out: Send[]): void {
+    this.counters.gets++;
+    const error = this.membership?.admit(msg.epoch, msg.key, 'read');
+    const reply = { type: 'get-reply' as const, req: msg.req, from: this.node, key: msg.key };
+    out.push({ to: msg.from, msg: error === undefined ? { ...reply, clock: this.read(msg.key) } : { ...reply, clock: null, error } });
+  }
+
   private onReplicate(msg: Of<'replicate'>, nowMs: number, out: Send[]): void {
     this.counters.replicates++;
+    const refused = this.membership?.admit(msg.epoch, msg.key, 'write', msg.hintFor);
     const error =
-      msg.hintFor !== undefined
+      refused ??
+      (msg.hintFor !== undefined
         ? this.hint(msg.hintFor, msg.key, msg.clock, nowMs)
-        : (this.foreign(msg.key) ?? this.merge(msg.key, msg.clock));
+        : (this.foreign(msg.key) ?? this.merge(msg.key, msg.clock)));
     const ack = { type: 'replicate-ack' as const, req: msg.req, from: this.node, ok: error === undefined };
     out.push({ to: msg.from, msg: error ? { ...ack, error } : ack });
   }
@@ -165,7 +221,9 @@ export class Replica {
   private onHandoff(msg: Of<'handoff'>, out: Send[]): void {
     this.counters.handoffsReceived++;
     let ok = true;
-    for (const e of msg.entries) if (this.merge(e.key, e.clock) !== undefined) ok = false;
+    // a hint for a key this node no longer owns (a range moved since it was queued) is refused: the stand-in
+    // redirects it to the key's new owners (Hinting.redirect)
+    for (const e of msg.entries) if ((this.foreign(e.key) ?? this.merge(e.key, e.clock)) !== undefined) ok = false;
     out.push({ to: msg.from, msg: { type: 'handoff-ack', req: msg.req, from: this.node, ok } });
   }
 
@@ -178,7 +236,7 @@ export class Replica {
 
   private onRepair(msg: Of<'repair'>, out: Send[]): void {
     this.counters.repairs++;
-    const error = this.foreign(msg.key) ?? this.merge(msg.key, msg.clock);
+    const error = this.membership?.admit(msg.epoch, msg.key, 'write') ?? this.foreign(msg.key) ?? this.merge(msg.key, msg.clock);
     if (msg.req >= 0) {
       out.push({ to: msg.from, msg: { type: 'repair-ack', req: msg.req, from: this.node, ok: error === undefined } });
     }
@@ -191,7 +249,7 @@ export class Replica {
       this.retire(req, fsm);
     }
     this.hinting.onMembership(msg.down ?? [], msg.nowMs, out);
-    this.antiEntropy?.tick(msg.nowMs, msg.down ?? [], out);
+    if (this.membership?.changing !== true) this.antiEntropy?.tick(msg.nowMs, msg.down ?? [], out);
   }
 
   private onPut(msg: PutRequest, nowMs: number, out: Send[]): void {
@@ -215,6 +273,8 @@ export class Replica {
     // through it). With no copy left once the hint is delivered, it must still never mint the same dot twice for the
     // key (DVV sync would take two writes for one and drop one), so each such write gets a DVV id of its own.
     const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
+    const refused = this.membership?.admit(msg.epoch, msg.key, 'write', hintFor);
+    if (refused !== undefined) return this.failPut(fsm, refused, out);
     const id = hintFor === undefined ? (this.foreign(msg.key) ?? this.replicaId) : this.floor.standInId();
     if (typeof id !== 'string') return this.failPut(fsm, id, out);
     const local = hintFor === undefined ? this.floor.under(this.store.get(msg.key)) : (this.read(msg.key) ?? undefined);
@@ -230,14 +290,6 @@ export class Replica {
     this.pending.set(localReq, fsm);
     fsm.start(clock, out, this.links.at(nowMs));
     this.retire(localReq, fsm);
-  }
-
-  /** A call from the membership control plane (actors/membership/calls.ts). */
-  membershipCall(call: MembershipCall, nowMs: number, out: Send[]): MembershipReply {
-    void call;
-    void nowMs;
-    void out;
-    throw new Error('membershipCall: not wired yet');
   }
 
   private failPut(fsm: PutFsm, error: WireError, out: Send[]): void {

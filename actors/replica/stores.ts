@@ -12,6 +12,8 @@ export interface ReplicaStore {
   set(keyId: string, clock: StoredClock): void;
   /** removes a key (anti-entropy reaps tombstones with it); a store without it never reaps */
   delete?(keyId: string): boolean;
+  /** every key held (membership changes list a range's keys and drop those no longer owned); absent: none listed */
+  forEachKey?(fn: (keyId: string) => void): void;
 }
 
 /**

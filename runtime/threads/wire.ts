@@ -248,6 +248,7 @@ export class WireCodec {
       case 'replicate':
         this.writeHead(TAG_REPLICATE, m.req, m.from);
         this.writeKey(m.key);
+        this.writeEpoch(m.epoch);
         this.writeFlagsHint(m.hintFor);
         return this.writeClock(m.clock);
       case 'replicate-ack':
@@ -255,12 +256,14 @@ export class WireCodec {
         return this.writeOkError(m.ok, m.error);
       case 'get':
         this.writeHead(TAG_GET, m.req, m.from);
-        return this.writeKey(m.key);
+        this.writeKey(m.key);
+        return this.writeEpoch(m.epoch);
       case 'get-reply':
         return this.writeGetReply(m);
       case 'repair':
         this.writeHead(TAG_REPAIR, m.req, m.from);
         this.writeKey(m.key);
+        this.writeEpoch(m.epoch);
         return this.writeClock(m.clock);
       case 'repair-ack':
         this.writeHead(TAG_REPAIR_ACK, m.req, m.from);
@@ -303,6 +306,7 @@ export class WireCodec {
   private writePut(m: PutRequest): void {
     this.writeHead(TAG_PUT, m.req, m.from);
     this.writeKey(m.key);
+    this.writeEpoch(m.epoch);
     this.writeValue(m.value);
     this.ensure(1 + 2 * F64_BYTES);
     const budget = m.budgetMs !== undefined ? F_BUDGET : 0;
@@ -317,6 +321,12 @@ export class WireCodec {
       this.ensure(F64_BYTES);
       this.writeF64(m.budgetMs, 'budgetMs');
     }
+  }
+
+  /** A request's ring epoch (actors/membership/epoch.ts); 0 stands for none given. */
+  private writeEpoch(epoch: number | undefined): void {
+    if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 1)) badMessage(`epoch is ${epoch}; must be a positive integer`);
+    this.writeUint(epoch ?? 0, 'epoch');
   }
 
   private writePutReply(m: PutReply): void {
@@ -627,13 +637,16 @@ export class WireCodec {
       }
       case TAG_GET: {
         const m: GetRequest = { type: 'get', req, from, key: this.readKey() };
+        this.readEpochInto(m);
         return m;
       }
       case TAG_GET_REPLY:
         return this.readGetReply(req, from);
       case TAG_REPAIR: {
         const key = this.readKey();
+        const epoch = this.readUint();
         const m: RepairRequest = { type: 'repair', req, from, key, clock: this.readClock() };
+        if (epoch > 0) m.epoch = epoch;
         return m;
       }
       case TAG_REPAIR_ACK: {
@@ -651,8 +664,14 @@ export class WireCodec {
     }
   }
 
+  private readEpochInto(m: { epoch?: number }): void {
+    const epoch = this.readUint();
+    if (epoch > 0) m.epoch = epoch;
+  }
+
   private readPut(req: number, from: number): PutRequest {
     const key = this.readKey();
+    const epoch = this.readUint();
     const value = this.readValue();
     const flags = this.readFlags(F_SLOPPY | F_CONTEXT | F_BUDGET);
     const timeoutMs = this.readF64();
@@ -664,6 +683,7 @@ export class WireCodec {
     const sloppy = (flags & F_SLOPPY) !== 0;
     const m: PutRequest = { type: 'put', req, from, key, value, context, targets, spares, need, sloppy, timeoutMs, hintAfterMs };
     if ((flags & F_BUDGET) !== 0) m.budgetMs = this.readF64();
+    if (epoch > 0) m.epoch = epoch;
     return m;
   }
 
@@ -689,10 +709,12 @@ export class WireCodec {
 
   private readReplicate(req: number, from: number): Replicate {
     const key = this.readKey();
+    const epoch = this.readUint();
     const flags = this.readFlags(F_HINT_FOR);
     const hintFor = (flags & F_HINT_FOR) !== 0 ? this.readUint() : -1;
     const m: Replicate = { type: 'replicate', req, from, key, clock: this.readClock() };
     if (hintFor >= 0) m.hintFor = hintFor;
+    if (epoch > 0) m.epoch = epoch;
     return m;
   }
 

@@ -1,0 +1,211 @@
+// A replica's part in membership changes (actors/membership): its view of the ring (epoch and pending ranges), the
+// epoch check every request passes before it is served, the handoff streams it sends as an old owner and the
+// batches it merges as a new one, and the cleanup once a change is done (drop what it no longer owns, rebuild
+// anti-entropy on the new ring).
+//
+// While a change is in progress on this node, anti-entropy exchanges stop (its ranges are the old ring's replica
+// sets, and a tombstone reaped by the new replicas while a losing replica still streams the value under it would
+// come back); handoff streams move the data meanwhile, and anti-entropy starts again, on the new ring, once every
+// range is complete.
+
+import { InvalidArgumentError, type WireError } from '../errors.js';
+import { hash32 } from '../hash.js';
+import type { MembershipCall, MembershipReply, StreamStatus } from '../membership/calls.js';
+import type { MembershipView } from '../membership/epoch.js';
+import { DEFAULT_HANDOFF, isHandoffTag, keyOrder, type HandoffConfig, type HandoffSource, type HandoffStream } from '../membership/handoff-plan.js';
+import { HandoffReceiver } from '../membership/handoff-receiver.js';
+import { HandoffSender, handoffReqs } from '../membership/handoff-sender.js';
+import type { Membership } from '../membership/plan.js';
+import { viewOf, type MembershipSnapshot } from '../membership/snapshot.js';
+import { contains } from '../membership/token-range.js';
+import type { AeSync, Message, Send, StoredClock } from '../protocol.js';
+
+/** What the membership part needs of its replica. */
+export interface MembershipHost {
+  readonly node: number;
+  get(key: string): StoredClock | undefined;
+  /** every key the store holds (absent: the store cannot list its keys; streams and cleanup then find none) */
+  forEachKey?(fn: (key: string) => void): void;
+  /** the replica's merge (DVV sync + store write); false when the store refused it */
+  merge(key: string, clock: StoredClock): boolean;
+  /** drops a key this node no longer owns (raising the dot floor first); false when refused */
+  drop(key: string): boolean;
+  /** anti-entropy is rebuilt on this membership's ring (the change is done here) */
+  rebuildAntiEntropy(membership: Membership): void;
+  /** hints held for an owner that no longer owns their key go to the key's owners now; false: some must wait */
+  redirectHints(ownersOf: (key: string) => readonly number[]): boolean;
+}
+
+export class ReplicaMembership {
+  private viewNow: MembershipView;
+  private snapshotNow: MembershipSnapshot;
+  private readonly receiver: HandoffReceiver;
+  private senders: HandoffSender[] = [];
+  private readonly nextReq = handoffReqs();
+  /** hints may still be held for nodes that no longer own their keys (retried on ticks until none is) */
+  private redirectPending = false;
+  /** the epoch whose cleanup has run (the first epoch needs none) */
+  private cleanedEpoch: number;
+  keysDropped = 0;
+
+  constructor(
+    private readonly host: MembershipHost,
+    private readonly base: Membership,
+    snapshot: MembershipSnapshot,
+    private readonly config: HandoffConfig = DEFAULT_HANDOFF,
+  ) {
+    this.snapshotNow = snapshot;
+    this.viewNow = viewOf(host.node, base, snapshot);
+    this.cleanedEpoch = snapshot.changes.length === 0 ? this.viewNow.epoch : this.viewNow.epoch - 1;
+    const sink = { merge: (k: string, c: StoredClock) => host.merge(k, c) };
+    this.receiver = new HandoffReceiver(host.node, sink, () => this.viewNow.transition, config.maxKeysPerBatch);
+  }
+
+  get view(): MembershipView {
+    return this.viewNow;
+  }
+
+  get epoch(): number {
+    return this.viewNow.epoch;
+  }
+
+  /** Whether a change is in progress in this node's view (anti-entropy waits). */
+  get changing(): boolean {
+    const t = this.viewNow.transition;
+    return t !== undefined && !t.done;
+  }
+
+  /** Whether this node takes writes for the key now (it keeps data for other keys only as hints). */
+  owns(keyHash: number): boolean {
+    return this.viewNow.writeTargets(keyHash).includes(this.host.node);
+  }
+
+  /** The epoch check (epoch.ts): undefined when this node may serve the request, else the typed refusal. */
+  admit(epoch: number | undefined, key: string, access: 'read' | 'write', hintFor?: number): WireError | undefined {
+    const e = this.viewNow.admit({ epoch: epoch ?? 1, keyHash: hash32(key), access, ...(hintFor === undefined ? {} : { hintFor }) });
+    return e === null ? undefined : e.toWire();
+  }
+
+  /** The actor (re)started: a change done while it was down is cleaned up now. */
+  startUp(): void {
+    if (!this.changing && this.cleanedEpoch < this.viewNow.epoch) this.cleanUp();
+  }
+
+  /** Handoff traffic: a batch for this node's receiver, or a reply for one of its senders. False: not handoff's. */
+  handle(msg: Message, nowMs: number, out: Send[]): boolean {
+    switch (msg.type) {
+      case 'ae-sync':
+        if (!isHandoffTag(msg.range)) return false;
+        this.receiver.handle(msg as AeSync, nowMs, out);
+        return true;
+      case 'ae-sync-reply':
+      case 'ae-abort': {
+        if (msg.req >= 0) return false;
+        for (const s of this.senders) if (s.owns(msg.req)) s.handle(msg, nowMs, out);
+        return true;
+      }
+      case 'tick':
+        for (const s of this.senders) s.handle(msg, nowMs, out);
+        if (this.redirectPending) this.redirectPending = !this.host.redirectHints((k) => this.viewNow.writeTargets(hash32(k)));
+        return false; // the rest of the replica ticks too
+      default:
+        return false;
+    }
+  }
+
+  call(call: MembershipCall, nowMs: number, out: Send[]): MembershipReply {
+    switch (call?.op) {
+      case 'sync':
+        this.sync(call.snapshot);
+        break;
+      case 'stream':
+        this.stream(call.stream, nowMs, out);
+        break;
+      case 'status':
+        break;
+      default:
+        throw new InvalidArgumentError(`membership call must have op 'sync', 'stream' or 'status'; got ${JSON.stringify(call)}`);
+    }
+    return this.reply();
+  }
+
+  private reply(): MembershipReply {
+    const t = this.viewNow.transition;
+    const streams: StreamStatus[] = this.senders.map((s) => ({
+      stream: s.stream,
+      done: s.done,
+      stats: { ...s.stats },
+      lastProgressMs: s.lastProgressMs,
+      bytesInFlight: s.bytesInFlight,
+    }));
+    return {
+      epoch: this.viewNow.epoch,
+      completed: t === undefined ? 0 : t.plan.moving.length - t.pending().length,
+      streams,
+      received: { ...this.receiver.stats },
+      hintsHeld: 0,
+      keysDropped: this.keysDropped,
+    };
+  }
+
+  /** Adopts a snapshot ahead of this node's; once its change is done here, cleans up. */
+  private sync(snapshot: MembershipSnapshot): void {
+    const have = this.snapshotNow;
+    const later = snapshot.changes.length > have.changes.length;
+    const more = snapshot.changes.length === have.changes.length && snapshot.completed.length > have.completed.length;
+    if (later || more) {
+      const epochBefore = this.viewNow.epoch;
+      this.viewNow = viewOf(this.host.node, this.base, snapshot);
+      this.snapshotNow = snapshot;
+      if (this.viewNow.epoch !== epochBefore) this.senders = []; // streams of an earlier change are over
+    }
+    if (!this.changing && this.cleanedEpoch < this.viewNow.epoch) this.cleanUp();
+  }
+
+  private stream(stream: HandoffStream, nowMs: number, out: Send[]): void {
+    if (stream.epoch !== this.viewNow.epoch || stream.source !== this.host.node) {
+      throw new InvalidArgumentError(
+        `node ${this.host.node} at epoch ${this.viewNow.epoch} cannot source a stream of epoch ${stream.epoch} from node ${stream.source}`,
+      );
+    }
+    const same = (s: HandoffSender): boolean => s.stream.rangeId === stream.rangeId && s.stream.target === stream.target;
+    if (this.senders.some(same)) return;
+    const sender = new HandoffSender(this.host.node, stream, this.snapshotSource(stream), this.config, this.nextReq);
+    this.senders.push(sender);
+    sender.start(nowMs, out);
+  }
+
+  /**
+   * The range's keys as they are now, in key order. Every write admitted after this node joined the change goes to
+   * the gaining replicas too (pending ranges), so keys written later need not be listed; their versions are read at
+   * send time.
+   */
+  private snapshotSource(stream: HandoffStream): HandoffSource {
+    const keys: string[] = [];
+    this.host.forEachKey?.((k) => {
+      if (contains(stream.range, hash32(k))) keys.push(k);
+    });
+    keys.sort((a, b) => keyOrder(stream.range, a, b));
+    let next = 0;
+    return {
+      listKeys: (_range, _after, max) => {
+        const page = keys.slice(next, next + max);
+        next += page.length;
+        return page;
+      },
+      get: (k) => this.host.get(k),
+    };
+  }
+
+  /** The change is done here: drop every key this node no longer owns, then rebuild anti-entropy on the new ring. */
+  private cleanUp(): void {
+    const foreign: string[] = [];
+    this.host.forEachKey?.((k) => {
+      if (!this.owns(hash32(k))) foreign.push(k);
+    });
+    for (const k of foreign) if (this.host.drop(k)) this.keysDropped++;
+    this.cleanedEpoch = this.viewNow.epoch;
+    this.host.rebuildAntiEntropy(this.viewNow.membership);
+    this.redirectPending = true; // on the next tick (the host's hints are recovered by then)
+  }
+}
