@@ -12,6 +12,7 @@ import type { Key } from '../../actors/hash.js';
 import type { Address } from '../../actors/protocol.js';
 import type { Ring } from '../../actors/ring.js';
 import { ClientCoordinator } from '../../actors/coordinator/client.js';
+import { checkNode } from '../../actors/coordinator/checks.js';
 import {
   LOCAL_READ_BUSY, LOCAL_READ_UNAVAILABLE, localClock, type ClientEnv, type ClusterView, type LocalRead, type OperationHost,
 } from '../../actors/coordinator/client-env.js';
@@ -144,8 +145,9 @@ export class ClusterClient {
     }
   }
 
+  /** The ring this client places keys on now (it follows membership changes). */
   get ring(): Ring {
-    return this.coordinator.ring;
+    return this.coordinator.currentRing;
   }
 
   get counters(): ClientCounters {
@@ -253,8 +255,9 @@ export class ClusterClient {
     this.control?.close();
   }
 
+  /** Every node address so far (joins add them; a node that left keeps its own). */
   protected checkNode(node: unknown): asserts node is number {
-    this.coordinator.checkNode(node);
+    checkNode(node, this.view.addresses);
   }
 
   protected checkKey(key: Key): string {

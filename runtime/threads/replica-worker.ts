@@ -67,8 +67,17 @@ function downNodes(view: SharedView, into: number[] = []): number[] {
 }
 
 /** The writer's side of a SharedStore as the actor sees it (a writer never gets BUSY: it compacts synchronously). */
-function writerView(s: SharedStore): { get(k: string): StoredClock | undefined; set(k: string, c: StoredClock): void; delete(k: string): boolean } {
+function writerView(s: SharedStore): {
+  get(k: string): StoredClock | undefined;
+  set(k: string, c: StoredClock): void;
+  delete(k: string): boolean;
+  forEachKey(fn: (k: string) => void): void;
+} {
   return {
+    // a copy of the key list first: the callback may delete (a membership cleanup drops keys no longer owned)
+    forEachKey: (fn) => {
+      for (const k of s.keys()) fn(k);
+    },
     get: (k) => {
       const c = s.get(k);
       if (typeof c === 'symbol') throw new Error('writer saw BUSY on its own store');
