@@ -13,6 +13,9 @@ import { ThreadCluster } from '../runtime/threads/cluster.js';
 import type { ThreadMembershipPort } from '../runtime/threads/membership-port.js';
 import type { WorkerSlot } from '../runtime/threads/workers.js';
 import type { NodeEvent } from '../runtime/api.js';
+import type { MembershipChangeResult } from '../runtime/host/membership-driver.js';
+import { analyze, type HistoryOp, type Outcome, type ReadOp, type WriteOp } from '../bench/oracle.js';
+import { outcomeOf } from './helpers/kv-history.js';
 
 /** The cluster's internals this file checks the plumbing through (private: reached by a cast, tests only). */
 interface Internals {
@@ -129,3 +132,132 @@ describe('the membership port on its own: spawn and retire', () => {
     await cluster.faults.clear(); // skips the retired node
   });
 });
+
+describe('grow a 3-node cluster to 6 and shrink it back to 3 under load (siblings, N=3, QUORUM)', () => {
+  const KEYS = 300;
+  const keys = Array.from({ length: KEYS }, (_, i) => `key-${i}`);
+
+  test('no acknowledged write is lost, every key reads back, and nodes hold exactly what the new ring gives them', { timeout: 180_000 }, async () => {
+    const cluster = await ThreadCluster.start({ nodes: 3, replication: 3, read: 'QUORUM', write: 'QUORUM', conflicts: 'siblings' });
+    const history: HistoryOp[] = [];
+    try {
+      for (const key of keys) await recordWrite(cluster, history, key, `${key}#0`, []);
+      assert.ok(history.every((o) => o.outcome === 'ok'), 'the load before any change is acknowledged');
+      await cluster.settle();
+      assert.deepEqual(holderMismatches(cluster, keys), [], 'before any change');
+      const load = startLoad(cluster, history, keys);
+      const changes: Array<{ change: string; predicted: number; counted: number }> = [];
+      const run = async (name: string, change: () => Promise<MembershipChangeResult>): Promise<void> => {
+        const before = holders(cluster, keys);
+        const result = await change();
+        const after = holders(cluster, keys);
+        const moved = keys.filter((k) => before.get(k) !== after.get(k)).length / KEYS;
+        changes.push({ change: name, predicted: result.movedFraction, counted: moved });
+        assert.deepEqual(holderMismatches(cluster, keys), [], `after ${name}: every key is held by exactly its replicas on the new ring`);
+      };
+      for (let i = 0; i < 3; i++) await run(`join ${3 + i}`, () => cluster.addNode());
+      assert.deepEqual(cluster.membership().members, [0, 1, 2, 3, 4, 5]);
+      for (const node of [0, 3, 4]) await run(`leave ${node}`, () => cluster.removeNode(node));
+      const ops = await load.stop();
+      const info = cluster.membership();
+      assert.deepEqual([info.epoch, info.members, info.left, info.inProgress], [7, [1, 2, 5], [0, 3, 4], null]);
+      for (const c of changes) assert.ok(Math.abs(c.counted - c.predicted) <= 0.1, `${c.change}: moved ${c.counted} of the keys, the plan said ${c.predicted}`);
+      await cluster.settle();
+      const finalReads = new Map<string, readonly string[] | null>();
+      for (const key of keys) {
+        const r = await cluster.get(key, { consistency: 'ALL' }).catch(() => null);
+        finalReads.set(key, r === null ? null : r.values.map(String));
+      }
+      const report = analyze({ mode: 'siblings', history, finalReads });
+      const okOps = history.filter((o) => o.outcome === 'ok').length;
+      console.log(`# ${ops.count} ops in ${ops.ms} ms under changes (${Math.round((1000 * ops.count) / ops.ms)}/s), ${okOps} ok of ${history.length}; moved: ${JSON.stringify(changes)}`);
+      assert.ok(ops.count / (ops.ms / 1000) >= 100, `the workload ran at ${ops.count} ops in ${ops.ms} ms`);
+      assert.equal(report.lostWrites.checked, true);
+      assert.deepEqual([report.lostWrites.lost, report.lostWrites.unverified], [0, 0], `lost: ${JSON.stringify(report.lostWrites.examples)}`);
+      assert.ok(report.lostWrites.acknowledged > KEYS);
+      assert.deepEqual(keys.filter((k) => (finalReads.get(k) ?? []).length === 0), [], 'every key reads back at ALL');
+      assert.deepEqual(holderMismatches(cluster, keys), [], 'after the workload and settle');
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
+/** One put, recorded for the oracle (covers: the values of the read whose context it passes). */
+async function recordWrite(c: ThreadCluster, history: HistoryOp[], key: string, value: string, covers: string[], context?: string): Promise<void> {
+  const op: WriteOp = { kind: 'write', key, startMs: c.nowMs, endMs: 0, outcome: 'ok', value, covers };
+  history.push(op);
+  try {
+    await c.put(key, value, context === undefined ? {} : { context });
+  } catch (e) {
+    op.outcome = outcomeOf(e).outcome as Outcome;
+  }
+  op.endMs = c.nowMs;
+}
+
+/** Four loops of read-then-write (with the read's context) on keys drawn from a seeded generator, ~10 ms apart. */
+function startLoad(c: ThreadCluster, history: HistoryOp[], keys: string[]): { stop(): Promise<{ count: number; ms: number }> } {
+  let running = true;
+  let count = 0;
+  let seq = 0;
+  const rnd = mulberry32(12);
+  const startMs = c.nowMs;
+  const loop = async (): Promise<void> => {
+    while (running) {
+      const key = keys[Math.floor(rnd() * keys.length)];
+      const read: ReadOp = { kind: 'read', key, startMs: c.nowMs, endMs: 0, outcome: 'ok', values: [] };
+      history.push(read);
+      let context: string | undefined;
+      try {
+        const r = await c.get(key);
+        read.values = r.values.map(String);
+        context = r.context;
+      } catch (e) {
+        read.outcome = outcomeOf(e).outcome as Outcome;
+      }
+      read.endMs = c.nowMs;
+      count++;
+      if (context !== undefined) {
+        await recordWrite(c, history, key, `${key}#w${++seq}`, [...read.values], context);
+        count++;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const loops = Array.from({ length: 4 }, loop);
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { count, ms: c.nowMs - startMs };
+    },
+  };
+}
+
+/** For each key, the nodes whose store holds it, as a sorted list in a string. */
+function holders(c: ThreadCluster, keys: string[]): Map<string, string> {
+  const n = internals(c).hosts.length;
+  return new Map(keys.map((k) => [k, Array.from({ length: n }, (_, i) => i).filter((i) => c.inspect(i, k) !== undefined).join(',')]));
+}
+
+/** Keys not held by exactly their replicas on the cluster's current ring: "key: held by ... ring says ...". */
+function holderMismatches(c: ThreadCluster, keys: string[]): string[] {
+  const held = holders(c, keys);
+  const out: string[] = [];
+  for (const k of keys) {
+    const want = c.replicasOf(k).sort((a, b) => a - b).join(',');
+    if (held.get(k) !== want) out.push(`${k}: held by ${held.get(k)}, ring says ${want}`);
+  }
+  return out;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
