@@ -92,6 +92,8 @@ export interface NodeMetrics extends ReplicaStats {
   restarts: number;
   /** true when the worker could not be asked (down): the counters are the last ones it reported */
   stale: boolean;
+  /** the node left the ring (removeNode): down for good, its counters are its last */
+  left?: boolean;
 }
 
 export interface ClusterMetrics {

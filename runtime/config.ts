@@ -5,7 +5,7 @@
 import { initialMembership, type Membership } from '../actors/membership/plan.js';
 import { InvalidConfigError, show } from '../actors/errors.js';
 import { parseLevel, requirement, validateReplication, type Level } from '../actors/quorum/index.js';
-import { DEFAULT_VNODES, MAX_NODES as RING_MAX_NODES, Ring, type NodeSpec } from '../actors/ring.js';
+import { DEFAULT_VNODES, Ring, type NodeSpec } from '../actors/ring.js';
 import type { ConflictMode } from '../actors/types.js';
 import type { ReadRepairMode } from '../actors/coordinator/get.js';
 import { DEFAULT_HINTS, type HintOptions } from '../actors/replica/index.js';
@@ -61,6 +61,11 @@ export interface ClusterOptions {
   mailboxCapacity?: number;
   /** operations one client may have in flight */
   maxInFlight?: number;
+  /**
+   * node addresses the cluster may ever use, joins included (ids are never reused): shared memory and link tables
+   * are sized by it; default max(16, 2 * nodes), at most MAX_NODES
+   */
+  maxNodes?: number;
   /** per replica store bounds */
   storeMaxKeys?: number;
   storeArenaBytes?: number;
@@ -105,12 +110,6 @@ export interface ClusterOptions {
   restart?: Partial<RestartOptions>;
   /** anti-entropy: Merkle trees per range, periodic exchanges (intervalMs, 0 = off), tombstone reaping */
   antiEntropy?: Partial<AntiEntropyOptions>;
-  /**
-   * Node addresses the cluster can ever have, joins included (ids are never reused, so a node that left still takes
-   * one): from the number of nodes to 4096; default max(16, 2 x nodes). The thread runtime sizes its shared control
-   * block (node slots and the link-fault matrix, which grows as maxNodes squared) by it.
-   */
-  maxNodes?: number;
 }
 
 export interface ResolvedConfig {
@@ -128,6 +127,7 @@ export interface ResolvedConfig {
   maxValueBytes: number;
   mailboxCapacity: number;
   maxInFlight: number;
+  maxNodes: number;
   storeMaxKeys: number;
   storeArenaBytes: number;
   localDc: string;
@@ -144,8 +144,6 @@ export interface ResolvedConfig {
   failureDetector: DetectorOptions;
   restart: RestartOptions;
   antiEntropy: AntiEntropyOptions;
-  /** node addresses the cluster can ever have (initial nodes plus joins; see ClusterOptions.maxNodes) */
-  maxNodes: number;
 }
 
 export const DEFAULTS = {
@@ -181,6 +179,7 @@ const KNOWN = new Set([
   'maxValueBytes',
   'mailboxCapacity',
   'maxInFlight',
+  'maxNodes',
   'storeMaxKeys',
   'storeArenaBytes',
   'localDc',
@@ -195,7 +194,6 @@ const KNOWN = new Set([
   'failureDetector',
   'restart',
   'antiEntropy',
-  'maxNodes',
   'runtime',
   'seed',
 ]);
@@ -337,31 +335,17 @@ export function resolveConfig(options: ClusterOptions = {}): ResolvedConfig {
   // The thread runtime draws nothing at random, but a harness passes the same options to both runtimes.
   if ((options as { seed?: unknown }).seed !== undefined) intOption((options as { seed?: unknown }).seed, 'seed', 0, 2 ** 32 - 1);
   const placement = resolvePlacement(options);
-  const config: ResolvedConfig = {
-    ...placement, ...resolveLevels(options, placement), ...resolveScalars(options), ...resolveSubOptions(options),
-    maxNodes: resolveMaxNodes(options.maxNodes, placement.nodes.length),
-  };
+  const config: ResolvedConfig = { ...placement, ...resolveLevels(options, placement), ...resolveScalars(options), ...resolveSubOptions(options) };
   if (typeof config.sloppy !== 'boolean') throw new InvalidConfigError('sloppy must be true or false');
   if (typeof config.standInNotFoundOk !== 'boolean') throw new InvalidConfigError('standInNotFoundOk must be true or false');
   validateAntiEntropyConfig(config.antiEntropy); // powers of two and integers, beyond the ranges above
   if (config.hints.hintTtlMs !== undefined) warnHintTtl();
   hintStoreSize(config); // refuses hint bounds no hint store can hold
   config.maxPendingPuts = config.mailboxCapacity;
+  const n = config.nodes.length;
+  config.maxNodes = intOption(options.maxNodes ?? Math.min(MAX_NODES, Math.max(16, 2 * n)), 'maxNodes', n, MAX_NODES);
   ringOf(config); // validates the placement can be built
   return config;
-}
-
-/** The default is room to double the cluster (at least 16 addresses); never fewer than the nodes it starts with. */
-function resolveMaxNodes(given: unknown, nodes: number): number {
-  if (given === undefined) return Math.min(RING_MAX_NODES, Math.max(16, 2 * nodes));
-  if (typeof given !== 'number' || !Number.isInteger(given) || given < nodes || given > RING_MAX_NODES) {
-    throw new InvalidConfigError(
-      `maxNodes (node addresses the cluster can ever have, joins included) must be an integer from the number of ` +
-        `nodes (${nodes}) to ${RING_MAX_NODES}; got ${show(given)}`,
-      { option: 'maxNodes', value: given, min: nodes, max: RING_MAX_NODES },
-    );
-  }
-  return given;
 }
 
 /** The cluster's first membership (epoch 1): the ring of the configured nodes; changes are replayed over it. */
@@ -417,7 +401,7 @@ function resolveLevels(options: ClusterOptions, p: Placement): Pick<ResolvedConf
   return { read, write };
 }
 
-type Scalars = Omit<ResolvedConfig, keyof Placement | 'read' | 'write' | 'hints' | 'links' | 'failureDetector' | 'restart' | 'antiEntropy' | 'maxNodes'>;
+type Scalars = Omit<ResolvedConfig, keyof Placement | 'read' | 'write' | 'hints' | 'links' | 'failureDetector' | 'restart' | 'antiEntropy'>;
 
 function resolveScalars(options: ClusterOptions): Scalars {
   return {
@@ -432,6 +416,7 @@ function resolveScalars(options: ClusterOptions): Scalars {
     storeMaxKeys: intOption(options.storeMaxKeys ?? DEFAULTS.storeMaxKeys, 'storeMaxKeys', 16, 1 << 26),
     storeArenaBytes: intOption(options.storeArenaBytes ?? DEFAULTS.storeArenaBytes, 'storeArenaBytes', 1 << 16, 2 ** 31 - 1),
     maxPendingPuts: 0,
+    maxNodes: 0,
     tickMs: DEFAULTS.tickMs,
     hintAfterMs: intOption(options.hintAfterMs ?? 500, 'hintAfterMs', 1, 3_600_000),
     coordinatorFailoverMs: intOption(options.coordinatorFailoverMs ?? 0, 'coordinatorFailoverMs', 0, 3_600_000),

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { InvalidArgumentError, InvalidConfigError } from '../actors/errors.js';
 import type { MembershipSnapshot } from '../actors/membership/snapshot.js';
 import { plan } from '../actors/membership/plan.js';
-import { baseMembership, resolveConfig } from '../runtime/config.js';
+import { MAX_NODES, baseMembership, resolveConfig } from '../runtime/config.js';
 import { ThreadCluster } from '../runtime/threads/cluster.js';
 import type { ThreadMembershipPort } from '../runtime/threads/membership-port.js';
 import type { WorkerSlot } from '../runtime/threads/workers.js';
@@ -26,18 +26,19 @@ interface Internals {
 const internals = (c: ThreadCluster): Internals => c as unknown as Internals;
 
 describe('maxNodes', () => {
-  test('defaults to max(16, 2 x nodes), capped by the ring (4096)', () => {
+  test('defaults to max(16, 2 x nodes), at most MAX_NODES (256)', () => {
     assert.equal(resolveConfig({ nodes: 3 }).maxNodes, 16);
     assert.equal(resolveConfig({ nodes: 10 }).maxNodes, 20);
+    assert.equal(resolveConfig({ nodes: 200 }).maxNodes, MAX_NODES);
     assert.equal(resolveConfig({ nodes: 3, maxNodes: 3 }).maxNodes, 3);
-    assert.equal(resolveConfig({ nodes: 3, maxNodes: 4096 }).maxNodes, 4096);
+    assert.equal(resolveConfig({ nodes: 3, maxNodes: MAX_NODES }).maxNodes, MAX_NODES);
   });
 
-  test('fewer than the nodes, more than 4096, or not an integer: a typed error that says what is allowed', () => {
-    for (const bad of [2, 4097, 3.5, '8', null, -1]) {
+  test('fewer than the nodes, more than MAX_NODES, or not an integer: a typed error that says what is allowed', () => {
+    for (const bad of [2, MAX_NODES + 1, 3.5, '8', null, -1]) {
       assert.throws(
         () => resolveConfig({ nodes: 3, maxNodes: bad as number }),
-        (e: unknown) => e instanceof InvalidConfigError && /maxNodes .* from the number of nodes \(3\) to 4096/.test(e.message),
+        (e: unknown) => e instanceof InvalidConfigError && new RegExp(`maxNodes must be an integer from 3 to ${MAX_NODES}`).test(e.message),
         `maxNodes ${String(bad)}`,
       );
     }
@@ -46,10 +47,10 @@ describe('maxNodes', () => {
   test('a cluster with no free address refuses addNode (and replaceNode) before anything changes', async () => {
     const cluster = await ThreadCluster.start({ nodes: 3, replication: 3, maxNodes: 3 });
     try {
-      await assert.rejects(cluster.addNode(), (e: unknown) => e instanceof InvalidArgumentError && /3 node addresses is taken .*maxNodes/.test(e.message));
+      await assert.rejects(cluster.addNode(), (e: unknown) => e instanceof InvalidArgumentError && /used all 3 node addresses \(maxNodes/.test(e.message));
       await assert.rejects(cluster.replaceNode(1), (e: unknown) => e instanceof InvalidArgumentError && /maxNodes/.test(e.message));
       await assert.rejects(cluster.addNode({ datacenter: 'mars' }), (e: unknown) => e instanceof InvalidArgumentError && /datacenter must be one of the cluster's datacenters \(dc1\)/.test(e.message));
-      await assert.rejects(cluster.addNode({ zone: 'a' } as never), (e: unknown) => e instanceof InvalidArgumentError && /unknown addNode option zone/.test(e.message));
+      await assert.rejects(cluster.addNode({ zone: 'a' } as never), (e: unknown) => e instanceof InvalidArgumentError && /unknown option 'zone'/.test(e.message));
       assert.deepEqual(cluster.membership(), { epoch: 1, members: [0, 1, 2], left: [], inProgress: null, changes: [] });
     } finally {
       await cluster.stop();
@@ -124,9 +125,9 @@ describe('the membership port on its own: spawn and retire', () => {
     assert.deepEqual(events, []);
     assert.equal(internals(cluster).hosts[3].exited, true);
     const m = await cluster.metrics();
-    assert.deepEqual(m.nodes.map((n) => [n.node, n.status]), [[0, 'up'], [1, 'up'], [2, 'up'], [3, 'down']]);
+    assert.deepEqual(m.nodes.map((n) => [n.node, n.status, n.left === true]), [[0, 'up', false], [1, 'up', false], [2, 'up', false], [3, 'down', true]]);
     const h = await cluster.health();
-    assert.deepEqual(h.nodes.map((n) => [n.node, n.reachable]), [[0, true], [1, true], [2, true], [3, false]]);
+    assert.deepEqual(h.nodes.map((n) => [n.node, n.reachable]), [[0, true], [1, true], [2, true]], 'health lists the members');
     assert.ok(!h.alerts.some((a) => a.startsWith('node 3 ')), `a node that left is no alert: ${h.alerts.join('; ')}`);
     assert.equal(cluster.nodeStatus(3), 'down', 'address 3 is still a node id (it stays reserved)');
     await cluster.faults.clear(); // skips the retired node

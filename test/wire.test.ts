@@ -77,6 +77,7 @@ const TABLE: Array<[string, Message]> = [
   ['put: typical (3 targets, 100-byte ASCII value, 3-entry context)', put({})],
   ['put: blind (null context), not sloppy (no spares)', put({ context: null, sloppy: false, spares: [] })],
   ['put: empty context', put({ context: [] })],
+  ['put: with the sender\'s ring epoch', put({ epoch: 12 })],
   ['put: a failover\'s budget (what is left of the caller\'s timeoutMs)', put({ budgetMs: 280.5 })],
   ['put: unicode value, fractional times', put({ value: 'naïve ✓ 日本 😀', timeoutMs: 0.25, hintAfterMs: 12.5 })],
   ['put: long unicode value (native encoder path)', put({ value: 'é'.repeat(300) + '😀'.repeat(50) })],
@@ -116,18 +117,21 @@ const TABLE: Array<[string, Message]> = [
   ['replicate: no hint', { type: 'replicate', req: 5, from: 0, key: 'k', clock: clock1 }],
   ['replicate: hintFor, mixed clock', { type: 'replicate', req: 5, from: 3, key: 'k', clock: clockMixed, hintFor: 1 }],
   ['replicate: empty clock', { type: 'replicate', req: 0, from: 0, key: 'k', clock: { entries: [], anonymous: [] } }],
+  ['replicate: hintFor and epoch', { type: 'replicate', req: 5, from: 3, key: 'k', clock: clock1, hintFor: 1, epoch: 300 }],
   ['replicate-ack: ok', { type: 'replicate-ack', req: 5, from: 1, ok: true }],
   [
     'replicate-ack: error',
     { type: 'replicate-ack', req: 5, from: 1, ok: false, error: { code: 'STORE_FULL', message: 'full', details: {} } },
   ],
   ['get', { type: 'get', req: 9, from: 65537, key: 'user:42' }],
+  ['get: with the sender\'s ring epoch', { type: 'get', req: 9, from: 65537, key: 'user:42', epoch: 7 }],
   ['get-reply: not found', { type: 'get-reply', req: 9, from: 2, key: 'user:42', clock: null }],
   ['get-reply: clock', { type: 'get-reply', req: 9, from: 2, key: 'user:42', clock: clockMixed }],
   ['get-reply: error, no clock', { type: 'get-reply', req: 9, from: 2, key: 'k', clock: null, error: anError }],
   ['get-reply: error and clock', { type: 'get-reply', req: 9, from: 2, key: 'k', clock: clock1, error: anError }],
   ['repair: asynchronous (req -1)', { type: 'repair', req: -1, from: 65536, key: 'k', clock: clockMixed }],
   ['repair: blocking', { type: 'repair', req: 12, from: 65536, key: 'k', clock: clock1 }],
+  ['repair: with epoch', { type: 'repair', req: 12, from: 65536, key: 'k', clock: clock1, epoch: 2 }],
   ['repair-ack: ok', { type: 'repair-ack', req: 12, from: 0, ok: true }],
   ['repair-ack: not ok', { type: 'repair-ack', req: 12, from: 0, ok: false }],
   ['handoff: empty', { type: 'handoff', req: 3, from: 4, entries: [] }],
@@ -442,7 +446,7 @@ describe('WireCodec on garbage', () => {
     copy[at] = b;
     return copy;
   };
-  const keyEnd = 8 + 'user:42'.length; // value tag here
+  const keyEnd = 8 + 'user:42'.length + 1; // after the key and the epoch varint (0: none): the value tag
   const cases: Array<[string, Uint8Array]> = [
     ['an empty buffer', new Uint8Array(0)],
     ['a wrong magic byte', patched(0, 0x58)],

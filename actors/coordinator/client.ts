@@ -149,7 +149,7 @@ export class ClientCoordinator {
 
   /** Operations in flight on this client. */
   get inFlight(): number {
-    return this.writes.size + this.gets.size;
+    return this.writes.size + this.gets.size + this.waiters.length;
   }
 
   /** Replica `node` was restarted: this client's link to it starts afresh (see LinkDetector.restarted). */
@@ -177,7 +177,7 @@ export class ClientCoordinator {
   }
 
   checkNode(node: unknown): asserts node is number {
-    checkNode(node, this.config.nodes.length);
+    checkNode(node, this.view.membership.ring.nodes.length);
   }
 
   checkKey(key: Key): string {

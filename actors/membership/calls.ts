@@ -38,6 +38,6 @@ export interface MembershipReply {
   received: HandoffReceiverStats;
   /** hint keys this node holds for other nodes (a leaving node drains them before it stops) */
   hintsHeld: number;
-  /** keys dropped since the node started because it no longer owns them (the cleanup after a change) */
+  /** keys the cleanup after the current epoch's change dropped here, because this node no longer owns them */
   keysDropped: number;
 }

@@ -15,7 +15,8 @@ export class DotFloor {
   private value = 0;
 
   constructor(
-    private readonly replicaId: string,
+    /** the replica's current DVV id (it changes with the ring epoch; the floor's value carries over) */
+    private readonly idNow: () => string,
     private readonly hintStore: HintStore | undefined,
     private readonly counters: ReplicaCounters,
   ) {}
@@ -40,7 +41,7 @@ export class DotFloor {
     const error = this.persist(n);
     if (error !== undefined) return error;
     this.value = n;
-    return `${this.replicaId}~${n}`;
+    return `${this.idNow()}~${n}`;
   }
 
   /**
@@ -48,7 +49,7 @@ export class DotFloor {
    * must outlive the actor). False when it could not be persisted: then the reap must not happen.
    */
   raiseFor(clock: StoredClock | undefined): boolean {
-    const own = clock?.entries.find((e) => e.id === this.replicaId)?.n ?? 0;
+    const own = clock?.entries.find((e) => e.id === this.idNow())?.n ?? 0;
     if (own > this.value) {
       if (this.persist(own) !== undefined) return false;
       this.value = own;
@@ -58,12 +59,12 @@ export class DotFloor {
 
   /** The local clock a write builds on: where our id has no entry yet, one at the floor, so the new dot lands above it. */
   under(local: StoredClock | undefined): StoredClock | undefined {
-    if (this.value === 0 || local?.entries.some((e) => e.id === this.replicaId)) return local;
-    const floor: StoredClock = { entries: [{ id: this.replicaId, n: this.value, values: [] }], anonymous: [] };
+    if (this.value === 0 || local?.entries.some((e) => e.id === this.idNow())) return local;
+    const floor: StoredClock = { entries: [{ id: this.idNow(), n: this.value, values: [] }], anonymous: [] };
     return local === undefined ? floor : sync(local, floor, stampedEqual);
   }
 
   private persist(n: number): WireError | undefined {
-    return storeCall(this.counters, () => this.hintStore?.set(FLOOR_KEY, { entries: [{ id: this.replicaId, n, values: [] }], anonymous: [] }));
+    return storeCall(this.counters, () => this.hintStore?.set(FLOOR_KEY, { entries: [{ id: this.idNow(), n, values: [] }], anonymous: [] }));
   }
 }

@@ -35,6 +35,14 @@ export class Hinting {
     private readonly hintStore?: HintStore,
   ) {}
 
+  /**
+   * Whether `owner` takes writes for `key` now (membership changes move keys): hints for a key it no longer owns are
+   * kept back from its handoff for redirect() to move. Default: always.
+   */
+  ownsKey: (owner: number, key: string) => boolean = () => true;
+  /** Told when a handoff kept hints back because their owner no longer owns their key. */
+  onMisrouted: () => void = () => undefined;
+
   /** A sloppy-quorum write for a down owner: held as a hint, not in the store (the key is not this node's). */
   admit(owner: number, key: string, clock: StoredClock, nowMs: number): WireError | undefined {
     const since = this.downSince.get(owner) ?? nowMs;
@@ -119,10 +127,6 @@ export class Hinting {
   redirect(ownersOf: (key: string) => readonly number[], keep: (key: string, clock: StoredClock) => boolean, nowMs: number): boolean {
     let complete = true;
     for (const owner of this.queue.owners()) {
-      if (this.handoffOwners.has(owner)) {
-        complete = false;
-        continue;
-      }
       const items = this.queue.take(owner, Math.max(1, this.queue.size(owner)));
       const moved: string[] = [];
       const stay: string[] = [];
@@ -139,6 +143,7 @@ export class Hinting {
       this.queue.ack(owner, moved);
       for (const k of moved) this.persistHint(owner, k);
       this.queue.nack(owner, stay);
+      if (this.handoffOwners.has(owner)) complete = false; // a batch in flight may come back refused
     }
     return complete;
   }
@@ -146,7 +151,12 @@ export class Hinting {
   /** Sends the next batch of hints to a returning owner; one batch in flight per owner. */
   private handoff(owner: number, nowMs: number, out: Send[]): void {
     if (this.downSince.has(owner) || this.handoffOwners.has(owner)) return;
-    const batch = this.queue.take(owner, this.options.handoffBatch);
+    const taken = this.queue.take(owner, this.options.handoffBatch);
+    const batch = taken.filter((b) => this.ownsKey(owner, b.keyId));
+    if (batch.length < taken.length) {
+      this.queue.nack(owner, taken.filter((b) => !this.ownsKey(owner, b.keyId)).map((b) => b.keyId));
+      this.onMisrouted();
+    }
     if (batch.length === 0) return;
     const req = this.nextReq();
     this.handoffs.set(req, { owner, keys: batch.map((b) => b.keyId), deadlineMs: nowMs + this.options.handoffTimeoutMs });

@@ -43,9 +43,10 @@ export class ReplicaMembership {
   private senders: HandoffSender[] = [];
   private readonly nextReq = handoffReqs();
   /** hints may still be held for nodes that no longer own their keys (retried on ticks until none is) */
-  private redirectPending = false;
+  redirectPending = false;
   /** the epoch whose cleanup has run (the first epoch needs none) */
   private cleanedEpoch: number;
+  /** keys the cleanup of the current epoch dropped (none before it ran) */
   keysDropped = 0;
 
   constructor(
@@ -54,6 +55,10 @@ export class ReplicaMembership {
     snapshot: MembershipSnapshot,
     private readonly config: HandoffConfig = DEFAULT_HANDOFF,
   ) {
+    if (host.forEachKey === undefined) {
+      // a stream would list no key and the change would complete without the data: refuse at start instead
+      throw new InvalidArgumentError(`replica ${host.node}: a store that cannot list its keys (forEachKey) cannot take part in membership changes`);
+    }
     this.snapshotNow = snapshot;
     this.viewNow = viewOf(host.node, base, snapshot);
     this.cleanedEpoch = snapshot.changes.length === 0 ? this.viewNow.epoch : this.viewNow.epoch - 1;
@@ -106,7 +111,7 @@ export class ReplicaMembership {
       }
       case 'tick':
         for (const s of this.senders) s.handle(msg, nowMs, out);
-        if (this.redirectPending) this.redirectPending = !this.host.redirectHints((k) => this.viewNow.writeTargets(hash32(k)));
+        if (this.redirectPending) this.redirectPending = !this.host.redirectHints((k) => this.viewNow.membership.ring.preferenceList(hash32(k)));
         return false; // the rest of the replica ticks too
       default:
         return false;
@@ -203,6 +208,7 @@ export class ReplicaMembership {
     this.host.forEachKey?.((k) => {
       if (!this.owns(hash32(k))) foreign.push(k);
     });
+    this.keysDropped = 0;
     for (const k of foreign) if (this.host.drop(k)) this.keysDropped++;
     this.cleanedEpoch = this.viewNow.epoch;
     this.host.rebuildAntiEntropy(this.viewNow.membership);

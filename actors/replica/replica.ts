@@ -10,6 +10,7 @@
 // by its peers.
 
 import { InvalidArgumentError, OverloadedError, type WireError } from '../errors.js';
+import { hash32 } from '../hash.js';
 import { isClient, type Address, type Message, type MessageType, type PutRequest, type Send, type StoredClock } from '../protocol.js';
 import { LinkDetector } from '../link-detector.js';
 import { PutFsm } from '../coordinator/put.js';
@@ -35,7 +36,8 @@ type Of<T extends Message['type']> = Extract<Message, { type: T }>;
 
 export class Replica {
   readonly node: Address;
-  readonly replicaId: string;
+  /** the DVV id this incarnation was started with (replicaId adds the ring epoch to it after a membership change) */
+  private readonly baseId: string;
   private readonly conflicts: ConflictMode;
   private readonly maxPendingPuts: number;
   private readonly pending = new Map<number, PutFsm>();
@@ -64,7 +66,7 @@ export class Replica {
     hintStore?: HintStore,
   ) {
     this.node = options.node;
-    this.replicaId = options.replicaId;
+    this.baseId = options.replicaId;
     this.conflicts = options.conflicts;
     this.maxPendingPuts = options.maxPendingPuts;
     const hintOptions = options.hints ?? DEFAULT_HINTS;
@@ -76,7 +78,7 @@ export class Replica {
       merge: (a, b) => this.resolve(sync(a, b, stampedEqual)),
       sizeBytes: encodedClockSize,
     });
-    this.floor = new DotFloor(this.replicaId, hintStore, this.counters);
+    this.floor = new DotFloor(() => this.replicaId, hintStore, this.counters);
     const nextReq = (): number => this.nextLocalReq++;
     this.hinting = new Hinting(this.node, this.hints, hintOptions, this.counters, this.floor, nextReq, hintStore);
     const ae = options.antiEntropy;
@@ -86,6 +88,12 @@ export class Replica {
     this.membership = m === undefined ? null : new ReplicaMembership(this.membershipHost(), m.base, m.snapshot);
     const membership = this.membership;
     this.placement = membership !== null ? (h) => membership.view.writeTargets(h) : ae?.placement;
+    if (membership !== null) {
+      // hints go to a key's owners in the NEW ring: a losing replica that took one after its stream passed the key
+      // would drop it at cleanup with the rest of the range
+      this.hinting.ownsKey = (owner, key) => membership.view.membership.ring.preferenceList(hash32(key)).includes(owner);
+      this.hinting.onMisrouted = () => void (membership.redirectPending = true);
+    }
   }
 
   private readonly aeOptions: ReplicaOptions['antiEntropy'];
@@ -121,6 +129,18 @@ export class Replica {
         this.antiEntropy = ae;
       },
     };
+  }
+
+  /**
+   * The DVV id this replica writes under: the id it was started with, plus the ring epoch once the ring has changed
+   * ("2@3"). A membership change moves keys away from a node (it drops them) and may bring them back later; a write
+   * it then coordinates with no copy of the key would mint a dot under its old id that claims every earlier dot of that
+   * id, and hide the versions that moved away. A fresh id per epoch claims nothing it has not seen. Derived from the
+   * epoch, so a restarted actor comes back under the same id.
+   */
+  get replicaId(): string {
+    const epoch = this.membership?.epoch ?? 1;
+    return epoch <= 1 ? this.baseId : `${this.baseId}@${epoch}`;
   }
 
   get pendingPuts(): number {
@@ -221,9 +241,12 @@ export class Replica {
   private onHandoff(msg: Of<'handoff'>, out: Send[]): void {
     this.counters.handoffsReceived++;
     let ok = true;
-    // a hint for a key this node no longer owns (a range moved since it was queued) is refused: the stand-in
-    // redirects it to the key's new owners (Hinting.redirect)
-    for (const e of msg.entries) if ((this.foreign(e.key) ?? this.merge(e.key, e.clock)) !== undefined) ok = false;
+    // a hint for a key this node does not own in the new ring (a range moved, or is moving, away from it) is refused:
+    // the stand-in redirects it to the key's new owners (Hinting.redirect)
+    for (const e of msg.entries) {
+      const mine = this.membership === null ? this.foreign(e.key) === undefined : this.hinting.ownsKey(this.node, e.key);
+      if (!mine || this.merge(e.key, e.clock) !== undefined) ok = false;
+    }
     out.push({ to: msg.from, msg: { type: 'handoff-ack', req: msg.req, from: this.node, ok } });
   }
 

@@ -1,6 +1,7 @@
 // Cluster-level numbers, computed once for both runtimes from what each node reports: metrics() totals and the
 // design note's monitoring table (watch), health() alerts, and a repair round's result added up node by node.
 
+import type { HandoffStatus } from './membership-driver.js';
 import { InvalidArgumentError, show } from '../../actors/errors.js';
 import type { ClientCounters } from '../../actors/coordinator/results.js';
 import type { LatencySummary } from '../metrics/latency.js';
@@ -86,9 +87,23 @@ export function healthBounds(options: HealthOptions, defaultMaxRepairAgeMs: numb
  * Flags every node whose last complete repair is older than the bound (a node that never completed one counts from
  * the cluster's start), that cannot be reached, whose hint queue or mailbox is past its bound.
  */
-export function healthReport(m: ClusterMetrics, b: Required<HealthOptions>, mailboxCapacity: number, nowMs: number, startedAtMs: number): HealthReport {
+export function healthReport(
+  m: ClusterMetrics,
+  b: Required<HealthOptions>,
+  mailboxCapacity: number,
+  nowMs: number,
+  startedAtMs: number,
+  handoff: HandoffStatus | null = null,
+): HealthReport {
   const alerts: string[] = [];
-  const nodes = m.nodes.map((n) => {
+  if (handoff !== null && handoff.stalledMs > HANDOFF_STALL_MS) {
+    alerts.push(
+      `membership change to epoch ${handoff.epoch} stalled: no handoff progress for ${Math.round(handoff.stalledMs)} ms ` +
+        `(${handoff.rangesPending} of ${handoff.rangesTotal} ranges pending, ${handoff.streamsPending} streams open): ` +
+        'a gaining replica or every source of a range is down or cut off',
+    );
+  }
+  const nodes = m.nodes.filter((n) => n.left !== true).map((n) => {
     const last = n.ae.lastRepairMs;
     const repairAgeMs = nowMs - (last ?? startedAtMs);
     const overdue = repairAgeMs > b.maxRepairAgeMs;
@@ -110,6 +125,9 @@ export function healthReport(m: ClusterMetrics, b: Required<HealthOptions>, mail
   });
   return { ok: alerts.length === 0, nodes, alerts };
 }
+
+/** A membership change with no handoff progress for this long is reported by health(). */
+export const HANDOFF_STALL_MS = 5000;
 
 /** A repair round's result before any node has reported. */
 export function emptyRepairResult(): RepairResult {

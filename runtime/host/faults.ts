@@ -47,7 +47,15 @@ export function checkGroups(groups: unknown, checkNode: (node: unknown) => void)
  * The directed links a delay or drop names, as (row, to) pairs: rows are sending replicas 0..n-1 and n for clients
  * placed near no node; '*' or left out is every one (for `from`, unplaced clients included).
  */
-export function linksOf(spec: unknown, extra: Set<string>, call: string, n: number, checkNode: (node: unknown) => void): Array<[number, number]> {
+export function linksOf(
+  spec: unknown,
+  extra: Set<string>,
+  call: string,
+  n: number,
+  checkNode: (node: unknown) => void,
+  /** the row of clients placed near no node in the runtime's link table (default n) */
+  clientRow = n,
+): Array<[number, number]> {
   checkKeys(spec, new Set([...LINK_KEYS, ...extra]), call);
   const { from = '*', to = '*' } = spec as LinkSpec;
   const pick = (x: unknown): number[] => {
@@ -55,7 +63,7 @@ export function linksOf(spec: unknown, extra: Set<string>, call: string, n: numb
     checkNode(x);
     return [x as number];
   };
-  const froms = from === '*' ? [...pick('*'), n] : pick(from);
+  const froms = from === '*' ? [...pick('*'), clientRow] : pick(from);
   const tos = pick(to);
   const links: Array<[number, number]> = [];
   for (const f of froms) for (const t of tos) links.push([f, t]);

@@ -147,7 +147,9 @@ export class MembershipDriver {
     await this.syncAll(p.to.ring.nodes.map((n) => n.id));
     this.port.publishClients(this.snapshotNow);
     this.active!.phase = 'streaming';
-    const progress = new HandoffProgress(p, (n) => this.port.isRunning(n));
+    // streams are planned as if every node were up: one whose source is down is planned again from the old replicas
+    // that are up when the poll finds it so (or waits for one to come back), instead of failing the change
+    const progress = new HandoffProgress(p, () => true);
     const totals = { keysMoved: 0, bytesMoved: 0, bytesSent: 0, resends: 0, streams: 0 };
     await this.complete(p, progress.plan.moving.filter((r) => progress.isComplete(r.id)).map((r) => r.id));
     const started = new Map<string, HandoffStream>();
@@ -190,6 +192,10 @@ export class MembershipDriver {
     for (const source of sources) {
       const reply = this.port.isRunning(source) ? await this.port.call(source, { op: 'status' }) : undefined;
       if (reply === undefined) {
+        // A node leaving, or one that loses ranges to a joining node, holds writes no other replica may have (one
+        // acknowledged at W=1): its streams wait for it to come back. Only the node a replace removes is rebuilt from
+        // the surviving replicas (its disk is taken to be gone: what it alone held is lost, as with a wipe).
+        if (!(progress.plan.change.type === 'replace' && source === progress.plan.node)) continue;
         const others = (s: HandoffStream): boolean => progress.plan.moving[s.rangeId].oldReplicas.some((n) => n !== source && this.port.isRunning(n));
         if (!progress.streams().filter((s) => s.source === source).every(others)) continue; // wait for it to return
         for (const s of progress.streams()) if (s.source === source) started.delete(streamKey(s));

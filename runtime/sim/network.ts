@@ -37,6 +37,8 @@ export interface SimEvent extends Timed {
 }
 
 export interface NetworkOptions {
+  /** node addresses the link tables are sized for (nodes that join later included; default: the nodes given) */
+  capacity?: number;
   /** latency of every message unless byType names its type (default uniform 0.5..1.5 ms) */
   latency?: Distribution;
   /** latency per message type, e.g. PBS's W (put, replicate), A (acks), R (get), S (get-reply) */
@@ -83,7 +85,7 @@ export class SimNetwork {
     private readonly clientDc: string,
     options: NetworkOptions,
   ) {
-    const n = dcOfNode.length;
+    const n = Math.max(dcOfNode.length, options.capacity ?? 0);
     this.group = new Int32Array(n);
     this.n = n;
     this.linkDelay = new Array<Distribution | null>((n + 1) * n).fill(null);

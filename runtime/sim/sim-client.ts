@@ -6,6 +6,7 @@
 // localReads: true, which reads the first primary's store directly as the thread runtime reads shared memory (no
 // latency, no staleness window).
 
+import type { MembershipSnapshot } from '../../actors/membership/snapshot.js';
 import { StoppedError, type LeaderlessError } from '../../actors/errors.js';
 import type { Key } from '../../actors/hash.js';
 import type { Address, Message } from '../../actors/protocol.js';
@@ -99,8 +100,14 @@ export class SimClient implements SimHost {
     world.hosts.set(address, this);
   }
 
+  /** The ring this client places keys on now (membership changes move it). */
   get ring(): Ring {
-    return this.coordinator.ring;
+    return this.coordinator.currentRing;
+  }
+
+  /** The control plane published a new membership. */
+  setMembership(snapshot: MembershipSnapshot): void {
+    this.coordinator.setMembership(snapshot);
   }
 
   get counters(): ClientCounters {

@@ -1,4 +1,3 @@
-import type { MembershipChangeResult } from '../host/membership-driver.js';
 // The deterministic simulated runtime's public entry: SimCluster.start({ ...ClusterOptions, seed, latency, ... })
 // gives the same surface as the thread runtime's Cluster (get / put / delete / inspect / nodeStatus / client / faults
 // / metrics / counters / stop), with every replica actor from actors/ running in this thread on virtual time.
@@ -18,11 +17,11 @@ import { RestartPolicy } from '../../actors/supervision.js';
 import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE } from '../../actors/protocol.js';
 import type { Ring } from '../../actors/ring.js';
-import { checkOptionsObject, resolveConfig, ringOf, type ClusterOptions, type ResolvedConfig } from '../config.js';
-import type { NetworkCounters, NetworkOptions } from './network.js';
+import { checkOptionsObject, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
+import type { NetworkOptions } from './network.js';
 import { checkDistribution } from '../host/prng.js';
 import type { ClusterEvent, ClusterMetrics, Faults, HealthOptions, HealthReport, LeaderlessCluster, MembershipInfo, NodeEvent, NodeMetrics, RepairResult, SettleResult } from '../api.js';
-import { addRound, checkRepairTimeout, clusterMetrics, emptyAeStats, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
+import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
 import { checkDelayMs, checkDropProbability, checkGroups, checkKillOptions, linksOf } from '../host/faults.js';
 import { metricsText } from '../metrics/index.js';
@@ -31,7 +30,11 @@ import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coo
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
 import type { Value } from '../../actors/types.js';
 import type { LatencySummary } from '../metrics/latency.js';
-import { SimWorld, type Tracer, type WorldCounters } from './world.js';
+import { SimWorld, type Tracer } from './world.js';
+import { MembershipDriver, type MembershipChangeResult } from '../host/membership-driver.js';
+import { joinChange, membershipInfo } from '../host/membership.js';
+import { SimMembershipPort } from './sim-membership.js';
+import { simCountersOf, simNodeMetrics, type SimCounters } from './sim-stats.js';
 
 export interface SimOptions extends ClusterOptions, NetworkOptions {
   /** the run's seed, a uint32 (default 1) */
@@ -54,11 +57,7 @@ export const MAX_CLIENTS = 4096;
 /** Longest single sleep or settle, in virtual ms. */
 export const MAX_WAIT_MS = 3_600_000;
 
-export interface SimCounters extends WorldCounters, NetworkCounters {
-  nowMs: number;
-  queued: number;
-  queueOverflows: number;
-}
+export type { SimCounters } from './sim-stats.js';
 
 /** metrics() of the simulator: the thread runtime's ClusterMetrics, plus the simulator's own counters. */
 export interface SimMetrics extends ClusterMetrics {
@@ -87,11 +86,25 @@ export class SimCluster implements LeaderlessCluster {
     private readonly world: SimWorld,
     private readonly localReadsDefault: boolean,
   ) {
-    this.own = new SimClient(world, ringOf(world.config), CLIENT_BASE, -1, localReadsDefault);
+    this.own = new SimClient(world, world.base.ring, CLIENT_BASE, -1, localReadsDefault);
     this.config = world.config;
-    this.policy = new RestartPolicy(world.config.restart, world.config.nodes.length);
-    this.restartCounts = world.config.nodes.map(() => 0);
+    this.policy = new RestartPolicy(world.config.restart, world.config.maxNodes);
+    this.restartCounts = new Array<number>(world.config.maxNodes).fill(0);
+    this.port = new SimMembershipPort(world, {
+      clients: () => [...world.hosts.values()] as SimClient[],
+      started: (node) => this.emit('node-up', node),
+      retired: (node) => {
+        this.heldDown.add(node);
+        this.restarting.delete(node);
+        this.emit('node-down', node);
+      },
+      stopped: () => this.stopped || world.stopped,
+    });
+    this.driver = new MembershipDriver(world.base, this.port, { pollMs: world.config.tickMs, drainTimeoutMs: 10_000 });
   }
+
+  private readonly port: SimMembershipPort;
+  private readonly driver: MembershipDriver;
 
   // ------------------------------------------------------------------------------------------ the cluster's client
 
@@ -138,7 +151,14 @@ export class SimCluster implements LeaderlessCluster {
   }
 
   private checkNode(node: unknown): asserts node is number {
-    checkNode(node, this.config.nodes.length);
+    checkNode(node, this.world.nodes.length);
+  }
+
+  /** A node that left the ring cannot be restarted, paused or killed again. */
+  private checkMember(node: number): void {
+    if (this.world.nodes[node].left) {
+      throw new InvalidArgumentError(`node ${node} has left the ring (removeNode): it never runs again; ids are not reused`, { node });
+    }
   }
 
   private checkKey(key: Key): string {
@@ -148,7 +168,6 @@ export class SimCluster implements LeaderlessCluster {
   private checkOpen(): void {
     if (this.stopped || this.world.stopped) throw this.world.crashed ?? new StoppedError();
   }
-
 
   static async start(options: SimOptions = {}): Promise<SimCluster> {
     return SimCluster.create(options);
@@ -180,7 +199,9 @@ export class SimCluster implements LeaderlessCluster {
     if (this.nextClient > MAX_CLIENTS) {
       throw new InvalidArgumentError(`a simulated cluster has at most ${MAX_CLIENTS} clients (MAX_CLIENTS)`);
     }
-    return new SimClient(this.world, this.own.ring, CLIENT_BASE + this.nextClient++, near, this.localReadsDefault);
+    const c = new SimClient(this.world, this.world.base.ring, CLIENT_BASE + this.nextClient++, near, this.localReadsDefault);
+    if (this.port.clientSnapshot.changes.length > 0) c.setMembership(this.port.clientSnapshot);
+    return c;
   }
 
   /** The key's N primary replicas, in preference order (the first coordinates its writes). */
@@ -258,14 +279,7 @@ export class SimCluster implements LeaderlessCluster {
   }
 
   get simCounters(): SimCounters {
-    const w = this.world;
-    return {
-      ...w.counters,
-      ...w.network.counters,
-      nowMs: w.nowMs,
-      queued: w.queue.size,
-      queueOverflows: w.queue.overflows,
-    };
+    return simCountersOf(this.world);
   }
 
   /** Calls `tracer` on every message event from now on (null stops): for reading a replayed seed's run. */
@@ -287,12 +301,14 @@ export class SimCluster implements LeaderlessCluster {
     restart: async (node) => {
       this.checkOpen();
       this.checkNode(node);
+      this.checkMember(node);
       this.heldDown.delete(node);
       this.start(node);
     },
     pause: async (node) => {
       this.checkOpen();
       this.checkNode(node);
+      this.checkMember(node);
       const n = this.world.nodes[node];
       if (n.replica === null || n.paused) return;
       this.world.pause(node);
@@ -329,7 +345,8 @@ export class SimCluster implements LeaderlessCluster {
       this.checkOpen();
       this.world.network.clearFaults();
       // synchronously, as every simulator fault: the application's next call sees every node back
-      for (let n = 0; n < this.config.nodes.length; n++) {
+      for (let n = 0; n < this.world.nodes.length; n++) {
+        if (this.world.nodes[n].left) continue;
         if (this.world.nodes[n].paused) {
           this.world.resume(n);
           this.emit('node-resumed', n);
@@ -341,13 +358,14 @@ export class SimCluster implements LeaderlessCluster {
   };
 
   private linksOf(spec: unknown, call: string, valueKey: string): Array<[number, number]> {
-    return linksOf(spec, new Set([valueKey]), call, this.config.nodes.length, (x) => this.checkNode(x));
+    return linksOf(spec, new Set([valueKey]), call, this.world.nodes.length, (x) => this.checkNode(x), this.config.maxNodes);
   }
 
   /** The actor stops (its store kept, or lost with wipe); the supervisor restarts it after restart.delayMs unless stayDown. */
   private kill(node: number, o: { wipe: boolean; stayDown: boolean }): void {
     this.checkOpen();
     this.checkNode(node);
+    this.checkMember(node);
     const n = this.world.nodes[node];
     const wasUp = n.replica !== null;
     this.world.kill(node, o.wipe);
@@ -412,7 +430,7 @@ export class SimCluster implements LeaderlessCluster {
   async health(options: HealthOptions = {}): Promise<HealthReport> {
     this.checkOpen();
     const bounds = healthBounds(options, this.config.antiEntropy.maxRepairAgeMs);
-    return healthReport(await this.metrics(), bounds, this.config.mailboxCapacity, this.world.nowMs, 0);
+    return healthReport(await this.metrics(), bounds, this.config.mailboxCapacity, this.world.nowMs, 0, this.driver.status());
   }
 
   async metricsText(): Promise<string> {
@@ -429,48 +447,34 @@ export class SimCluster implements LeaderlessCluster {
   }
 
   private nodeMetrics(node: number): NodeMetrics {
-    const n = this.world.nodes[node];
-    const ae = n.replica?.antiEntropy ?? null;
-    const t = ae?.tombstones() ?? { tracked: 0, confirmed: 0 };
-    const store = n.store.stats();
-    const stats = n.host.stats(n.replicaId, {
-      batchesOut: n.messagesOut, // the simulator delivers one message at a time
-      store: { keys: store.keys, liveBytes: store.liveBytes, arenaBytes: store.arenaBytes, compactions: store.compactions },
-      ae: {
-        ...(ae?.counters ?? emptyAeStats()),
-        lastRepairMs: ae?.lastRepairMs() ?? null, inFlight: ae?.inFlight ?? 0, rebuilding: false, rebuilds: 0, lastRebuild: null,
-        tombstones: t.tracked, confirmedTombstones: t.confirmed, ranges: ae?.rangeIds().length ?? 0,
-      },
-    });
-    return {
-      ...stats,
-      status: n.status,
-      mailboxDepth: this.world.network.inFlightTo[node] + n.inbox.length,
-      restarts: this.restartCounts[node],
-      stale: n.replica === null,
-    };
+    return simNodeMetrics(this.world, node, this.restartCounts[node]);
   }
 
 
-  /** Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   // ------------------------------------------------------------------------------------------- membership
 
-  addNode(_options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
-    return Promise.reject(new Error('addNode: not wired yet'));
+  async addNode(options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
+    this.checkOpen();
+    return this.driver.run(joinChange(this.driver.membership.ring, this.config, options));
   }
 
-  removeNode(_node: number): Promise<MembershipChangeResult> {
-    return Promise.reject(new Error('removeNode: not wired yet'));
+  async removeNode(node: number): Promise<MembershipChangeResult> {
+    this.checkOpen();
+    this.checkNode(node);
+    return this.driver.run({ type: 'leave', node });
   }
 
-  replaceNode(_node: number): Promise<MembershipChangeResult> {
-    return Promise.reject(new Error('replaceNode: not wired yet'));
+  async replaceNode(node: number): Promise<MembershipChangeResult> {
+    this.checkOpen();
+    this.checkNode(node);
+    return this.driver.run({ type: 'replace', node });
   }
 
   membership(): MembershipInfo {
-    throw new Error('membership: not wired yet');
+    return membershipInfo(this.driver);
   }
 
+  /** Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -2,14 +2,19 @@
 // and the message counters) and what survives the actor: the stores (lost only to a wipe), status and wipe count.
 // The getters keep the shape the cluster's metrics read.
 
-import type { Replica, ReplicaCounters } from '../../actors/replica/index.js';
-import { replicaIdOf, type ReplicaHost } from '../host/replica-host.js';
-import type { MapStore } from '../host/store.js';
+import type { Membership } from '../../actors/membership/plan.js';
+import type { MembershipSnapshot } from '../../actors/membership/snapshot.js';
+import { Replica, type ReplicaCounters } from '../../actors/replica/index.js';
+import { hintStoreSize, type ResolvedConfig } from '../config.js';
+import { replicaIdOf, replicaOptions, type ReplicaHost } from '../host/replica-host.js';
+import { MapStore } from '../host/store.js';
 import type { SimEvent } from './network.js';
 
 /** One simulated node: its replica host (the actor, pause buffer, counters) and what survives the actor. */
 export class SimNode {
   status: 'up' | 'down' = 'up';
+  /** the node left the ring (removeNode): it is down for good */
+  left = false;
   wipes = 0;
 
   constructor(
@@ -45,4 +50,27 @@ export class SimNode {
   get replicaId(): string {
     return replicaIdOf(this.host.node, this.wipes);
   }
+}
+
+export function newSimStore(config: ResolvedConfig): MapStore {
+  return new MapStore({ maxKeys: config.storeMaxKeys, arenaBytes: config.storeArenaBytes });
+}
+
+/** Sized from the hint bounds, as the thread runtime's (see hintStoreSize). */
+export function newSimHintStore(config: ResolvedConfig): MapStore {
+  return new MapStore(hintStoreSize(config));
+}
+
+/** A new actor on the node's stores, with its current DVV id, synced to the membership snapshot published now. */
+export function newSimReplica(n: SimNode, config: ResolvedConfig, base: Membership, snapshot: MembershipSnapshot): Replica {
+  const options = replicaOptions(config, n.node, n.replicaId, base, snapshot);
+  const store = Object.assign(n.store, { forEachKey: (fn: (k: string) => void) => n.store.forEach((k) => fn(k)) });
+  const replica = new Replica(store, options, n.hintStore);
+  // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
+  // runtime hands the hashing to a pool).
+  const tree = replica.antiEntropy!;
+  tree.reset();
+  n.store.forEach((keyId) => tree.index(keyId));
+  tree.rehashAll();
+  return replica;
 }

@@ -21,12 +21,13 @@
 import { StoppedError } from '../../actors/errors.js';
 import { hash32 } from '../../actors/hash.js';
 import { isClient, type Address, type Message, type MessageType } from '../../actors/protocol.js';
-import { Replica } from '../../actors/replica/index.js';
 import type { RoundResult } from '../../actors/anti-entropy/index.js';
-import { baseMembership, hintStoreSize, type ResolvedConfig } from '../config.js';
-import { MapStore } from '../host/store.js';
-import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
-import { SimNode } from './sim-node.js';
+import { baseMembership, type ResolvedConfig } from '../config.js';
+import type { Membership } from '../../actors/membership/plan.js';
+import { EMPTY_SNAPSHOT, type MembershipSnapshot } from '../../actors/membership/snapshot.js';
+import type { NodeSpec } from '../../actors/ring.js';
+import { ReplicaHost } from '../host/replica-host.js';
+import { newSimHintStore, newSimReplica, newSimStore, SimNode } from './sim-node.js';
 import { EventQueue } from './event-queue.js';
 import { EventKind, SimNetwork, type NetworkOptions, type SimEvent } from './network.js';
 import { Prng } from '../host/prng.js';
@@ -135,22 +136,41 @@ export class SimWorld {
     this.rng = new Prng(options.seed);
     this.queue = new EventQueue<SimEvent>(options.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
     this.nextTickMs = config.tickMs;
-    const dcs = config.nodes.map((n) => n.dc);
+    this.dcs = config.nodes.map((n) => n.dc);
     const near = (a: Address): number => this.hosts.get(a)?.near ?? -1;
-    this.network = new SimNetwork(this.queue, this.rng, dcs, near, config.localDc, options);
-    this.nodes = config.nodes.map((spec) => {
-      const host = new ReplicaHost<SimEvent>({
-        node: spec.id,
-        transport: { send: (to, msg) => this.send(spec.id, to, msg), accepts: (to) => this.accepts(to) },
-        now: () => this.nowMs,
-        capacity: config.mailboxCapacity,
-        pending: () => this.network.inFlightTo[spec.id],
-      });
-      const node = new SimNode(host, this.newStore(), this.newHintStore());
-      host.attach(this.newReplica(node));
-      return node;
-    });
+    this.network = new SimNetwork(this.queue, this.rng, this.dcs, near, config.localDc, { ...options, capacity: config.maxNodes });
+    this.base = baseMembership(config);
+    this.nodes = config.nodes.map((spec) => this.newNode(spec.id));
   }
+
+  /** every node's dc by id (grows as nodes join) */
+  private readonly dcs: string[];
+  /** the cluster's first membership, and the snapshot (re)started actors are synced to (membership changes) */
+  readonly base: Membership;
+  snapshot: MembershipSnapshot = EMPTY_SNAPSHOT;
+
+  private newNode(id: number): SimNode {
+    const host = new ReplicaHost<SimEvent>({
+      node: id,
+      transport: { send: (to, msg) => this.send(id, to, msg), accepts: (to) => this.accepts(to) },
+      now: () => this.nowMs,
+      capacity: this.config.mailboxCapacity,
+      pending: () => this.network.inFlightTo[id],
+    });
+    const node = new SimNode(host, newSimStore(this.config), newSimHintStore(this.config));
+    host.attach(newSimReplica(node, this.config, this.base, this.snapshot));
+    return node;
+  }
+
+  /** A joining node starts (its id is the next one; the published snapshot already names it). */
+  addNode(spec: NodeSpec): void {
+    if (spec.id !== this.nodes.length) throw new Error(`sim: a joining node must take id ${this.nodes.length}; got ${spec.id}`);
+    this.dcs.push(spec.dc);
+    this.nodes.push(this.newNode(spec.id));
+    this.membershipUpdate();
+  }
+
+
 
   // ------------------------------------------------------------------------------------------------ operations
 
@@ -253,7 +273,8 @@ export class SimWorld {
 
   // ------------------------------------------------------------------------------------------------ the pump
 
-  private schedulePump(): void {
+  /** Runs the pump soon (sends made from outside a message, e.g. a control-plane call, get delivered). */
+  schedulePump(): void {
     if (this.pumpScheduled || this.pumping) return;
     // Not at once: the application's own continuations at this virtual time run first (the rest of an `await` on a
     // fault or another synchronous call), so they can start what they mean to before time moves.
@@ -401,27 +422,6 @@ export class SimWorld {
 
   // ------------------------------------------------------------------------------------------------ node faults
 
-  private newStore(): MapStore {
-    return new MapStore({ maxKeys: this.config.storeMaxKeys, arenaBytes: this.config.storeArenaBytes });
-  }
-
-  /** Sized from the hint bounds, as the thread runtime's (see hintStoreSize). */
-  private newHintStore(): MapStore {
-    return new MapStore(hintStoreSize(this.config));
-  }
-
-  /** A new actor on the node's stores, with its current DVV id. */
-  private newReplica(n: SimNode): Replica {
-    const replica = new Replica(n.store, replicaOptions(this.config, n.node, n.replicaId, baseMembership(this.config)), n.hintStore);
-    // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
-    // runtime hands the hashing to a pool).
-    const tree = replica.antiEntropy!;
-    tree.reset();
-    n.store.forEach((keyId) => tree.index(keyId));
-    tree.rehashAll();
-    return replica;
-  }
-
   /** Starts one anti-entropy round at `node` (exchanges with every peer above it in every shared range). */
   startRepair(node: number): number | undefined {
     const n = this.nodes[node];
@@ -448,14 +448,15 @@ export class SimWorld {
   }
 
   /** The actor stops: its in-memory state (writes it was coordinating, a paused inbox) is lost; the store stays. */
-  kill(node: number, wipe: boolean): void {
+  kill(node: number, wipe: boolean, retire = false): void {
     const n = this.nodes[node];
     n.host.detach();
     n.status = 'down';
+    if (retire) n.left = true;
     this.membershipUpdate();
     if (wipe) {
-      n.store = this.newStore();
-      n.hintStore = this.newHintStore();
+      n.store = newSimStore(this.config);
+      n.hintStore = newSimHintStore(this.config);
       n.wipes++;
     }
   }
@@ -463,8 +464,8 @@ export class SimWorld {
   /** A fresh actor on the node's store (crash recovery); a no-op for a node that is up. */
   restart(node: number): void {
     const n = this.nodes[node];
-    if (n.replica !== null) return;
-    n.host.attach(this.newReplica(n));
+    if (n.replica !== null || n.left) return;
+    n.host.attach(newSimReplica(n, this.config, this.base, this.snapshot));
     n.status = 'up';
     this.membershipUpdate();
     for (const other of this.nodes) if (other !== n) other.replica?.links.restarted(node); // fresh links, as in threads

@@ -406,13 +406,8 @@ export class ThreadCluster implements LeaderlessCluster {
   async health(options: HealthOptions = {}): Promise<HealthReport> {
     this.checkOpen();
     const bounds = healthBounds(options, this.config.antiEntropy.maxRepairAgeMs);
-    const report = healthReport(await this.metrics(), bounds, this.config.mailboxCapacity, nowMs(), this.startedAtMs);
-    // a node that left is listed (down, unreachable) but is no alert: it is meant to be gone
-    const left = new Set(this.hosts.filter((h) => h.retired).map((h) => h.node));
-    if (left.size === 0) return report;
-    const alerts = report.alerts.filter((a) => !left.has(Number(/^node (\d+) /.exec(a)?.[1] ?? -1)));
-    const nodes = report.nodes.map((n) => (left.has(n.node) ? { ...n, overdue: false } : n));
-    return { ...report, ok: alerts.length === 0, alerts, nodes };
+    // nodes that left are not listed (metrics has them, `left`); a stalled handoff is an alert
+    return healthReport(await this.metrics(), bounds, this.config.mailboxCapacity, nowMs(), this.startedAtMs, this.members.driver.status());
   }
 
   /** metrics() in Prometheus text exposition format (runtime/metrics.ts). */
@@ -431,7 +426,7 @@ export class ThreadCluster implements LeaderlessCluster {
   private async nodeMetrics(h: WorkerSlot): Promise<NodeMetrics> {
     const st = this.view.status(h.node);
     const status = st === NodeStatus.Up ? 'up' : st === NodeStatus.Suspect ? 'suspect' : 'down';
-    const base = { status, mailboxDepth: this.view.depth(h.node), restarts: this.restartCounts[h.node] } as const;
+    const base = { status, mailboxDepth: this.view.depth(h.node), restarts: this.restartCounts[h.node], ...(h.retired ? { left: true } : {}) } as const;
     const stats = await this.statsOf(h);
     if (stats === undefined) return { ...(h.lastStats ?? emptyStats(h)), ...base, status: 'down', stale: true };
     h.lastStats = stats;

@@ -12,15 +12,15 @@
 //   those in this thread synchronously, those in other threads over their control port (in order, asynchronously).
 // - A retired node's worker is stopped for good; its address (and its stores) stay reserved: ids are never reused.
 
-import { InvalidArgumentError, StoppedError, show } from '../../actors/errors.js';
+import { InvalidArgumentError, StoppedError } from '../../actors/errors.js';
 import type { MembershipCall, MembershipReply } from '../../actors/membership/calls.js';
 import type { Membership } from '../../actors/membership/plan.js';
 import { EMPTY_SNAPSHOT, membershipOf, type MembershipSnapshot } from '../../actors/membership/snapshot.js';
 import type { NodeSpec, Ring } from '../../actors/ring.js';
-import { checkOptions } from '../../actors/coordinator/checks.js';
 import type { MembershipInfo } from '../api.js';
-import type { ResolvedConfig } from '../config.js';
+import { MAX_NODES, type ResolvedConfig } from '../config.js';
 import { MembershipDriver, type MembershipChangeResult, type MembershipPort } from '../host/membership-driver.js';
+import { joinChange, membershipInfo } from '../host/membership.js';
 import { nowMs } from './clock.js';
 import type { SharedView } from './shared-view.js';
 import type { Supervisor } from './supervisor.js';
@@ -141,13 +141,11 @@ function checkCapacity(config: ResolvedConfig, addresses: number, call: string):
   if (addresses >= config.maxNodes) {
     throw new InvalidArgumentError(
       `${call}: every one of the cluster's ${config.maxNodes} node addresses is taken (maxNodes; ids are never reused, ` +
-        `so nodes that left keep theirs); start the cluster with a larger maxNodes (at most 4096)`,
+        `so nodes that left keep theirs); start the cluster with a larger maxNodes (at most ${MAX_NODES})`,
       { maxNodes: config.maxNodes },
     );
   }
 }
-
-const ADD_KEYS = new Set(['datacenter', 'rack']);
 
 /** The cluster's membership API over one MembershipDriver (one change at a time). */
 export class ThreadMembership {
@@ -162,21 +160,10 @@ export class ThreadMembership {
     this.driver = new MembershipDriver(base, port, { pollMs: Math.max(5, config.tickMs), drainTimeoutMs: 10_000 });
   }
 
-  async addNode(options: { datacenter?: string; rack?: string } = {}): Promise<MembershipChangeResult> {
+  /** typed errors (options, datacenter, no free address) before anything changes; see runtime/host/membership.ts */
+  async addNode(options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
     this.checkOpen();
-    checkOptions(options, ADD_KEYS, 'addNode');
-    const ring = this.driver.membership.ring;
-    const dc = options.datacenter ?? this.config.localDc;
-    if (typeof dc !== 'string' || !this.config.datacenters.includes(dc)) {
-      throw new InvalidArgumentError(
-        `addNode: datacenter must be one of the cluster's datacenters (${this.config.datacenters.join(', ')}): the set is ` +
-          `fixed when the cluster starts; got ${show(dc)}`,
-        { datacenter: dc },
-      );
-    }
-    const rack = options.rack ?? leastUsedRack(ring, dc);
-    checkCapacity(this.config, ring.nodes.length, 'addNode');
-    return this.driver.run({ type: 'join', dc, rack });
+    return this.driver.run(joinChange(this.driver.membership.ring, this.config, options));
   }
 
   async removeNode(node: number): Promise<MembershipChangeResult> {
@@ -192,25 +179,6 @@ export class ThreadMembership {
   }
 
   info(): MembershipInfo {
-    const m = this.driver.membership;
-    return {
-      epoch: m.epoch,
-      members: m.ring.memberIds(),
-      left: m.ring.nodes.filter((n) => n.left === true).map((n) => n.id),
-      inProgress: this.driver.status(),
-      changes: this.driver.changes(),
-    };
+    return membershipInfo(this.driver);
   }
-}
-
-/** The rack of `dc` with the fewest members (the first such, in the order racks first appear). */
-function leastUsedRack(ring: Ring, dc: string): string {
-  const counts = new Map<string, number>();
-  for (const n of ring.nodes) {
-    if (n.dc !== dc) continue;
-    counts.set(n.rack, (counts.get(n.rack) ?? 0) + (n.left === true ? 0 : 1));
-  }
-  let best: string | undefined;
-  for (const [rack, count] of counts) if (best === undefined || count < counts.get(best)!) best = rack;
-  return best ?? `${dc}/rack0`;
 }

@@ -8,8 +8,9 @@
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
-import type { Address, Message, StoredClock } from '../../actors/protocol.js';
+import type { Address, Message } from '../../actors/protocol.js';
 import { Replica } from '../../actors/replica/index.js';
+import type { ReplicaStore } from '../../actors/replica/stores.js';
 import { SharedStore, type StoreBuffers } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SharedView } from './shared-view.js';
@@ -67,17 +68,9 @@ function downNodes(view: SharedView, into: number[] = []): number[] {
 }
 
 /** The writer's side of a SharedStore as the actor sees it (a writer never gets BUSY: it compacts synchronously). */
-function writerView(s: SharedStore): {
-  get(k: string): StoredClock | undefined;
-  set(k: string, c: StoredClock): void;
-  delete(k: string): boolean;
-  forEachKey(fn: (k: string) => void): void;
-} {
+function writerView(s: SharedStore): ReplicaStore & { delete(k: string): boolean } {
   return {
-    // a copy of the key list first: the callback may delete (a membership cleanup drops keys no longer owned)
-    forEachKey: (fn) => {
-      for (const k of s.keys()) fn(k);
-    },
+    forEachKey: (fn) => s.forEach((k) => fn(k)),
     get: (k) => {
       const c = s.get(k);
       if (typeof c === 'symbol') throw new Error('writer saw BUSY on its own store');

@@ -130,8 +130,7 @@ export class ThreadFaults implements Faults {
    * is clients placed near no node.
    */
   private linksOf(spec: unknown, call: string, valueKey: string): Array<[number, number]> {
-    const n = this.c.view.addresses;
-    const links = linksOf(spec, new Set(valueKey === '' ? [] : [valueKey]), call, n, (x) => this.c.checkNode(x));
-    return links.map(([from, to]) => [from === n ? this.c.view.nodes : from, to]);
+    const extra = new Set(valueKey === '' ? [] : [valueKey]);
+    return linksOf(spec, extra, call, this.c.view.addresses, (x) => this.c.checkNode(x), this.c.view.nodes);
   }
 }

@@ -26,6 +26,8 @@ export interface Drawn {
   writeLevels: Level[];
   /** crashes with wipe the schedule may do: fewer than the smallest W a write may be acked with */
   maxWipes: number;
+  /** nodes join, leave and are replaced during the workload (test/sim-membership.test.ts) */
+  membership: boolean;
 }
 
 /** Replicas a level needs for N (ANY: one, a hint alone). */
@@ -45,7 +47,7 @@ function pick<T>(rng: Prng, xs: readonly T[]): T {
 }
 
 /** `override` replaces drawn options (e.g. { sloppy: false }): to see which mechanism a violation needs. */
-export function drawConfig(seed: number, override: Record<string, unknown> = {}): Drawn {
+export function drawConfig(seed: number, override: Record<string, unknown> = {}, membership = false): Drawn {
   const rng = new Prng((seed * 2654435761) >>> 0);
   const nodes = 3 + rng.int(5);
   const replication = 1 + rng.int(Math.min(5, nodes));
@@ -83,11 +85,13 @@ export function drawConfig(seed: number, override: Record<string, unknown> = {})
   };
   const keys = Array.from({ length: 2 + rng.int(9) }, (_, i) => `k${i}`); // up to 10 (+ CALM_KEYS) fit a 16-key store; hints for several owners may not
   // every write is acked by at least w replicas (or their stand-ins): fewer than w wipes cannot lose one legitimately
-  return { options, keys, slots: 2 + rng.int(3), readLevels, writeLevels, maxWipes: w - 1 };
+  return { options, keys, slots: 2 + rng.int(3), readLevels, writeLevels, maxWipes: w - 1, membership };
 }
 
 interface Run {
   cluster: SimCluster;
+  /** the membership changes the schedule started, in order (each awaited before the next) */
+  changes: Promise<void>;
   history: History;
   faults: string[];
   going: boolean;
@@ -96,8 +100,12 @@ interface Run {
 }
 
 /** Same seed, same run: returns the violations and what a failure report needs. */
-export async function runSeed(seed: number, override: Record<string, unknown> = {}): Promise<{ violations: Violation[]; drawn: Drawn; faults: string[]; refused?: string }> {
-  const drawn = drawConfig(seed, override);
+export async function runSeed(
+  seed: number,
+  override: Record<string, unknown> = {},
+  membership = false,
+): Promise<{ violations: Violation[]; drawn: Drawn; faults: string[]; refused?: string }> {
+  const drawn = drawConfig(seed, override, membership);
   let cluster: SimCluster;
   try {
     cluster = await SimCluster.start(drawn.options);
@@ -107,12 +115,17 @@ export async function runSeed(seed: number, override: Record<string, unknown> = 
     throw e;
   }
   const rng = new Prng((seed ^ 0x9e3779b9) >>> 0);
-  const run: Run = { cluster, history: new History(() => cluster.nowMs, drawn.options.timeoutMs), faults: [], going: true, wipes: 0, nextValue: 0 };
+  const run: Run = {
+    cluster, history: new History(() => cluster.nowMs, drawn.options.timeoutMs), faults: [], going: true, wipes: 0, nextValue: 0,
+    changes: Promise.resolve(),
+  };
   try {
     for (let s = 0; s < drawn.slots; s++) {
       // a slot stops when the cluster does (or crashed): say so in the fault log rather than reject unhandled
       void slot(run, drawn, rng.fork(), s).catch((e: Error) => run.faults.push(`${cluster.nowMs.toFixed(1)} slot ${s} stopped: ${e.message}`));
     }
+    const changes = drawn.membership ? membershipNemesis(run, drawn, rng.fork()) : Promise.resolve();
+    run.changes = changes;
     await Promise.all([cluster.sleep(WORKLOAD_MS).then(() => (run.going = false)), nemesis(run, drawn, rng.fork())]);
     const ops = await closeHistory(run, drawn);
     const finals = await heal(run, drawn);
@@ -133,7 +146,7 @@ export async function runSeed(seed: number, override: Record<string, unknown> = 
 async function slot(run: Run, d: Drawn, rng: Prng, s: number): Promise<void> {
   const nodes = d.options.nodes;
   for (let gen = 0; run.going; gen++) {
-    const c = await run.cluster.client(rng.chance(0.7) ? { near: rng.int(nodes) } : {});
+    const c = await run.cluster.client(rng.chance(0.7) ? { near: d.membership ? pick(rng, live(run)) : rng.int(nodes) } : {});
     const name = `s${s}.${gen}`;
     const last = new Map<string, HistoryOp>();
     const ops = 2 + rng.int(8);
@@ -196,10 +209,11 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
   while (run.going) {
     await cluster.sleep(rng.uniform(20, 200));
     if (!run.going) break;
-    const node = rng.int(n);
+    const nodes = d.membership ? live(run) : [...Array(n).keys()];
+    const node = pick(rng, nodes);
     const r = rng.float();
-    if (r < 0.14) {
-      const groups = split(rng, n);
+    if (r < 0.14 && nodes.length >= 2) {
+      const groups = split(rng, nodes);
       cluster.faults.partition(groups);
       log(`partition ${JSON.stringify(groups)}`);
     } else if (r < 0.26) {
@@ -212,7 +226,7 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
       cluster.faults.restart(node);
       log(`restart ${node}`);
     } else if (r < 0.56) {
-      await twoDown(run, rng, n, log);
+      if (nodes.length >= 2) await twoDown(run, rng, nodes, log);
     } else if (r < 0.6 && run.wipes < d.maxWipes) {
       run.wipes++;
       cluster.faults.kill(node, { wipe: true, stayDown: true });
@@ -239,10 +253,55 @@ async function nemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
   }
 }
 
+/** The nodes on the ring now (those that left are gone for good). */
+function live(run: Run): number[] {
+  return run.cluster.membership().members;
+}
+
+/**
+ * Joins, leaves and replacements during the workload, one at a time, each awaited (a change stalls while a node it
+ * needs is down, and completes when the final heal brings every node back). A change the ring refuses (a leave
+ * below N) is logged; any other error fails the run.
+ */
+async function membershipNemesis(run: Run, d: Drawn, rng: Prng): Promise<void> {
+  const { cluster } = run;
+  const log = (s: string): void => void run.faults.push(`${cluster.nowMs.toFixed(1)} ${s}`);
+  const maxMembers = d.options.nodes + 3;
+  while (run.going) {
+    await cluster.sleep(rng.uniform(30, 300));
+    if (!run.going) break;
+    const members = live(run);
+    const r = rng.float();
+    const node = pick(rng, members);
+    try {
+      if (r < 0.45 && members.length < maxMembers) {
+        log('join: start');
+        const res = await cluster.addNode();
+        log(`join: node ${res.node} done, epoch ${res.epoch}, ${res.keysMoved} keys moved, ${res.keysDropped} dropped`);
+      } else if (r < 0.85) {
+        log(`leave ${node}: start`);
+        const res = await cluster.removeNode(node);
+        log(`leave ${node}: done, epoch ${res.epoch}, ${res.keysMoved} keys moved`);
+      } else if (run.wipes < d.maxWipes) {
+        // a replace rebuilds the node's ranges from the other replicas: what it alone held is lost, as with a wipe
+        run.wipes++;
+        log(`replace ${node}: start`);
+        const res = await cluster.replaceNode(node);
+        log(`replace ${node}: by ${res.replacement}, epoch ${res.epoch}, ${res.keysMoved} keys moved`);
+      }
+    } catch (e) {
+      if ((e as LeaderlessError).code !== 'INVALID_ARGUMENT') throw e;
+      log(`refused: ${(e as Error).message}`);
+    }
+  }
+}
+
 /** Two nodes go down together and come back in either order, the second while the first is coming back. */
-async function twoDown(run: Run, rng: Prng, n: number, log: (s: string) => void): Promise<void> {
-  const a = rng.int(n);
-  const b = (a + 1 + rng.int(n - 1)) % n;
+async function twoDown(run: Run, rng: Prng, nodes: number[], log: (s: string) => void): Promise<void> {
+  const n = nodes.length;
+  const i = rng.int(n);
+  const a = nodes[i];
+  const b = nodes[(i + 1 + rng.int(n - 1)) % n];
   await run.cluster.faults.kill(a, { stayDown: true });
   await run.cluster.faults.kill(b, { stayDown: true });
   await run.cluster.sleep(rng.uniform(0, 30));
@@ -253,8 +312,9 @@ async function twoDown(run: Run, rng: Prng, n: number, log: (s: string) => void)
 }
 
 /** Nodes shuffled into 2 or 3 groups (clients near a node are cut off with it). */
-function split(rng: Prng, n: number): number[][] {
-  const order = [...Array(n).keys()];
+function split(rng: Prng, nodes: number[]): number[][] {
+  const n = nodes.length;
+  const order = [...nodes];
   for (let i = n - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     [order[i], order[j]] = [order[j], order[i]];
@@ -278,6 +338,9 @@ async function heal(run: Run, d: Drawn): Promise<FinalKey[]> {
   cluster.faults.clear();
   run.faults.push(`${cluster.nowMs.toFixed(1)} clear (final)`);
   await cluster.sleep(100);
+  await run.changes; // a change stalled by a node down completes once every node is back
+  const m = cluster.membership();
+  if (m.inProgress !== null) throw new Error(`a membership change is still in progress after heal: ${JSON.stringify(m.inProgress)}`);
   for (let round = 0; round < 2; round++) {
     await cluster.settle();
     await cluster.repair();
@@ -293,7 +356,7 @@ async function heal(run: Run, d: Drawn): Promise<FinalKey[]> {
     const f: FinalKey = {
       key, values: null,
       primaries: primaries.map(holds),
-      others: [...Array(d.options.nodes).keys()].filter((x) => !primaries.includes(x)).map(holds),
+      others: (d.membership ? live(run) : [...Array(d.options.nodes).keys()]).filter((x) => !primaries.includes(x)).map(holds),
     };
     try {
       f.values = (await cluster.get(key, { consistency: 'ALL', readRepair: 'off', timeoutMs: 10_000 })).values.map(String);
