@@ -16,6 +16,8 @@ import type { NodeEvent } from '../runtime/api.js';
 import type { MembershipChangeResult } from '../runtime/host/membership-driver.js';
 import { analyze, type HistoryOp, type Outcome, type ReadOp, type WriteOp } from '../bench/oracle.js';
 import { outcomeOf } from './helpers/kv-history.js';
+import { nowMs } from '../runtime/threads/clock.js';
+import { hash32, keyId } from '../actors/hash.js';
 
 /** The cluster's internals this file checks the plumbing through (private: reached by a cast, tests only). */
 interface Internals {
@@ -146,7 +148,9 @@ describe('grow a 3-node cluster to 6 and shrink it back to 3 under load (sibling
       assert.ok(history.every((o) => o.outcome === 'ok'), 'the load before any change is acknowledged');
       await cluster.settle();
       assert.deepEqual(holderMismatches(cluster, keys), [], 'before any change');
-      const load = startLoad(cluster, history, keys);
+      // half the load goes through a second client of this thread: every client follows the published membership
+      const second = await cluster.client();
+      const load = startLoad([cluster, second], cluster, history, keys);
       const changes: Array<{ change: string; predicted: number; counted: number }> = [];
       const run = async (name: string, change: () => Promise<MembershipChangeResult>): Promise<void> => {
         const before = holders(cluster, keys);
@@ -173,6 +177,8 @@ describe('grow a 3-node cluster to 6 and shrink it back to 3 under load (sibling
       const okOps = history.filter((o) => o.outcome === 'ok').length;
       console.log(`# ${ops.count} ops in ${ops.ms} ms under changes (${Math.round((1000 * ops.count) / ops.ms)}/s), ${okOps} ok of ${history.length}; moved: ${JSON.stringify(changes)}`);
       assert.ok(ops.count / (ops.ms / 1000) >= 100, `the workload ran at ${ops.count} ops in ${ops.ms} ms`);
+      assert.ok(okOps >= 0.95 * history.length, `${okOps} of ${history.length} operations succeeded`);
+      assert.deepEqual(keys.filter((k) => [...second.ring.preferenceList(hash32(keyId(k)))].join() !== cluster.replicasOf(k).join()), [], 'the second client places keys on the new ring');
       assert.equal(report.lostWrites.checked, true);
       assert.deepEqual([report.lostWrites.lost, report.lostWrites.unverified], [0, 0], `lost: ${JSON.stringify(report.lostWrites.examples)}`);
       assert.ok(report.lostWrites.acknowledged > KEYS);
@@ -184,42 +190,70 @@ describe('grow a 3-node cluster to 6 and shrink it back to 3 under load (sibling
   });
 });
 
+describe('replace a dead node', () => {
+  test('the replacement takes its ranges from the survivors: every key reads back, held as the new ring says', { timeout: 60_000 }, async () => {
+    const cluster = await ThreadCluster.start({ nodes: 4, replication: 3, read: 'QUORUM', write: 'QUORUM' });
+    try {
+      const keys = Array.from({ length: 200 }, (_, i) => `r-${i}`);
+      for (const key of keys) await cluster.put(key, `${key}=v`);
+      await cluster.settle();
+      await cluster.faults.kill(1, { stayDown: true });
+      const result = await cluster.replaceNode(1);
+      assert.deepEqual([result.node, result.replacement, result.epoch], [1, 4, 2]);
+      const info = cluster.membership();
+      assert.deepEqual([info.members, info.left], [[0, 2, 3, 4], [1]]);
+      assert.equal(cluster.nodeStatus(4), 'up');
+      await assert.rejects(cluster.faults.restart(1), InvalidArgumentError, 'the replaced node is gone for good');
+      // node 1's store is what its dead worker left (its disk is taken to be gone): only members are judged
+      assert.deepEqual(holderMismatches(cluster, keys, [1]), []);
+      const missing = [];
+      for (const key of keys) if ((await cluster.get(key, { consistency: 'ALL' })).values[0] !== `${key}=v`) missing.push(key);
+      assert.deepEqual(missing, []);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
+
 /** One put, recorded for the oracle (covers: the values of the read whose context it passes). */
-async function recordWrite(c: ThreadCluster, history: HistoryOp[], key: string, value: string, covers: string[], context?: string): Promise<void> {
-  const op: WriteOp = { kind: 'write', key, startMs: c.nowMs, endMs: 0, outcome: 'ok', value, covers };
+async function recordWrite(c: Client, history: HistoryOp[], key: string, value: string, covers: string[], context?: string): Promise<void> {
+  const op: WriteOp = { kind: 'write', key, startMs: nowMs(), endMs: 0, outcome: 'ok', value, covers };
   history.push(op);
   try {
     await c.put(key, value, context === undefined ? {} : { context });
   } catch (e) {
     op.outcome = outcomeOf(e).outcome as Outcome;
   }
-  op.endMs = c.nowMs;
+  op.endMs = nowMs();
 }
 
+type Client = Pick<ThreadCluster, 'get' | 'put'>;
+
 /** Four loops of read-then-write (with the read's context) on keys drawn from a seeded generator, ~10 ms apart. */
-function startLoad(c: ThreadCluster, history: HistoryOp[], keys: string[]): { stop(): Promise<{ count: number; ms: number }> } {
+function startLoad(clients: Client[], c: ThreadCluster, history: HistoryOp[], keys: string[]): { stop(): Promise<{ count: number; ms: number }> } {
   let running = true;
   let count = 0;
   let seq = 0;
   const rnd = mulberry32(12);
   const startMs = c.nowMs;
-  const loop = async (): Promise<void> => {
+  const loop = async (_: unknown, i: number): Promise<void> => {
+    const client = clients[i % clients.length];
     while (running) {
       const key = keys[Math.floor(rnd() * keys.length)];
-      const read: ReadOp = { kind: 'read', key, startMs: c.nowMs, endMs: 0, outcome: 'ok', values: [] };
+      const read: ReadOp = { kind: 'read', key, startMs: nowMs(), endMs: 0, outcome: 'ok', values: [] };
       history.push(read);
       let context: string | undefined;
       try {
-        const r = await c.get(key);
+        const r = await client.get(key);
         read.values = r.values.map(String);
         context = r.context;
       } catch (e) {
         read.outcome = outcomeOf(e).outcome as Outcome;
       }
-      read.endMs = c.nowMs;
+      read.endMs = nowMs();
       count++;
       if (context !== undefined) {
-        await recordWrite(c, history, key, `${key}#w${++seq}`, [...read.values], context);
+        await recordWrite(client, history, key, `${key}#w${++seq}`, [...read.values], context);
         count++;
       }
       await new Promise((r) => setTimeout(r, 10));
@@ -236,14 +270,14 @@ function startLoad(c: ThreadCluster, history: HistoryOp[], keys: string[]): { st
 }
 
 /** For each key, the nodes whose store holds it, as a sorted list in a string. */
-function holders(c: ThreadCluster, keys: string[]): Map<string, string> {
-  const n = internals(c).hosts.length;
-  return new Map(keys.map((k) => [k, Array.from({ length: n }, (_, i) => i).filter((i) => c.inspect(i, k) !== undefined).join(',')]));
+function holders(c: ThreadCluster, keys: string[], skip: readonly number[] = []): Map<string, string> {
+  const nodes = Array.from({ length: internals(c).hosts.length }, (_, i) => i).filter((i) => !skip.includes(i));
+  return new Map(keys.map((k) => [k, nodes.filter((i) => c.inspect(i, k) !== undefined).join(',')]));
 }
 
 /** Keys not held by exactly their replicas on the cluster's current ring: "key: held by ... ring says ...". */
-function holderMismatches(c: ThreadCluster, keys: string[]): string[] {
-  const held = holders(c, keys);
+function holderMismatches(c: ThreadCluster, keys: string[], skip: readonly number[] = []): string[] {
+  const held = holders(c, keys, skip);
   const out: string[] = [];
   for (const k of keys) {
     const want = c.replicasOf(k).sort((a, b) => a - b).join(',');
