@@ -53,11 +53,22 @@ describe('maxNodes', () => {
       await assert.rejects(cluster.replaceNode(1), (e: unknown) => e instanceof InvalidArgumentError && /maxNodes/.test(e.message));
       await assert.rejects(cluster.addNode({ datacenter: 'mars' }), (e: unknown) => e instanceof InvalidArgumentError && /datacenter must be one of the cluster's datacenters \(dc1\)/.test(e.message));
       await assert.rejects(cluster.addNode({ zone: 'a' } as never), (e: unknown) => e instanceof InvalidArgumentError && /unknown option 'zone'/.test(e.message));
+      await assert.rejects(cluster.removeNode(0), (e: unknown) => e instanceof InvalidArgumentError && /fewer than its replication factor 3/.test(e.message));
+      await assert.rejects(cluster.removeNode(7), InvalidArgumentError);
       assert.deepEqual(cluster.membership(), { epoch: 1, members: [0, 1, 2], left: [], inProgress: null, changes: [] });
     } finally {
       await cluster.stop();
     }
   });
+});
+
+test('a cluster stopped while a node joins: addNode settles with STOPPED', { timeout: 30_000 }, async () => {
+  const cluster = await ThreadCluster.start({ nodes: 3, replication: 3 });
+  const joining = cluster.addNode();
+  await cluster.stop();
+  await assert.rejects(joining, (e: unknown) => (e as { code?: string }).code === 'STOPPED');
+  assert.deepEqual(internals(cluster).hosts.filter((h) => !h.exited).map((h) => h.node), [], 'no worker outlives stop(), the joining one included');
+  await assert.rejects(cluster.addNode(), (e: unknown) => (e as { code?: string }).code === 'STOPPED');
 });
 
 describe('the membership port on its own: spawn and retire', () => {
