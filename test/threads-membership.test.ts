@@ -17,6 +17,7 @@ import type { MembershipChangeResult } from '../runtime/host/membership-driver.j
 import { analyze, type HistoryOp, type Outcome, type ReadOp, type WriteOp } from '../bench/oracle.js';
 import { outcomeOf } from './helpers/kv-history.js';
 import { nowMs } from '../runtime/threads/clock.js';
+import { eventually } from './helpers/eventually.js';
 import { hash32, keyId } from '../actors/hash.js';
 
 /** The cluster's internals this file checks the plumbing through (private: reached by a cast, tests only). */
@@ -208,6 +209,8 @@ describe('replace a dead node', () => {
       const keys = Array.from({ length: 200 }, (_, i) => `r-${i}`);
       for (const key of keys) await cluster.put(key, `${key}=v`);
       await cluster.settle();
+      // a client made from a handle (as another thread would attach one): it hears of the change over its control port
+      const attached = ThreadCluster.attach(await cluster.createHandle());
       await cluster.faults.kill(1, { stayDown: true });
       const result = await cluster.replaceNode(1);
       assert.deepEqual([result.node, result.replacement, result.epoch], [1, 4, 2]);
@@ -220,6 +223,12 @@ describe('replace a dead node', () => {
       const missing = [];
       for (const key of keys) if ((await cluster.get(key, { consistency: 'ALL' })).values[0] !== `${key}=v`) missing.push(key);
       assert.deepEqual(missing, []);
+      const onNewRing = (): boolean => keys.every((k) => [...attached.ring.preferenceList(hash32(keyId(k)))].join() === cluster.replicasOf(k).join());
+      await eventually('the attached client places keys on the new ring', onNewRing);
+      const viaAttached = await attached.get(keys[0], { consistency: 'ALL' }); // needs its port to the replacement, node 4
+      assert.deepEqual(viaAttached.values, [`${keys[0]}=v`]);
+      assert.ok(attached.inspect(4, keys.find((k) => cluster.replicasOf(k).includes(4))!) !== undefined, 'it reads node 4\'s store');
+      attached.close();
     } finally {
       await cluster.stop();
     }
