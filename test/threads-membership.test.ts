@@ -163,13 +163,13 @@ describe('grow a 3-node cluster to 6 and shrink it back to 3 under load (sibling
       // half the load goes through a second client of this thread: every client follows the published membership
       const second = await cluster.client();
       const load = startLoad([cluster, second], cluster, history, keys);
-      const changes: Array<{ change: string; predicted: number; counted: number }> = [];
+      const changes: Array<{ change: string; predicted: number; counted: number; ms: number; keysMoved: number }> = [];
       const run = async (name: string, change: () => Promise<MembershipChangeResult>): Promise<void> => {
         const before = holders(cluster, keys);
         const result = await change();
         const after = holders(cluster, keys);
         const moved = keys.filter((k) => before.get(k) !== after.get(k)).length / KEYS;
-        changes.push({ change: name, predicted: result.movedFraction, counted: moved });
+        changes.push({ change: name, predicted: result.movedFraction, counted: moved, ms: Math.round(result.durationMs), keysMoved: result.keysMoved });
         assert.deepEqual(holderMismatches(cluster, keys), [], `after ${name}: every key is held by exactly its replicas on the new ring`);
       };
       for (let i = 0; i < 3; i++) await run(`join ${3 + i}`, () => cluster.addNode());
@@ -187,7 +187,9 @@ describe('grow a 3-node cluster to 6 and shrink it back to 3 under load (sibling
       }
       const report = analyze({ mode: 'siblings', history, finalReads });
       const okOps = history.filter((o) => o.outcome === 'ok').length;
-      console.log(`# ${ops.count} ops in ${ops.ms} ms under changes (${Math.round((1000 * ops.count) / ops.ms)}/s), ${okOps} ok of ${history.length}; moved: ${JSON.stringify(changes)}`);
+      const round = (x: number): number => Math.round(x * 1000) / 1000;
+      const moves = changes.map((c) => `${c.change}: ${c.ms} ms, ${c.keysMoved} keys streamed, moved ${round(c.counted)} (plan ${round(c.predicted)})`);
+      console.log(`# ${ops.count} ops in ${ops.ms} ms under changes (${Math.round((1000 * ops.count) / ops.ms)}/s), ${okOps} ok of ${history.length}; ${moves.join('; ')}`);
       assert.ok(ops.count / (ops.ms / 1000) >= 100, `the workload ran at ${ops.count} ops in ${ops.ms} ms`);
       assert.ok(okOps >= 0.95 * history.length, `${okOps} of ${history.length} operations succeeded`);
       assert.deepEqual(keys.filter((k) => [...second.ring.preferenceList(hash32(keyId(k)))].join() !== cluster.replicasOf(k).join()), [], 'the second client places keys on the new ring');
