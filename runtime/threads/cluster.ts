@@ -433,7 +433,6 @@ export class ThreadCluster implements LeaderlessCluster {
     return { ...stats, ...base, stale: false };
   }
 
-  /** Ends every worker. Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   // ------------------------------------------------------------------------------------------- membership
 
   /** A node joins (in `datacenter`, default localDc; `rack`, default the dc's least used): resolves when it is done. */
@@ -455,6 +454,7 @@ export class ThreadCluster implements LeaderlessCluster {
     return this.members.info();
   }
 
+  /** Ends every worker. Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   stop(): Promise<void> {
     if (this.stopping === undefined) {
       this.view.markStopped();
