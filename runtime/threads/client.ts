@@ -12,6 +12,7 @@ import type { Key } from '../../actors/hash.js';
 import type { Address } from '../../actors/protocol.js';
 import type { Ring } from '../../actors/ring.js';
 import { ClientCoordinator } from '../../actors/coordinator/client.js';
+import { checkNode } from '../../actors/coordinator/checks.js';
 import {
   LOCAL_READ_BUSY, LOCAL_READ_UNAVAILABLE, localClock, type ClientEnv, type ClusterView, type LocalRead, type OperationHost,
 } from '../../actors/coordinator/client-env.js';
@@ -19,6 +20,7 @@ import {
   toInspection, type ClientCounters, type GetOptions, type GetResult, type Inspection, type PutOptions, type PutResult,
 } from '../../actors/coordinator/results.js';
 import type { Value } from '../../actors/types.js';
+import type { MembershipSnapshot } from '../../actors/membership/snapshot.js';
 import { LatencyRecorder, type LatencySummary } from '../host/latency.js';
 import { ringOf, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
@@ -50,7 +52,14 @@ export interface ClientHandle {
   control?: MessagePort;
   /** pass as the transfer list when posting the handle to another thread */
   transfer: MessagePort[];
+  /** the membership published when the handle was made (later ones come over `control`) */
+  membership?: MembershipSnapshot;
 }
+
+/** What the owning thread posts on a client's control port. */
+export type ClientControlMessage =
+  | { type: 'replace'; node: number; port: MessagePort; incarnation: number; store?: StoreBuffers }
+  | { type: 'membership'; snapshot: MembershipSnapshot };
 
 const PARK = new Int32Array(new SharedArrayBuffer(4));
 
@@ -77,8 +86,10 @@ class SharedClusterView implements ClusterView {
    */
   readStore(node: number, keyId: string): LocalRead {
     const v = this.view;
-    if (v.paused(node) || v.impaired || (this.near >= 0 && v.blocked(this.near, node))) return LOCAL_READ_UNAVAILABLE;
-    const clock = this.readers[node].get(keyId);
+    const reader = this.readers[node];
+    // a node that joined after this client was made and whose store has not reached it yet: ask by message
+    if (reader === undefined || v.paused(node) || v.impaired || (this.near >= 0 && v.blocked(this.near, node))) return LOCAL_READ_UNAVAILABLE;
+    const clock = reader.get(keyId);
     return clock === BUSY ? LOCAL_READ_BUSY : localClock(clock);
   }
 }
@@ -107,7 +118,7 @@ export class ClusterClient {
     this.address = handle.address;
     this.near = handle.near ?? -1;
     this.codec = new WireCodec(handle.config.datacenters);
-    this.view = new SharedView(handle.view, handle.config.nodes.length);
+    this.view = new SharedView(handle.view, handle.config.maxNodes);
     this.readers = handle.stores.map((b) => SharedStore.attach(b, 'reader'));
     this.outbox = new Outbox(this.ports, this.codec, this.view, this.config.mailboxCapacity, this.near);
     const mode = this.config.sharedMemoryReads;
@@ -121,19 +132,22 @@ export class ClusterClient {
       localReadLimit: mode === 'quorum' ? Number.MAX_SAFE_INTEGER : mode === 'one' ? 1 : 0,
     };
     this.coordinator = new ClientCoordinator(this.config, this.address, env, ringOf(this.config));
+    if (handle.membership !== undefined && handle.membership.changes.length > 0) this.setMembership(handle.membership);
     for (const [node, port, incarnation] of handle.ports) this.replacePort(node, port, incarnation);
     if (handle.control !== undefined) {
-      // the owning thread tells an attached client about replicas restarted on new ports
-      handle.control.on('message', (m: { type: 'replace'; node: number; port: MessagePort; incarnation: number }) => {
-        if (m?.type === 'replace') this.replacePort(m.node, m.port, m.incarnation);
+      // the owning thread tells an attached client about replicas restarted (or joined) on new ports, and the membership
+      handle.control.on('message', (m: ClientControlMessage) => {
+        if (m?.type === 'replace') this.replacePort(m.node, m.port, m.incarnation, m.store);
+        else if (m?.type === 'membership') this.setMembership(m.snapshot);
       });
       handle.control.unref();
       this.control = handle.control;
     }
   }
 
+  /** The ring this client places keys on now (it follows membership changes). */
   get ring(): Ring {
-    return this.coordinator.ring;
+    return this.coordinator.currentRing;
   }
 
   get counters(): ClientCounters {
@@ -171,7 +185,9 @@ export class ClusterClient {
     // The store answers BUSY while its writer compacts; inspect is synchronous, so wait in short bounded sleeps
     // (Atomics.wait parks this thread without spinning) for up to about two seconds.
     for (let attempt = 0; attempt < 2000; attempt++) {
-      const clock = this.readers[node].get(id);
+      const reader = this.readers[node];
+      if (reader === undefined) return undefined; // a node that joined after this client: its store has not come yet
+      const clock = reader.get(id);
       if (clock === BUSY) {
         Atomics.wait(PARK, 0, 0, 1);
         continue;
@@ -188,8 +204,27 @@ export class ClusterClient {
     return s === NodeStatus.Up ? 'up' : s === NodeStatus.Suspect ? 'suspect' : 'down';
   }
 
-  /** Talk to replica `node` on a new port (it was restarted; the port leads to `incarnation`); the old port is closed. */
-  replacePort(node: number, port: MessagePort, incarnation = 0): void {
+  /**
+   * The membership this client places keys by (the cluster publishes it during a membership change). Snapshots only
+   * grow (more changes, or more ranges of the last one complete), so one not ahead of the last taken is an old one
+   * that arrived late (a port message overtaken by a direct call) and is ignored.
+   */
+  setMembership(snapshot: MembershipSnapshot): void {
+    const [changes, completed] = this.membershipRank;
+    const ahead = snapshot.changes.length > changes || (snapshot.changes.length === changes && snapshot.completed.length > completed);
+    if (!ahead) return;
+    this.coordinator.setMembership(snapshot);
+    this.membershipRank = [snapshot.changes.length, snapshot.completed.length];
+  }
+
+  private membershipRank: [changes: number, completed: number] = [0, 0];
+
+  /**
+   * Talk to replica `node` on a new port (it was restarted, or it joined: `store` is then its shared store); the port
+   * leads to `incarnation`; the old port is closed.
+   */
+  replacePort(node: number, port: MessagePort, incarnation = 0, store?: StoreBuffers): void {
+    if (store !== undefined && this.readers[node] === undefined) this.readers[node] = SharedStore.attach(store, 'reader');
     const old = this.ports.get(node) as MessagePort | undefined;
     if (old !== undefined) this.coordinator.peerRestarted(node); // a new port: the replica was restarted
     if (old !== undefined && old !== port) old.close();
@@ -220,8 +255,9 @@ export class ClusterClient {
     this.control?.close();
   }
 
+  /** Every node address so far (joins add them; a node that left keeps its own). */
   protected checkNode(node: unknown): asserts node is number {
-    this.coordinator.checkNode(node);
+    checkNode(node, this.view.addresses);
   }
 
   protected checkKey(key: Key): string {

@@ -1,4 +1,3 @@
-import type { MembershipChangeResult } from '../host/membership-driver.js';
 // The thread runtime's cluster (the public entry's Cluster.start without runtime 'sim'): it spawns one worker thread per replica, wires a full mesh of MessagePorts between
 // them and to every client, supervises them, injects faults, and hands out ClientHandles so other threads can attach
 // as clients too.
@@ -9,7 +8,8 @@ import type { MembershipChangeResult } from '../host/membership-driver.js';
 // client, replace a peer, pause, stats): never on the per-operation path.
 //
 // Beside this file: workers.ts (a worker's slot, spawn, control-plane calls that always settle), wiring.ts (restarts
-// and the channels a restarted worker needs), thread-faults.ts (the fault vocabulary), supervisor.ts (detection).
+// and the channels a restarted worker needs), thread-faults.ts (the fault vocabulary), supervisor.ts (detection),
+// membership-port.ts (joins, leaves and replacements: the nodes are the slots in `hosts`, one per address so far).
 
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
@@ -17,7 +17,9 @@ import { InvalidArgumentError, StoppedError, show } from '../../actors/errors.js
 import { hash32, type Key } from '../../actors/hash.js';
 import { CLIENT_BASE, type Address } from '../../actors/protocol.js';
 import type { ClusterEvent, ClusterMetrics, HealthOptions, HealthReport, LeaderlessCluster, MembershipInfo, NodeEvent, NodeMetrics, RepairResult, ReplicaStats, SettleResult } from '../api.js';
-import { checkOptionsObject, hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
+import { baseMembership, checkOptionsObject, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
+import type { MembershipChangeResult } from '../host/membership-driver.js';
+import { ThreadMembership, ThreadMembershipPort } from './membership-port.js';
 import { CLIENT_KEYS, checkKey, checkNode, checkOptions } from '../../actors/coordinator/checks.js';
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
 import type { Ring } from '../../actors/ring.js';
@@ -25,15 +27,14 @@ import type { Value } from '../../actors/types.js';
 import type { LatencySummary } from '../metrics/latency.js';
 import { addRound, checkRepairTimeout, clusterMetrics, emptyRepairResult, healthBounds, healthReport } from '../host/cluster-stats.js';
 import { awaitEvent, checkEvent, checkListener, checkWaitTimeout } from '../host/events.js';
-import { SharedStore } from '../host/store.js';
 import { metricsText } from '../metrics/index.js';
-import { ClusterClient, type ClientHandle } from './client.js';
+import { ClusterClient, type ClientControlMessage, type ClientHandle } from './client.js';
 import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { Supervisor } from './supervisor.js';
 import { ThreadFaults } from './thread-faults.js';
 import { Wiring, type ClientEntry } from './wiring.js';
-import { control, emptyStats, ifThere, live, release, spawn, terminate, withTimeout, type WorkerSlot } from './workers.js';
+import { control, emptyStats, ifThere, live, newSlot, release, spawn, terminate, withTimeout, type WorkerSlot } from './workers.js';
 
 /** The shape of what createHandle() returned; anything else would fail deep inside the client with a TypeError. */
 function checkHandle(h: unknown): void {
@@ -74,6 +75,8 @@ export class ThreadCluster implements LeaderlessCluster {
   private readonly own: ClusterClient;
   readonly config: ResolvedConfig;
   private readonly view: SharedView;
+  /** joins, leaves, replacements (membership-port.ts) */
+  private readonly members: ThreadMembership;
 
   private constructor(handle: Omit<ClientHandle, 'transfer'>, hosts: WorkerSlot[], supervisor: Supervisor, view: SharedView) {
     this.own = new ClusterClient(handle);
@@ -85,10 +88,18 @@ export class ThreadCluster implements LeaderlessCluster {
     this.clients.push({
       address: CLIENT_BASE,
       linked: new Set(hosts.map((h) => h.node)),
-      replace: (node, port, incarnation) => this.own.replacePort(node, port, incarnation),
+      replace: (node, port, incarnation, store) => this.own.replacePort(node, port, incarnation, store),
+      setMembership: (snapshot) => this.own.setMembership(snapshot),
     });
-    this.wiring = new Wiring(hosts, this.clients, view, supervisor, this.config, this.restartCounts);
-    const checkNode: (node: unknown) => asserts node is number = (node) => this.checkNode(node);
+    const base = baseMembership(this.config);
+    const target = {
+      hosts, clients: this.clients, view, supervisor, config: this.config, restartCounts: this.restartCounts,
+      wiring: () => this.wiring, stopped: () => this.stopping !== undefined || view.stopped,
+    };
+    const port = new ThreadMembershipPort(target, base);
+    this.members = new ThreadMembership(port, base, this.config, () => this.checkOpen());
+    this.wiring = new Wiring(hosts, this.clients, view, supervisor, this.config, this.restartCounts, port);
+    const checkNode: (node: unknown) => asserts node is number = (node) => this.checkFaultNode(node);
     this.faults = new ThreadFaults({ hosts, view, supervisor, config: this.config, wiring: this.wiring, checkOpen: () => this.checkOpen(), checkNode });
   }
 
@@ -136,8 +147,17 @@ export class ThreadCluster implements LeaderlessCluster {
     this.own.close();
   }
 
+  /** Every address so far is a node (one that left too: its store and status can still be read). */
   private checkNode(node: unknown): asserts node is number {
-    checkNode(node, this.config.nodes.length);
+    checkNode(node, this.hosts.length);
+  }
+
+  /** Faults act on nodes that have not left. */
+  private checkFaultNode(node: unknown): asserts node is number {
+    this.checkNode(node);
+    if (this.hosts[node].retired) {
+      throw new InvalidArgumentError(`node ${node} has left the cluster (its worker is stopped for good); faults apply to its members: ${this.members.info().members.join(', ')}`);
+    }
   }
 
   private checkKey(key: Key): string {
@@ -155,26 +175,8 @@ export class ThreadCluster implements LeaderlessCluster {
     const { runtime: _runtime, ...rest } = options as ClusterOptions & { runtime?: string };
     const config = resolveConfig(rest);
     const n = config.nodes.length;
-    const view = SharedView.create(n);
-    const hosts: WorkerSlot[] = config.nodes.map((spec) => ({
-      node: spec.id,
-      worker: undefined,
-      control: undefined,
-      controlPort: undefined,
-      store: SharedStore.create({ maxKeys: config.storeMaxKeys, arenaBytes: config.storeArenaBytes }),
-      hintStore: SharedStore.create(hintStoreSize(config)),
-      replicaId: String(spec.id),
-      wipes: 0,
-      wipeOnRestart: false,
-      exited: true,
-      restarting: false,
-      gaveUp: false,
-      holdDown: false,
-      paused: false,
-      calls: new Set(),
-      linked: new Set(config.nodes.map((o) => o.id).filter((o) => o !== spec.id)),
-      starting: undefined,
-    }));
+    const view = SharedView.create(config.maxNodes, n);
+    const hosts: WorkerSlot[] = config.nodes.map((spec) => newSlot(config, spec.id, config.nodes.map((o) => o.id).filter((o) => o !== spec.id)));
     // full mesh between replicas, plus this thread's client
     const peers: Array<Array<[Address, MessagePort]>> = config.nodes.map(() => []);
     for (let i = 0; i < n; i++) {
@@ -254,7 +256,7 @@ export class ThreadCluster implements LeaderlessCluster {
 
   /** The key's N primary replicas, in preference order (the first coordinates its writes). */
   replicasOf(key: Key): number[] {
-    return [...this.ring.preferenceList(hash32(this.checkKey(key)))];
+    return [...this.members.port.ring.preferenceList(hash32(this.checkKey(key)))];
   }
 
   /** The wall clock, ms (the same clock every thread of this runtime stamps events with). */
@@ -273,19 +275,22 @@ export class ThreadCluster implements LeaderlessCluster {
    * `Cluster.attach(handle)` there. Each handle is one client with its own ports; it can be attached once.
    */
   async createHandle(options: { near?: number } = {}): Promise<ClientHandle> {
-    return this.newClient(options, 'createHandle');
+    return (await this.newClient(options, 'createHandle')).handle;
   }
 
   /** Another client in this thread, e.g. placed beside a replica for partition experiments (Jepsen style). */
   async client(options: { near?: number } = {}): Promise<ClusterClient> {
-    return new ClusterClient(await this.newClient(options, 'client'));
+    const { handle, entry } = await this.newClient(options, 'client');
+    const client = new ClusterClient(handle);
+    entry.setMembership = (snapshot) => client.setMembership(snapshot); // in this thread: at once, like the cluster's own
+    return client;
   }
 
   /**
    * A client's ports to every live replica, and its control port: restarted replicas' ports come over it, and when the
    * client closes it (or its thread ends) the cluster forgets the client, so churn leaves nothing behind.
    */
-  private async newClient(options: { near?: number }, call: 'createHandle' | 'client'): Promise<ClientHandle> {
+  private async newClient(options: { near?: number }, call: 'createHandle' | 'client'): Promise<{ handle: ClientHandle; entry: ClientEntry }> {
     this.checkOpen();
     checkOptions(options, CLIENT_KEYS, call);
     const near = options.near ?? -1;
@@ -296,10 +301,14 @@ export class ThreadCluster implements LeaderlessCluster {
     const entry: ClientEntry = {
       address,
       linked: new Set(),
-      replace: (node, port, incarnation) => ctl.port1.postMessage({ type: 'replace', node, port, incarnation }, [port as never]),
+      replace: (node, port, incarnation, store) => post({ type: 'replace', node, port, incarnation, store }, [port]),
+      setMembership: (snapshot) => post({ type: 'membership', snapshot }),
     };
-    // registered before any await: a replica that comes back meanwhile links to this client too
+    const post = (m: ClientControlMessage, transfer: MessagePort[] = []): void => ctl.port1.postMessage(m, transfer as never);
+    // registered before any await: a replica that comes back meanwhile links to this client too, and a membership
+    // published meanwhile follows this one on the control port
     this.clients.push(entry);
+    const membership = this.members.port.clientView;
     ctl.port1.once('close', () => {
       const i = this.clients.indexOf(entry);
       if (i >= 0) this.clients.splice(i, 1);
@@ -324,8 +333,9 @@ export class ThreadCluster implements LeaderlessCluster {
       ports,
       control: controlPort,
       transfer: [...ports.map(([, p]) => p), controlPort],
+      membership,
     };
-    return handle;
+    return { handle, entry };
   }
 
   /**
@@ -337,16 +347,17 @@ export class ThreadCluster implements LeaderlessCluster {
     checkWaitTimeout(timeoutMs, 'settle');
     const start = nowMs();
     for (;;) {
-      const stats = (await Promise.all(this.hosts.map((h) => this.statsOf(h)))).filter((s) => s !== undefined);
+      const hosts = this.hosts.filter((h) => !h.retired); // nodes that left hold nothing to wait for
+      const stats = (await Promise.all(hosts.map((h) => this.statsOf(h)))).filter((s) => s !== undefined);
       // A node running again (resumed, restarted) counts as down until the failure detector has seen it beat, and
       // nobody hands it its hints meanwhile: wait for the detector too.
       // A node the supervisor is restarting comes back and takes its hints: wait for it too (not for one held down or
       // given up on, which does not come back by itself).
-      const catchingUp = this.hosts.some(
+      const catchingUp = hosts.some(
         (h) => (live(h) && !h.paused && !this.view.isUp(h.node)) || (!h.holdDown && !h.gaveUp && (h.restarting || h.starting !== undefined)),
       );
       const deliverable = stats.reduce((a, s) => a + s.hints.owners.filter((o) => this.view.isUp(o)).length + s.hints.inFlight, 0);
-      const busy = this.hosts.some((h) => this.view.depth(h.node) > 0 && !h.exited && !h.paused);
+      const busy = hosts.some((h) => this.view.depth(h.node) > 0 && !h.exited && !h.paused);
       const pending = stats.reduce((a, s) => a + s.hints.keys, 0);
       const waited = nowMs() - start;
       const settled = deliverable === 0 && !busy && !catchingUp;
@@ -368,6 +379,7 @@ export class ThreadCluster implements LeaderlessCluster {
     const total = emptyRepairResult();
     const ranges = new Set<string>();
     for (const h of this.hosts) {
+      if (h.retired) continue; // left the cluster: not a node to repair, nor one skipped
       if (!live(h) || h.paused || this.view.status(h.node) === NodeStatus.Down) {
         total.skippedNodes.push(h.node);
         continue;
@@ -394,7 +406,8 @@ export class ThreadCluster implements LeaderlessCluster {
   async health(options: HealthOptions = {}): Promise<HealthReport> {
     this.checkOpen();
     const bounds = healthBounds(options, this.config.antiEntropy.maxRepairAgeMs);
-    return healthReport(await this.metrics(), bounds, this.config.mailboxCapacity, nowMs(), this.startedAtMs);
+    // nodes that left are not listed (metrics has them, `left`); a stalled handoff is an alert
+    return healthReport(await this.metrics(), bounds, this.config.mailboxCapacity, nowMs(), this.startedAtMs, this.members.driver.status());
   }
 
   /** metrics() in Prometheus text exposition format (runtime/metrics.ts). */
@@ -413,32 +426,35 @@ export class ThreadCluster implements LeaderlessCluster {
   private async nodeMetrics(h: WorkerSlot): Promise<NodeMetrics> {
     const st = this.view.status(h.node);
     const status = st === NodeStatus.Up ? 'up' : st === NodeStatus.Suspect ? 'suspect' : 'down';
-    const base = { status, mailboxDepth: this.view.depth(h.node), restarts: this.restartCounts[h.node] } as const;
+    const base = { status, mailboxDepth: this.view.depth(h.node), restarts: this.restartCounts[h.node], ...(h.retired ? { left: true } : {}) } as const;
     const stats = await this.statsOf(h);
     if (stats === undefined) return { ...(h.lastStats ?? emptyStats(h)), ...base, status: 'down', stale: true };
     h.lastStats = stats;
     return { ...stats, ...base, stale: false };
   }
 
-  /** Ends every worker. Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   // ------------------------------------------------------------------------------------------- membership
 
-  addNode(_options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
-    return Promise.reject(new Error('addNode: not wired yet'));
+  /** A node joins (in `datacenter`, default localDc; `rack`, default the dc's least used): resolves when it is done. */
+  addNode(options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
+    return this.members.addNode(options);
   }
 
-  removeNode(_node: number): Promise<MembershipChangeResult> {
-    return Promise.reject(new Error('removeNode: not wired yet'));
+  /** The node leaves: its ranges are handed off, its hints drain, its worker stops for good (its id stays taken). */
+  removeNode(node: number): Promise<MembershipChangeResult> {
+    return this.members.removeNode(node);
   }
 
-  replaceNode(_node: number): Promise<MembershipChangeResult> {
-    return Promise.reject(new Error('replaceNode: not wired yet'));
+  /** A new node takes the (possibly dead) node's tokens; the old one leaves. */
+  replaceNode(node: number): Promise<MembershipChangeResult> {
+    return this.members.replaceNode(node);
   }
 
   membership(): MembershipInfo {
-    throw new Error('membership: not wired yet');
+    return this.members.info();
   }
 
+  /** Ends every worker. Pending operations fail with STOPPED; later calls throw STOPPED. Idempotent. */
   stop(): Promise<void> {
     if (this.stopping === undefined) {
       this.view.markStopped();

@@ -20,6 +20,8 @@ import { baseMembership, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
 import { AeDriver, type RepairRoundResult } from './hash-pool.js';
 import type { RebuildStats, ReplicaStats } from '../api.js';
+import type { MembershipCall, MembershipReply } from '../../actors/membership/calls.js';
+import type { MembershipSnapshot } from '../../actors/membership/snapshot.js';
 
 export interface ReplicaWorkerData {
   node: number;
@@ -35,6 +37,8 @@ export interface ReplicaWorkerData {
   wipe: boolean;
   /** this worker's incarnation (SharedView): the mailbox-depth count it subtracts what it handled from */
   incarnation: number;
+  /** the membership published when the worker was started (the cluster syncs it to anything published later) */
+  membership: MembershipSnapshot;
 }
 
 
@@ -51,6 +55,16 @@ export interface ReplicaControl {
   repair(): Promise<RepairRoundResult>;
   /** rebuilds the Merkle trees from the store (on the hash pool for large stores) */
   rebuildTrees(): Promise<RebuildStats>;
+  /** a membership control call (actors/membership/calls.ts): out of band, so it reaches a paused node too */
+  membership(call: MembershipCall): MembershipReply;
+}
+
+/** The nodes down now, among the addresses in use (a node that left is down for good). */
+function downNodes(view: SharedView, into: number[] = []): number[] {
+  into.length = 0;
+  const n = view.addresses;
+  for (let i = 0; i < n; i++) if (!view.isUp(i)) into.push(i);
+  return into;
 }
 
 /** The writer's side of a SharedStore as the actor sees it (a writer never gets BUSY: it compacts synchronously). */
@@ -75,7 +89,7 @@ function startReplica(data: ReplicaWorkerData, view: SharedView, ports: Map<Addr
     shared.clear();
     hinted.clear();
   }
-  const options = replicaOptions(data.config, data.node, data.replicaId, baseMembership(data.config));
+  const options = replicaOptions(data.config, data.node, data.replicaId, baseMembership(data.config), data.membership);
   const replica = new Replica(writerView(shared), options, { ...writerView(hinted), forEach: (fn) => hinted.forEach(fn) });
   const outbox = new Outbox(ports, codec, view, data.config.mailboxCapacity, data.node);
   let ae: AeDriver | undefined;
@@ -89,20 +103,19 @@ function startReplica(data: ReplicaWorkerData, view: SharedView, ports: Map<Addr
     afterRoute: () => ae?.poll(),
   });
   host.attach(replica);
-  const n = data.config.nodes.length;
   ae = new AeDriver({
     replica,
     store: shared,
     options: data.config.antiEntropy,
     act: (f) => host.act(f),
-    down: () => [...Array(n).keys()].filter((i) => !view.isUp(i)),
+    down: () => downNodes(view),
     now: nowMs,
   });
   return { host, outbox, shared, ae };
 }
 
 function main(data: ReplicaWorkerData): void {
-  const view = new SharedView(data.view, data.config.nodes.length);
+  const view = new SharedView(data.view, data.config.maxNodes);
   const ports = new Map<Address, Port>();
   const codec = new WireCodec(data.config.datacenters);
   const { host, outbox, shared, ae } = startReplica(data, view, ports, codec);
@@ -124,14 +137,11 @@ function main(data: ReplicaWorkerData): void {
   };
   for (const [addr, port] of data.peers) listen(addr, port);
 
-  const n = data.config.nodes.length;
   const down: number[] = [];
   const tick = setInterval(() => {
     if (host.paused) return;
     view.beat(data.node);
-    down.length = 0;
-    for (let i = 0; i < n; i++) if (!view.isUp(i)) down.push(i);
-    host.tick(down);
+    host.tick(downNodes(view, down));
   }, data.config.tickMs);
   tick.unref();
 
@@ -154,6 +164,13 @@ function main(data: ReplicaWorkerData): void {
     stats: () => host.stats(data.replicaId, { batchesOut: outbox.batches, store: shared.stats(), ae: ae.stats() }),
     repair: () => ae.repair(),
     rebuildTrees: () => ae.rebuild(),
+    membership(call) {
+      let reply: MembershipReply | undefined;
+      host.act((out) => {
+        reply = host.replica!.membershipCall(call, nowMs(), out);
+      });
+      return reply!;
+    },
   };
   Comlink.expose(control, nodeEndpoint(data.control));
   // Ready: the store is attached (and wiped if asked) and every port listens. The spawner waits for this.

@@ -6,6 +6,7 @@
 //   [STOPPED]                       1 once the cluster is stopped
 //   [STATUS_VERSION]                bumped on every change of a node's status
 //   [IMPAIRED]                      1 while any link has a delay or drop set
+//   [ADDRESSES]                     node addresses in use so far (joins add one; a node that left keeps its own)
 //   [NODE_BASE + node*STRIDE + STATUS]      NodeStatus of the node (written by the supervisor)
 //   [NODE_BASE + node*STRIDE + DEPTH]       messages posted to the node and not yet handled (senders add, it subtracts),
 //                                           in the low DEPTH_BITS; the node's incarnation (mod 64) in the bits above
@@ -33,6 +34,8 @@ const STOPPED = 0;
 const STATUS_VERSION = 1;
 /** 1 while any link has a delay or a drop probability */
 const IMPAIRED = 2;
+/** node addresses in use (the initial nodes, plus one per join): slots at and above it are unused, and Down */
+const ADDRESSES = 3;
 const NODE_BASE = 4;
 const STRIDE = 5;
 const STATUS = 0;
@@ -64,9 +67,26 @@ export class SharedView {
     this.i32 = new Int32Array(buffer);
   }
 
-  static create(nodes: number): SharedView {
+  /**
+   * A control block with `nodes` slots (config.maxNodes: every address the cluster can ever have), of which the
+   * first `addresses` are in use; the others read Down until a join takes them.
+   */
+  static create(nodes: number, addresses = nodes): SharedView {
     const links = LINK_FIELDS * (nodes + 1) * nodes;
-    return new SharedView(new SharedArrayBuffer((NODE_BASE + nodes * STRIDE + links) * 4), nodes);
+    const view = new SharedView(new SharedArrayBuffer((NODE_BASE + nodes * STRIDE + links) * 4), nodes);
+    for (let node = addresses; node < nodes; node++) Atomics.store(view.i32, NODE_BASE + node * STRIDE + STATUS, NodeStatus.Down);
+    Atomics.store(view.i32, ADDRESSES, addresses);
+    return view;
+  }
+
+  /** Node addresses in use so far (ids 0..addresses-1; a node that left keeps its address, Down). */
+  get addresses(): number {
+    return Atomics.load(this.i32, ADDRESSES);
+  }
+  /** A join took the next address (the slot stays Down until the node is up). */
+  setAddresses(n: number): void {
+    if (n > this.nodes) throw new RangeError(`the control block has ${this.nodes} node slots; ${n} addresses asked`);
+    Atomics.store(this.i32, ADDRESSES, n);
   }
 
   private get links(): number {

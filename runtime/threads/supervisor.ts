@@ -8,6 +8,10 @@
 //
 // Restarts: one-for-one. A crashed worker is restarted after `delayMs`, at most `maxRestarts` times within
 // `withinMs`; past that the node stays down and a `node-given-up` event says so.
+//
+// Membership: the view has a slot for every address the cluster can ever have (config.maxNodes); only addresses in
+// use are sampled. A joining node is not the detector's until it is running and synced (joined); a node that left
+// (retired) is Down for good.
 
 import { EventEmitter } from 'node:events';
 import { PhiAccrualDetector, type PhiParams } from '../../actors/failure-detector.js';
@@ -19,8 +23,10 @@ import type { ClusterEvent, NodeEvent } from '../api.js';
 export class Supervisor extends EventEmitter {
   private readonly detectors: PhiAccrualDetector[];
   private readonly lastBeat: number[];
-  /** nodes whose worker is gone (restarting or given up): their status is not the detector's to change */
+  /** nodes whose worker is gone (restarting, given up, retired) or not yet joined: not the detector's to change */
   private readonly dead = new Set<number>();
+  /** nodes that left the cluster: never restarted, never up again */
+  private readonly gone = new Set<number>();
   private readonly policy: RestartPolicy;
   private timer: ReturnType<typeof setInterval> | undefined;
   readonly phiParams: Partial<PhiParams>;
@@ -57,7 +63,8 @@ export class Supervisor extends EventEmitter {
 
   /** One sampling round: heartbeats in, statuses out. */
   sample(now: number): void {
-    for (let node = 0; node < this.detectors.length; node++) {
+    const addresses = Math.min(this.view.addresses, this.detectors.length);
+    for (let node = 0; node < addresses; node++) {
       if (this.dead.has(node)) continue;
       const beat = this.view.heartbeat(node);
       if (beat !== this.lastBeat[node]) {
@@ -68,6 +75,34 @@ export class Supervisor extends EventEmitter {
       const status = phi >= this.detector.threshold ? NodeStatus.Down : phi >= this.detector.threshold / 2 ? NodeStatus.Suspect : NodeStatus.Up;
       this.transition(node, status, now);
     }
+  }
+
+  /** A joining node's address is taken: Down (no event) until joined() says it is running and synced. */
+  joining(node: number): void {
+    this.dead.add(node);
+    this.view.setStatus(node, NodeStatus.Down);
+  }
+
+  /** A joined node is running at the current membership: detection starts, and it is Up (node-up). */
+  joined(node: number): void {
+    const now = nowMs();
+    this.dead.delete(node);
+    this.detectors[node] = new PhiAccrualDetector(this.phiParams);
+    this.detectors[node].heartbeat(now);
+    this.lastBeat[node] = this.view.heartbeat(node);
+    this.transition(node, NodeStatus.Up, now);
+  }
+
+  /** The node left the cluster: Down for good, no restart (its worker is stopped by the caller). */
+  retired(node: number): void {
+    this.dead.add(node);
+    this.gone.add(node);
+    this.transition(node, NodeStatus.Down, nowMs());
+  }
+
+  /** Whether the node left the cluster (retired). */
+  isRetired(node: number): boolean {
+    return this.gone.has(node);
   }
 
   /** The node's worker exited: Down now. Returns whether the restart policy allows another restart. */
@@ -94,6 +129,7 @@ export class Supervisor extends EventEmitter {
 
   /** The node's worker is running again: detection starts afresh (a new detector, so old intervals do not count). */
   restarted(node: number): void {
+    if (this.gone.has(node)) return;
     const now = nowMs();
     this.dead.delete(node);
     this.detectors[node] = new PhiAccrualDetector(this.phiParams);

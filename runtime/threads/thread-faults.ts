@@ -45,14 +45,14 @@ export class ThreadFaults implements Faults {
     this.c.checkOpen();
     const group = new Map<number, number>();
     checkGroups(groups, (x) => this.c.checkNode(x)).forEach((g, gi) => g.forEach((node) => group.set(node, gi)));
-    const n = this.c.config.nodes.length;
+    const n = this.c.view.addresses;
     for (let a = 0; a < n; a++) {
       for (let b = 0; b < n; b++) this.c.view.setBlocked(a, b, (group.get(a) ?? -1 - a) !== (group.get(b) ?? -1 - b));
     }
   };
   readonly heal: Faults['heal'] = () => {
     this.c.checkOpen();
-    const n = this.c.config.nodes.length;
+    const n = this.c.view.addresses;
     for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) this.c.view.setBlocked(a, b, false);
   };
   readonly delay: Faults['delay'] = (spec) => {
@@ -75,8 +75,8 @@ export class ThreadFaults implements Faults {
       this.c.view.setDropPpm(from, to, 0);
     }
     this.c.view.setImpaired(false);
-    for (const h of this.c.hosts) if (h.paused) await this.resumeNode(h.node);
-    for (const h of this.c.hosts) if (h.holdDown) await this.restart(h.node);
+    for (const h of this.c.hosts) if (h.paused && !h.retired) await this.resumeNode(h.node);
+    for (const h of this.c.hosts) if (h.holdDown && !h.retired) await this.restart(h.node);
   };
   
   /**
@@ -125,8 +125,12 @@ export class ThreadFaults implements Faults {
     this.c.supervisor.emit('node-resumed', { node, atMs: nowMs() } satisfies NodeEvent);
   }
 
-  /** The directed links (row, to) a delay or drop names; row n is clients placed near no node. */
+  /**
+   * The directed links (row, to) a delay or drop names, among the addresses in use; the view's last row (maxNodes)
+   * is clients placed near no node.
+   */
   private linksOf(spec: unknown, call: string, valueKey: string): Array<[number, number]> {
-    return linksOf(spec, new Set(valueKey === '' ? [] : [valueKey]), call, this.c.config.nodes.length, (x) => this.c.checkNode(x));
+    const extra = new Set(valueKey === '' ? [] : [valueKey]);
+    return linksOf(spec, extra, call, this.c.view.addresses, (x) => this.c.checkNode(x), this.c.view.nodes);
   }
 }

@@ -9,6 +9,8 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Address } from '../../actors/protocol.js';
 import { replicaIdOf } from '../host/replica-host.js';
 import type { ResolvedConfig } from '../config.js';
+import type { MembershipSnapshot } from '../../actors/membership/snapshot.js';
+import type { StoreBuffers } from '../host/store.js';
 import type { SharedView } from './shared-view.js';
 import type { Supervisor } from './supervisor.js';
 import { NodeGoneError, control, ifThere, live, release, spawn, terminate, type WorkerSlot } from './workers.js';
@@ -18,7 +20,15 @@ export interface ClientEntry {
   address: Address;
   /** nodes whose current worker has a channel to this client */
   linked: Set<number>;
-  replace(node: number, port: MessagePort, incarnation: number): void;
+  /** a port to node's worker (restarted, or joined: then `store` is its shared store, for reads without a message) */
+  replace(node: number, port: MessagePort, incarnation: number, store?: StoreBuffers): void;
+  /** the client's view of the membership (publishClients) */
+  setMembership(snapshot: MembershipSnapshot): void;
+}
+
+/** How a starting worker learns the membership: the snapshot published now, and a sync call to a newer one. */
+export interface MembershipSource {
+  published(): MembershipSnapshot;
 }
 
 export class Wiring {
@@ -29,6 +39,7 @@ export class Wiring {
     private readonly supervisor: Supervisor,
     private readonly config: ResolvedConfig,
     readonly restartCounts: number[],
+    private readonly membership: MembershipSource,
   ) {}
 
   /** Restarts a worker that exited, unless the cluster is stopping or the restart policy gives up. */
@@ -44,7 +55,7 @@ export class Wiring {
       this.view.setPaused(h.node, false);
       release(h, new NodeGoneError(h.node));
       this.unlink(h);
-      if (this.view.stopped) return;
+      if (this.view.stopped || h.retired) return;
       if (h.holdDown) return void this.supervisor.heldDown(h.node, `${reason} (exit code ${code}); held down until faults.restart(${h.node})`);
       this.scheduleRestart(h, `${reason} (exit code ${code})`);
     });
@@ -66,8 +77,11 @@ export class Wiring {
     }, this.config.restart.delayMs);
   }
 
-  /** Starts node h's worker again (h.starting while it runs). */
-  restart(h: WorkerSlot, counted = true): Promise<void> {
+  /**
+   * Starts node h's worker again (h.starting while it runs): `counted` is a supervisor restart, 'join' a joining
+   * node's first start, false a worker that died before the cluster was started.
+   */
+  restart(h: WorkerSlot, counted: boolean | 'join' = true): Promise<void> {
     const starting = this.startAgain(h, counted);
     h.starting = starting;
     const done = (): void => {
@@ -77,8 +91,8 @@ export class Wiring {
     return starting;
   }
 
-  private async startAgain(h: WorkerSlot, counted: boolean): Promise<void> {
-    if (this.view.stopped) return;
+  private async startAgain(h: WorkerSlot, counted: boolean | 'join'): Promise<void> {
+    if (this.view.stopped || h.retired) return;
     const wipe = h.wipeOnRestart;
     if (wipe) {
       h.wipes++;
@@ -87,20 +101,36 @@ export class Wiring {
     this.unlink(h);
     // what was posted to the old worker is gone with it; senders still holding its ports no longer count
     this.view.resetDepth(h.node, this.view.bumpIncarnation(h.node));
-    await spawn(h, this.config, this.view, []);
+    await spawn(h, this.config, this.view, [], this.membership.published());
     if (wipe) h.wipeOnRestart = false; // no crash sets it while a restart runs: it waits for the restart
     this.watch(h);
-    if (this.view.stopped) {
+    if (this.view.stopped || h.retired) {
       await terminate(h);
       return;
     }
     const worker = h.worker;
     await this.link(h);
+    await this.catchUp(h);
     h.restarting = false;
-    if (counted) this.restartCounts[h.node]++;
+    if (counted === true) this.restartCounts[h.node]++;
     // it died while being linked: its exit has already scheduled the next restart
     if (h.exited || h.worker !== worker) return;
-    if (counted) this.supervisor.restarted(h.node);
+    if (counted === true) this.supervisor.restarted(h.node);
+    else if (counted === 'join') this.supervisor.joined(h.node);
+  }
+
+  /**
+   * A started worker is at the membership published when its worker data was built; the control plane may have
+   * published since (it does not call a node that is starting): sync it until it is at the latest. No await between
+   * the last check and the caller marking it up, so nothing published meanwhile is missed.
+   */
+  private async catchUp(h: WorkerSlot): Promise<void> {
+    while (h.membership !== this.membership.published() && live(h)) {
+      const snapshot = this.membership.published();
+      const reply = await ifThere(control(h, (c) => c.membership({ op: 'sync', snapshot })));
+      if (reply === undefined) return; // it died: its next start is given the published snapshot
+      h.membership = snapshot;
+    }
   }
 
   /**
@@ -108,7 +138,7 @@ export class Wiring {
    * Synchronous up to the hand-overs, so that of two nodes starting together, whichever is ready second links the
    * pair, exactly once. Resolves when every end is handed over (or its worker went away: its restart links it).
    */
-  private link(h: WorkerSlot): Promise<unknown> {
+  link(h: WorkerSlot): Promise<unknown> {
     const handOffs: Array<Promise<unknown>> = [];
     const incarnation = this.view.incarnation(h.node);
     for (const other of this.hosts) {
@@ -125,7 +155,7 @@ export class Wiring {
       const ch = new MessageChannel();
       client.linked.add(h.node);
       handOffs.push(ifThere(control(h, (c) => c.attachClient(client.address, Comlink.transfer(ch.port1, [ch.port1 as never])))));
-      client.replace(h.node, ch.port2, incarnation);
+      client.replace(h.node, ch.port2, incarnation, h.store.buffers);
     }
     return Promise.all(handOffs);
   }

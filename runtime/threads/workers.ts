@@ -8,8 +8,9 @@ import * as Comlink from 'comlink';
 import { StoppedError, type LeaderlessError } from '../../actors/errors.js';
 import type { Address } from '../../actors/protocol.js';
 import type { ReplicaStats } from '../api.js';
-import type { ResolvedConfig } from '../config.js';
-import type { SharedStore } from '../host/store.js';
+import { hintStoreSize, type ResolvedConfig } from '../config.js';
+import { SharedStore } from '../host/store.js';
+import { EMPTY_SNAPSHOT, type MembershipSnapshot } from '../../actors/membership/snapshot.js';
 import { nodeEndpoint } from './comlink-node.js';
 import { emptyAeStats } from '../host/cluster-stats.js';
 import type { ReplicaControl, ReplicaWorkerData } from './replica-worker.js';
@@ -41,6 +42,35 @@ export interface WorkerSlot {
   linked: Set<number>;
   /** the restart in progress (a crash waits for it: it has already chosen whether to wipe) */
   starting: Promise<void> | undefined;
+  /** the node left the cluster: its worker is stopped for good and its address stays reserved */
+  retired: boolean;
+  /** the membership snapshot the current worker was started with (it is synced to anything published later) */
+  membership: MembershipSnapshot;
+}
+
+/** A slot for node `node`, with its shared stores; no worker yet. */
+export function newSlot(config: ResolvedConfig, node: number, linked: Iterable<number>): WorkerSlot {
+  return {
+    node,
+    worker: undefined,
+    control: undefined,
+    controlPort: undefined,
+    store: SharedStore.create({ maxKeys: config.storeMaxKeys, arenaBytes: config.storeArenaBytes }),
+    hintStore: SharedStore.create(hintStoreSize(config)),
+    replicaId: String(node),
+    wipes: 0,
+    wipeOnRestart: false,
+    exited: true,
+    restarting: false,
+    gaveUp: false,
+    holdDown: false,
+    paused: false,
+    calls: new Set(),
+    linked: new Set(linked),
+    starting: undefined,
+    retired: false,
+    membership: EMPTY_SNAPSHOT,
+  };
 }
 
 /** A control-plane call's worker exited (killed, crashed) before it answered. */
@@ -143,7 +173,13 @@ export async function terminate(h: WorkerSlot): Promise<void> {
   h.exited = true;
 }
 
-export async function spawn(h: WorkerSlot, config: ResolvedConfig, view: SharedView, peers: Array<[Address, MessagePort]>): Promise<void> {
+export async function spawn(
+  h: WorkerSlot,
+  config: ResolvedConfig,
+  view: SharedView,
+  peers: Array<[Address, MessagePort]>,
+  membership: MembershipSnapshot = EMPTY_SNAPSHOT,
+): Promise<void> {
   const ctl = new MessageChannel();
   const data: ReplicaWorkerData = {
     node: h.node,
@@ -156,7 +192,9 @@ export async function spawn(h: WorkerSlot, config: ResolvedConfig, view: SharedV
     peers,
     wipe: h.wipeOnRestart,
     incarnation: view.incarnation(h.node),
+    membership,
   };
+  h.membership = membership;
   const worker = new Worker(WORKER_URL, {
     workerData: { kind: 'replica', data },
     transferList: [ctl.port1, ...peers.map(([, p]) => p)] as never,
