@@ -83,8 +83,9 @@ export class ClientCoordinator {
     const standInNotFoundOk = checkStandInNotFoundOk(options.standInNotFoundOk ?? this.config.standInNotFoundOk);
     this.counters.gets++;
     const deadlineMs = this.env.clock.now() + timeoutMs;
-    for (;;) {
-      const left = Math.max(1, deadlineMs - this.env.clock.now());
+    for (let attempt = 0; ; attempt++) {
+      // a retry gets what is left of the caller's timeoutMs
+      const left = attempt === 0 ? timeoutMs : Math.max(1, deadlineMs - this.env.clock.now());
       try {
         return await this.getOnce(id, need, left, readRepair, standInNotFoundOk);
       } catch (e) {
@@ -297,7 +298,7 @@ export class ClientCoordinator {
     }
     const deadlineMs = this.env.clock.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
-      const left = Math.max(1, deadlineMs - this.env.clock.now());
+      const left = attempt === 0 ? timeoutMs : Math.max(1, deadlineMs - this.env.clock.now());
       try {
         return await this.writeOnce(id, value, context, need, left, attempt === 0);
       } catch (e) {

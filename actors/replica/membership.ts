@@ -101,10 +101,22 @@ export class ReplicaMembership {
     const keyHash = hash32(key);
     const e = this.viewNow.admit({ epoch: epoch ?? 1, keyHash, access, ...(hintFor === undefined ? {} : { hintFor }) });
     if (e === null) return undefined;
+    if (access === 'read' && e.reason === 'not-owner' && !this.readOwnersMatter(keyHash)) return undefined; // a stand-in read
     if (!coordinating && e.reason === 'sender-behind' && epoch === this.viewNow.epoch - 1 && this.inFlightAdmitted(keyHash, access, hintFor)) {
       return undefined;
     }
     return e.toWire();
+  }
+
+  /**
+   * Whether a read of this key at the current epoch must come from its read targets: only while the change is in
+   * progress and the key's range moves (a losing replica's copy is stale once its range is complete). Otherwise a
+   * read may reach any node, as before membership changes: a stand-in answers from the hints it holds (a get does not
+   * say whom it stands in for).
+   */
+  private readOwnersMatter(keyHash: number): boolean {
+    const t = this.viewNow.transition;
+    return t !== undefined && !t.done && t.rangeOf(keyHash) !== undefined;
   }
 
   private inFlightAdmitted(keyHash: number, access: 'read' | 'write', hintFor: number | undefined): boolean {

@@ -84,6 +84,15 @@ export class ThreadMembershipPort implements MembershipPort, MembershipSource {
     return reply;
   }
 
+  /** Posts the call to every node before awaiting any reply: the window in which replicas disagree stays short. */
+  async callAll(nodes: readonly number[], c: MembershipCall): Promise<void> {
+    await Promise.all(nodes.map((n) => this.call(n, c)));
+  }
+
+  mailboxDepth(node: number): number {
+    return this.t.view.depth(node);
+  }
+
   publishNodes(snapshot: MembershipSnapshot): void {
     this.snapshot = snapshot;
   }
@@ -157,13 +166,15 @@ export class ThreadMembership {
     private readonly config: ResolvedConfig,
     private readonly checkOpen: () => void,
   ) {
-    this.driver = new MembershipDriver(base, port, { pollMs: Math.max(5, config.tickMs), drainTimeoutMs: 10_000 });
+    this.driver = new MembershipDriver(base, port, {
+      pollMs: Math.max(5, config.tickMs), drainTimeoutMs: 10_000, maxStreamsPerNode: config.handoff.maxStreamsPerNode,
+    });
   }
 
   /** typed errors (options, datacenter, no free address) before anything changes; see runtime/host/membership.ts */
   async addNode(options?: { datacenter?: string; rack?: string }): Promise<MembershipChangeResult> {
     this.checkOpen();
-    return this.driver.run(joinChange(this.driver.membership.ring, this.config, options));
+    return this.driver.run((ring) => joinChange(ring, this.config, options));
   }
 
   async removeNode(node: number): Promise<MembershipChangeResult> {
