@@ -9,12 +9,17 @@
 //   partition:0,1/2,3,4@2s-5s  cut the nodes into groups (unlisted nodes are isolated), heal at END
 //   delay:*:50ms@1s-4s         add latency on links: * (all), 2 (node 2's links), 0>2 (messages from 0 to 2)
 //   drop:1:0.2@1s-4s           drop messages on links with a probability (0..1, or a percentage like 20%)
+//   join@2s, join:dc2@2s       a node joins (addNode; in the datacenter named, default the local one)
+//   leave:3@4s                 node 3 leaves (removeNode: its ranges handed off, then it stops for good)
+//   replace:2@3s               a new node takes node 2's place (replaceNode: rebuilt from the other replicas)
 // Windowed faults end at END, or when the run ends; before the final read everything is healed and resumed.
+// Membership changes run one at a time, each from its START until it completes (its marker ends then, with what it
+// moved); one that is still running when the run ends is awaited before the final read.
 //
 // Data layout: a FaultSpec is plain data (kind, nodes, window in ms, the text it came from); a FaultDriver turns the
 // specs into a time-ordered list of start and end events and applies them through the cluster's `faults` object,
 // recording a marker per fault (when it started and ended) for the report's throughput chart.
-import { InvalidConfigError, type Faults, type LinkSpec } from '../runtime/index.js';
+import { InvalidConfigError, type Faults, type LinkSpec, type MembershipChangeResult } from '../runtime/index.js';
 import { durationHelp, tryDurationMs } from './duration.js';
 
 /** A directed link a delay or drop names ('*': any): the cluster interface's LinkSpec, both ends given. */
@@ -36,24 +41,39 @@ export type FaultSpec = Window &
     | { kind: 'partition'; groups: number[][] }
     | { kind: 'delay'; links: Link[]; delayMs: number }
     | { kind: 'drop'; links: Link[]; probability: number }
+    | { kind: 'join'; datacenter?: string }
+    | { kind: 'leave'; node: number }
+    | { kind: 'replace'; node: number }
   );
+
+/** What the harness needs of the cluster for membership faults (optional: a test's fake store may lack them). */
+export interface MembershipApi {
+  addNode(options?: { datacenter?: string }): Promise<MembershipChangeResult>;
+  removeNode(node: number): Promise<MembershipChangeResult>;
+  replaceNode(node: number): Promise<MembershipChangeResult>;
+}
 
 /**
  * What the harness drives: the cluster's `faults` object, the vocabulary of runtime/api.ts. Every runtime has all of
  * it; a test's fake store may implement only some (the kinds it lacks are unsupported).
  */
-export type FaultApi = Pick<Faults, 'partition' | 'heal' | 'kill'> & Partial<Omit<Faults, 'partition' | 'heal' | 'kill'>>;
+export type FaultApi = Pick<Faults, 'partition' | 'heal' | 'kill'> & Partial<Omit<Faults, 'partition' | 'heal' | 'kill'>> & Partial<MembershipApi>;
 
 export interface FaultMarker {
   text: string;
   kind: FaultSpec['kind'];
   /** when it was applied, ms from the start of the run */
   startMs: number;
-  /** when it was lifted; undefined for instantaneous faults */
+  /** when it was lifted; undefined for instantaneous faults (a membership change: when it completed) */
   endMs?: number;
+  /** a membership change that completed: what it moved */
+  change?: { epoch: number; node: number; replacement?: number; keysMoved: number; bytesMoved: number; keysDropped: number; movedFraction: number; durationMs: number };
+  /** a membership change that failed: why */
+  error?: string;
 }
 
-export const FAULT_KINDS = ['kill', 'crash', 'pause', 'partition', 'delay', 'drop'] as const;
+export const FAULT_KINDS = ['kill', 'crash', 'pause', 'partition', 'delay', 'drop', 'join', 'leave', 'replace'] as const;
+const MEMBERSHIP_KINDS: ReadonlySet<string> = new Set(['join', 'leave', 'replace']);
 /** Most faults one run takes: each is an event or two, and the report draws every one. */
 export const MAX_FAULTS = 64;
 
@@ -64,6 +84,9 @@ const METHODS: Record<FaultSpec['kind'], Array<keyof FaultApi>> = {
   partition: ['partition', 'heal'],
   delay: ['delay', 'clear'],
   drop: ['drop', 'clear'],
+  join: ['addNode'],
+  leave: ['removeNode'],
+  replace: ['replaceNode'],
 };
 
 function bad(text: string, why: string): InvalidConfigError {
@@ -94,6 +117,14 @@ export function parseFault(text: string): FaultSpec {
     case 'drop':
       if (args.length !== 2) throw bad(text, 'write drop:LINKS:P, e.g. drop:1:0.2@1s-4s (LINKS: *, 2 or 0>2)');
       return { ...window, kind, links: parseLinks(text, args[0]), probability: parseProbability(text, args[1]) };
+    case 'join':
+      if (args.length > 1) throw bad(text, 'write join@2s, or join:DATACENTER@2s');
+      if (window.endMs !== undefined) throw bad(text, 'a join has no END: it runs until it completes');
+      return { ...window, kind, ...(args[0] === undefined ? {} : { datacenter: args[0] }) };
+    case 'leave':
+    case 'replace':
+      if (window.endMs !== undefined) throw bad(text, `a ${kind} has no END: it runs until it completes`);
+      return { ...window, kind, node: nodeArg(text, args, 1) };
     default:
       throw bad(text, `unknown fault kind ${kind}; allowed: ${FAULT_KINDS.join(', ')}`);
   }
@@ -152,7 +183,11 @@ function nodesOf(f: FaultSpec): number[] {
     case 'kill':
     case 'crash':
     case 'pause':
+    case 'leave':
+    case 'replace':
       return [f.node];
+    case 'join':
+      return [];
     case 'partition':
       return f.groups.flat();
     case 'delay':
@@ -165,8 +200,12 @@ function nodesOf(f: FaultSpec): number[] {
 export function checkFaults(specs: readonly FaultSpec[], nodeCount: number, durationMs: number | undefined): void {
   if (specs.length > MAX_FAULTS) throw new InvalidConfigError(`at most ${MAX_FAULTS} --fault specs; got ${specs.length}`);
   for (const f of specs) {
+    // nodes that join earlier in the schedule take the next ids (ids are never reused)
+    const added = specs.filter((o) => (o.kind === 'join' || o.kind === 'replace') && o.atMs < f.atMs).length;
     for (const n of nodesOf(f)) {
-      if (n >= nodeCount) throw bad(f.text, `node ${n} does not exist: the cluster has nodes 0 to ${nodeCount - 1}`);
+      if (n >= nodeCount + added) {
+        throw bad(f.text, `node ${n} does not exist: the cluster has nodes 0 to ${nodeCount + added - 1} by then`);
+      }
     }
     if (f.kind === 'partition') {
       const all = f.groups.flat();
@@ -208,6 +247,8 @@ export class FaultDriver {
   private readonly active = new Set<FaultSpec>();
   private readonly open = new Map<FaultSpec, FaultMarker>();
   private stopped = false;
+  /** membership changes run one at a time: each starts when the one before has completed */
+  private changes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly api: FaultApi,
@@ -240,19 +281,51 @@ export class FaultDriver {
     this.stopped = true;
   }
 
-  /** Lifts everything still in force (the final read needs a healed cluster). Killed nodes stay dead. */
+  /**
+   * Lifts everything still in force (the final read needs a healed cluster), then waits for the membership changes
+   * under way. Killed nodes stay dead.
+   */
   async restore(nowMs: number): Promise<void> {
     this.stopped = true;
     for (const spec of [...this.active]) await this.lift(spec, nowMs);
+    await this.changes;
   }
 
   private async apply(f: FaultSpec, t: number): Promise<void> {
+    if (MEMBERSHIP_KINDS.has(f.kind)) return this.change(f, t);
     await this.perform(f);
     const marker: FaultMarker = { text: f.text, kind: f.kind, startMs: t };
     this.markers.push(marker);
     if (f.kind === 'kill' || f.kind === 'crash') return;
     this.active.add(f);
     this.open.set(f, marker);
+  }
+
+  /** Queues a membership change after those before it; its marker runs from its start to its completion. */
+  private change(f: FaultSpec, t: number): void {
+    const origin = this.clock.nowMs() - t;
+    this.changes = this.changes.then(async () => {
+      const marker: FaultMarker = { text: f.text, kind: f.kind, startMs: this.clock.nowMs() - origin };
+      this.markers.push(marker);
+      try {
+        const r = await this.membership(f);
+        marker.change = {
+          epoch: r.epoch, node: r.node, ...(r.replacement === undefined ? {} : { replacement: r.replacement }),
+          keysMoved: r.keysMoved, bytesMoved: r.bytesMoved, keysDropped: r.keysDropped, movedFraction: r.movedFraction, durationMs: r.durationMs,
+        };
+      } catch (e) {
+        marker.error = e instanceof Error ? e.message : String(e);
+      }
+      marker.endMs = this.clock.nowMs() - origin;
+    });
+  }
+
+  private membership(f: FaultSpec): Promise<MembershipChangeResult> {
+    const api = this.api;
+    if (f.kind === 'join') return api.addNode!(f.datacenter === undefined ? {} : { datacenter: f.datacenter });
+    if (f.kind === 'leave') return api.removeNode!(f.node);
+    if (f.kind === 'replace') return api.replaceNode!(f.node);
+    throw new Error(`internal: ${f.kind} is not a membership change`);
   }
 
   private async perform(f: FaultSpec): Promise<void> {
@@ -271,6 +344,8 @@ export class FaultDriver {
       case 'drop':
         for (const l of f.links) api.drop!({ from: l.from, to: l.to, probability: f.probability });
         return;
+      default:
+        return; // membership changes go through change()
     }
   }
 

@@ -16,7 +16,8 @@ import type { ClusterOptions } from '../runtime/index.js';
 import { clusterFigures, flattenMetrics, type ClusterFigures } from './cluster-figures.js';
 import { Driver } from './driver.js';
 import { explain } from './explain.js';
-import { FaultDriver, type DriverClock, type FaultMarker } from './faults.js';
+import { FaultDriver, type DriverClock, type FaultApi, type FaultMarker } from './faults.js';
+import { membershipFigures, type MembershipFigure } from './membership-figures.js';
 import { analyze, type ConsistencyReport } from './oracle.js';
 import { load, runWorkload, settle, verify, withTimeout, type RunWindow } from './phases.js';
 import { Recorder, type OpStats } from './recorder.js';
@@ -60,6 +61,8 @@ export interface BenchReport {
   cluster: ClusterFigures;
   timeline: { bucketMs: number; buckets: Array<{ tMs: number; ok: number; failed: number }> };
   faults: FaultMarker[];
+  /** the membership changes of the fault schedule: what each moved and the throughput during it */
+  membership: MembershipFigure[];
   notes: string[];
 }
 
@@ -110,7 +113,7 @@ async function measure(cluster: BenchCluster, spec: BenchSpec, deps: RunDeps, re
   const loadStartMs = clock.nowMs();
   let originMs = loadStartMs;
   const driver = new Driver(cluster, spec, workload, rec, () => clock.nowMs() - originMs);
-  const faults = new FaultDriver(cluster.faults, spec.faults, clock); // checks support before anything runs
+  const faults = new FaultDriver(faultApiOf(cluster), spec.faults, clock); // checks support before anything runs
   await load(driver, spec, deps, notes);
   const loadMs = clock.nowMs() - loadStartMs;
   const before = await metricsOf(cluster);
@@ -127,6 +130,20 @@ async function measure(cluster: BenchCluster, spec: BenchSpec, deps: RunDeps, re
   const keys = Array.from({ length: workload.keySpace }, (_, i) => keyName(i));
   const verified = await verify(cluster, keys, spec.inFlight, deps);
   return { loadMs, window, settleMs, verifyMs: clock.nowMs() - v0, before, after, keys, verified, markers: faults.markers };
+}
+
+/**
+ * The cluster's faults, and its membership calls where it has them (join, leave and replace faults use them). The
+ * faults object stays the prototype, so that a class's methods keep their `this`.
+ */
+function faultApiOf(cluster: BenchCluster): FaultApi {
+  if (cluster.addNode === undefined) return cluster.faults;
+  const membership: Partial<FaultApi> = {
+    addNode: (o) => cluster.addNode!(o),
+    removeNode: (n) => cluster.removeNode!(n),
+    replaceNode: (n) => cluster.replaceNode!(n),
+  };
+  return Object.assign(Object.create(cluster.faults) as FaultApi, membership);
 }
 
 function report(spec: BenchSpec, rec: Recorder, m: Measured, notes: string[], bucketMs: number): BenchReport {
@@ -159,6 +176,7 @@ function report(spec: BenchSpec, rec: Recorder, m: Measured, notes: string[], bu
     cluster: clusterFigures(m.before, m.after),
     timeline: { bucketMs, buckets: rec.timeline.map((b, i) => ({ tMs: i * bucketMs, ...b })) },
     faults: m.markers,
+    membership: membershipFigures(m.markers, rec.timeline.map((b, i) => ({ tMs: i * bucketMs, ...b })), bucketMs),
     notes,
   };
 }

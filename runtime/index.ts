@@ -41,6 +41,9 @@ export { hash32, type Key } from '../actors/hash.js';
 export type { Value, ConflictMode } from '../actors/types.js';
 export { parseLevel, type ConsistencyLevel, type Level } from '../actors/quorum/index.js';
 export type * from './api.js';
+export type { HandoffStatus, MembershipChangeResult } from './host/membership-driver.js';
+export type { MembershipChange } from '../actors/membership/plan.js';
+export { WrongEpochError } from '../actors/membership/errors.js';
 // For harnesses built on the package (bench/ uses only this entry): seeded randomness with the simulator's
 // distributions, the option resolver that validates a configuration, and the Prometheus exposition.
 export { Prng, sample, checkDistribution, type Distribution } from './host/prng.js';

@@ -62,6 +62,23 @@ export function visibilityLabel(b: VisibilityBucket): string {
   return b.toMs === null ? `>=${ms(b.fromMs)}` : `<${ms(b.toMs)}`;
 }
 
+/** One line per membership change: what it moved, how long it took, the throughput through it. */
+function membershipLines(r: BenchReport): string[] {
+  const changes = r.membership ?? [];
+  if (changes.length === 0) return [];
+  const ops = (x: number | null): string => (x === null ? 'n/a' : `${int(x)} ops/s`);
+  return [
+    'membership changes',
+    ...changes.map((c) =>
+      c.error !== null
+        ? `  ${c.text}: failed: ${c.error}`
+        : `  ${c.text}: epoch ${c.epoch}, node ${c.replacement ?? c.node}, ${(c.durationMs! / 1000).toFixed(2)} s, ` +
+          `${int(c.keysMoved)} keys / ${int(c.bytesMoved)} bytes streamed, ${int(c.keysDropped)} copies dropped ` +
+          `(ring predicted ${pct(c.movedFraction ?? 0)} of keys move); throughput ${ops(c.opsPerSecDuring)} during, ${ops(c.opsPerSecBefore)} before`,
+    ),
+  ];
+}
+
 export function benchTable(r: BenchReport): string {
   const c = r.consistency;
   const lw = c.lostWrites;
@@ -77,6 +94,7 @@ export function benchTable(r: BenchReport): string {
     `  t-visibility    ${vis.length === 0 ? 'no judged reads' : vis.join('  ')}`,
     `  conflicts       ${int(c.conflicts.reads)} reads with siblings (${pct(c.conflicts.rate)}), at most ${c.conflicts.maxSiblings} siblings`,
     `  lost writes     ${int(lw.lost)} of ${int(lw.acknowledged)} acknowledged (${pct(lw.lostRate, 3)}); ${int(lw.superseded)} superseded, ${int(lw.unverified)} unverified; final read of ${int(r.verify.keys)} keys at ALL: ${int(r.verify.levels.ALL)}`,
+    ...membershipLines(r),
     'cluster (during the run)',
     `  read repairs ${orNa(r.cluster.readRepairs)}   hinted writes ${orNa(r.cluster.hintedWrites)}   hints queued ${orNa(r.cluster.hintsQueued)}   hints delivered ${orNa(r.cluster.hintsDelivered)}   anti-entropy repairs ${orNa(r.cluster.repairs)}`,
     `  load ${(r.run.loadMs / 1000).toFixed(2)} s, run ${(r.run.runMs / 1000).toFixed(2)} s, settle ${(r.run.settleMs / 1000).toFixed(2)} s, verify ${(r.run.verifyMs / 1000).toFixed(2)} s`,
