@@ -138,6 +138,20 @@ describe('short real runs', () => {
     for (const phase of ['load', 'run', 'settle', 'verify']) assert.match(r.stderr, new RegExp(`^${phase} +done `, 'm'), r.stderr);
   });
 
+  test('sim: a node joins and another leaves during the run; nothing is lost and the report says what moved', async () => {
+    const json = join(dir, 'membership.json');
+    const r = await run(['sim', '--duration', '400ms', '--keys', '300', '--in-flight', '8', '--json', json, '--fault', 'join@100ms', '--fault', 'leave:0@200ms']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    assert.equal(report.consistency.lostWrites.lost, 0);
+    assert.equal(report.verify.levels.ALL, 300);
+    const [joined, left] = report.membership;
+    assert.deepEqual([joined.kind, joined.epoch, joined.node, left.kind, left.epoch, left.node], ['join', 2, 5, 'leave', 3, 0]);
+    assert.ok(joined.keysMoved > 0 && joined.bytesMoved > 0 && left.keysMoved > 0, JSON.stringify(report.membership));
+    assert.ok(joined.opsPerSecDuring > 0 && joined.opsPerSecBefore > 0);
+    assert.match(r.stdout, /^membership changes\n  join@100ms: epoch 2, node 5, /m);
+  });
+
   test('lww with one writer at a time loses nothing, and says what LWW dropped', async () => {
     const json = join(dir, 'lww.json');
     const r = await run(['bench', '--conflicts', 'lww', '--in-flight', '1', '--update-context', 'none', '--duration', '500ms', '--keys', '50', '--no-progress', '--json', json]);

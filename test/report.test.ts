@@ -83,6 +83,10 @@ describe('fault specs', () => {
     ['delay:*:50ms@1s-4s', { kind: 'delay', links: [{ from: '*', to: '*' }], delayMs: 50, atMs: 1000, endMs: 4000 }],
     ['delay:0>2:5@0s', { kind: 'delay', links: [{ from: 0, to: 2 }], delayMs: 5, atMs: 0 }],
     ['drop:1:20%@1s-2s', { kind: 'drop', links: [{ from: 1, to: '*' }, { from: '*', to: 1 }], probability: 0.2, atMs: 1000, endMs: 2000 }],
+    ['join@2s', { kind: 'join', atMs: 2000 }],
+    ['join:dc2@2s', { kind: 'join', datacenter: 'dc2', atMs: 2000 }],
+    ['leave:3@4s', { kind: 'leave', node: 3, atMs: 4000 }],
+    ['replace:1@500ms', { kind: 'replace', node: 1, atMs: 500 }],
   ];
   for (const [text, want] of good) {
     test(`parses ${text}`, () => {
@@ -99,6 +103,9 @@ describe('fault specs', () => {
     ['drop:*:1.5@1s', /must be from 0 to 1/],
     ['kill:two@1s', /not a node number/],
     ['crash:1:melt@1s', /unknown crash option melt/],
+    ['join@1s-2s', /a join has no END/],
+    ['leave@1s', /name one node/],
+    ['leave:1@1s-3s', /a leave has no END/],
   ];
   for (const [text, why] of bad) {
     test(`refuses ${text}`, () => assert.throws(() => parseFault(text), (e: Error & { code?: string }) => e.code === 'INVALID_CONFIG' && why.test(e.message)));
@@ -109,6 +116,42 @@ describe('fault specs', () => {
     assert.throws(() => checkFaults([parseFault('partition:0,1/1,2@1s')], 5, 5000), /a node is in two groups/);
     assert.throws(() => checkFaults([parseFault('kill:1@6s')], 5, 5000), /after the run ends/);
     checkFaults([parseFault('kill:1@6s')], 5, undefined);
+    // a node that joins takes the next id: a later fault may name it, an earlier one may not
+    checkFaults(['join@1s', 'leave:5@2s', 'kill:5@3s'].map(parseFault), 5, 5000);
+    assert.throws(() => checkFaults(['leave:5@1s', 'join@2s'].map(parseFault), 5, 5000), /node 5 does not exist: the cluster has nodes 0 to 4 by then/);
+  });
+
+  test('membership changes run one at a time, each marked from its start to its completion with what it moved', async () => {
+    let now = 0;
+    const calls: string[] = [];
+    const done = (node: number, epoch: number) => ({
+      epoch, change: { type: 'join' as const, dc: 'dc1', rack: 'r' }, node, movedFraction: 0.25, assignmentsMovedFraction: 0.1, ranges: 3,
+      streams: 3, keysMoved: 10 * node, bytesMoved: 100 * node, bytesSent: 100 * node, resends: 0, keysDropped: 10 * node, durationMs: 700,
+    });
+    const api: FaultApi = {
+      partition() {}, heal() {}, kill: async () => {},
+      addNode: async () => {
+        calls.push(`${now} join`);
+        now += 700; // the change takes 700 ms: the leave scheduled at 500 waits for it
+        return done(3, 2);
+      },
+      removeNode: async (n) => {
+        calls.push(`${now} leave ${n}`);
+        throw new Error('refused');
+      },
+    };
+    const clock = { nowMs: () => now, sleepMs: async (ms: number) => void (now += ms) };
+    const d = new FaultDriver(api, ['join@100ms', 'leave:0@500ms'].map(parseFault), clock);
+    await d.run(0);
+    await d.restore(now);
+    assert.deepEqual(calls, ['100 join', '800 leave 0']);
+    assert.deepEqual(
+      d.markers.map((m) => [m.text, m.startMs, m.endMs, m.change?.keysMoved, m.error]),
+      [
+        ['join@100ms', 100, 800, 30, undefined],
+        ['leave:0@500ms', 800, 800, undefined, 'refused'],
+      ],
+    );
   });
 
   test('a fault the cluster cannot inject yet fails with one clear line', () => {
