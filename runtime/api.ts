@@ -100,6 +100,8 @@ export interface ClusterMetrics {
   /** one entry per node; a node whose worker is down reports its last known counters with `stale: true` */
   nodes: NodeMetrics[];
   client: ClientCounters & { readLatency: LatencySummary; writeLatency: LatencySummary };
+  /** the ring's epoch and membership changes (handoff progress and what changes moved) */
+  membership?: MembershipMetrics;
   /** what the design note's monitoring table asks for, derived from the counters (rates are per second since start) */
   watch: {
     uptimeMs: number;
@@ -288,6 +290,24 @@ export interface LeaderlessCluster extends LeaderlessClient {
   membership(): MembershipInfo;
   /** ends the cluster: pending operations fail with STOPPED, later calls throw STOPPED; idempotent */
   stop(): Promise<void>;
+}
+
+/** The membership part of metrics() (Prometheus: leaderless_ring_*, leaderless_membership_*). */
+export interface MembershipMetrics {
+  epoch: number;
+  /** nodes on the ring, and nodes that left it */
+  members: number;
+  left: number;
+  changesCompleted: number;
+  /** 1 while a change runs */
+  changeInProgress: number;
+  /** of the change in progress: moving ranges not handed off yet, streams not done, ms since a stream last progressed */
+  rangesPending: number;
+  streamsPending: number;
+  stalledMs: number;
+  /** keys and estimated bytes streamed to gaining replicas, every change so far (the one in progress included) */
+  keysMoved: number;
+  bytesMoved: number;
 }
 
 export interface MembershipInfo {

@@ -215,6 +215,22 @@ describe('Prometheus exposition of a real cluster', () => {
     if (checked !== undefined) assert.equal(checked.status, 0, checked.output);
     await sim.stop();
   });
+
+  test('membership: the ring epoch, members, and what changes moved; promtool accepts it', async () => {
+    const sim = await SimCluster.start({ nodes: 3, replication: 3, seed: 3 });
+    for (let i = 0; i < 40; i++) await sim.put(`k${i}`, 'v');
+    const join = await sim.addNode();
+    const text = await metricsText(await sim.metrics());
+    assert.match(text, /^leaderless_ring_epoch 2$/m);
+    assert.match(text, /^leaderless_ring_members 4$/m);
+    assert.match(text, /^leaderless_membership_changes_completed_total 1$/m);
+    assert.match(text, /^leaderless_membership_handoffs_in_progress 0$/m);
+    assert.match(text, new RegExp(`^leaderless_membership_keys_moved_total ${join.keysMoved}$`, 'm'));
+    assert.match(text, new RegExp(`^leaderless_membership_bytes_moved_total ${join.bytesMoved}$`, 'm'));
+    const checked = promtool(text);
+    if (checked !== undefined) assert.equal(checked.status, 0, checked.output);
+    await sim.stop();
+  });
 });
 
 describe('repair() statistics', () => {

@@ -4,7 +4,7 @@
 import { InvalidArgumentError, show } from '../../actors/errors.js';
 import type { MembershipChange } from '../../actors/membership/plan.js';
 import type { Ring } from '../../actors/ring.js';
-import type { MembershipInfo } from '../api.js';
+import type { MembershipInfo, MembershipMetrics } from '../api.js';
 import type { MembershipDriver } from './membership-driver.js';
 
 const JOIN_KEYS = new Set(['datacenter', 'rack']);
@@ -63,5 +63,24 @@ export function membershipInfo(driver: MembershipDriver): MembershipInfo {
     left: ring.nodes.filter((n) => n.left === true).map((n) => n.id),
     inProgress: driver.status(),
     changes: driver.changes(),
+  };
+}
+
+/** The membership figures of metrics(): the ring now, the change in progress, and what changes moved in all. */
+export function membershipMetrics(driver: MembershipDriver): MembershipMetrics {
+  const info = membershipInfo(driver);
+  const active = info.inProgress;
+  const done = info.changes;
+  return {
+    epoch: info.epoch,
+    members: info.members.length,
+    left: info.left.length,
+    changesCompleted: done.length,
+    changeInProgress: active === null ? 0 : 1,
+    rangesPending: active?.rangesPending ?? 0,
+    streamsPending: active?.streamsPending ?? 0,
+    stalledMs: active?.stalledMs ?? 0,
+    keysMoved: done.reduce((a, c) => a + c.keysMoved, 0) + (active?.keysMoved ?? 0),
+    bytesMoved: done.reduce((a, c) => a + c.bytesMoved, 0) + (active?.bytesMoved ?? 0),
   };
 }

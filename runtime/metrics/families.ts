@@ -131,7 +131,12 @@ export const NODE_FAMILIES: readonly Family<NodeInput>[] = [...NODE_STATE, ...NO
 interface ClientInput {
   client?: object;
   watch?: { uptimeMs?: number };
+  membership?: object;
 }
+
+const ring = (name: string, type: 'counter' | 'gauge', help: string, key: string): Family<ClientInput> => ({
+  name: `leaderless_${name}`, type, help, value: (m) => field(m.membership, key),
+});
 
 function clientCounter(name: string, help: string, key: string): Family<ClientInput> {
   return { name: `leaderless_client_${name}_total`, type: 'counter', help, value: (m) => field(m.client, key) };
@@ -147,6 +152,22 @@ export const CLIENT_FAMILIES: readonly Family<ClientInput>[] = [
   clientCounter('read_repairs', 'Read repairs the client started after a read found replicas behind.', 'readRepairs'),
   clientCounter('siblings_returned', 'Reads that returned more than one sibling: concurrent writes the application must reconcile.', 'siblingsReturned'),
   clientCounter('coordinator_failovers', 'Writes resent to another coordinator because the first did not answer in time.', 'coordinatorFailovers'),
+  clientCounter('epoch_retries', 'Operations tried again because a replica refused them under an older ring epoch (a membership change was under way).', 'epochRetries'),
+  ring('ring_epoch', 'gauge', 'The ring\'s epoch: 1 at start, one more per membership change (join, leave, replace).', 'epoch'),
+  ring('ring_members', 'gauge', 'Nodes on the ring now.', 'members'),
+  ring('ring_nodes_left', 'gauge', 'Nodes that left the ring (their ids are never reused).', 'left'),
+  ring('membership_changes_completed_total', 'counter', 'Membership changes (joins, leaves, replacements) completed since the cluster started.', 'changesCompleted'),
+  ring('membership_handoffs_in_progress', 'gauge', 'Whether a membership change is handing ranges off now (1).', 'changeInProgress'),
+  ring('membership_ranges_pending', 'gauge', 'Moving ranges of the change in progress not yet handed off: writes go to old and new replicas meanwhile.', 'rangesPending'),
+  ring('membership_streams_pending', 'gauge', 'Handoff streams of the change in progress not yet done.', 'streamsPending'),
+  {
+    name: 'leaderless_membership_stalled_seconds',
+    type: 'gauge',
+    help: 'Time since a stream of the change in progress last made progress; growing means a node it needs is down.',
+    value: (m) => { const v = field(m.membership, 'stalledMs'); return typeof v === 'number' ? v / 1000 : undefined; },
+  },
+  ring('membership_keys_moved_total', 'counter', 'Keys streamed to gaining replicas by membership changes.', 'keysMoved'),
+  ring('membership_bytes_moved_total', 'counter', 'Estimated bytes streamed to gaining replicas by membership changes.', 'bytesMoved'),
   {
     name: 'leaderless_cluster_uptime_seconds',
     type: 'gauge',

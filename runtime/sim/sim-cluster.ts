@@ -32,7 +32,7 @@ import type { Value } from '../../actors/types.js';
 import type { LatencySummary } from '../metrics/latency.js';
 import { SimWorld, type Tracer } from './world.js';
 import { MembershipDriver, type MembershipChangeResult } from '../host/membership-driver.js';
-import { joinChange, membershipInfo } from '../host/membership.js';
+import { joinChange, membershipInfo, membershipMetrics } from '../host/membership.js';
 import { SimMembershipPort } from './sim-membership.js';
 import { simCountersOf, simNodeMetrics, type SimCounters } from './sim-stats.js';
 
@@ -443,7 +443,7 @@ export class SimCluster implements LeaderlessCluster {
     const nodes = this.world.nodes.map((n) => this.nodeMetrics(n.node));
     const restarts = this.restartCounts.reduce((a, b) => a + b, 0);
     const m = clusterMetrics({ nodes, client: this.counters, latency: this.latency(), restarts, nowMs: this.world.nowMs, startedAtMs: 0 });
-    return { ...m, sim: this.simCounters };
+    return { ...m, membership: membershipMetrics(this.driver), sim: this.simCounters };
   }
 
   private nodeMetrics(node: number): NodeMetrics {

@@ -11,6 +11,7 @@
 // and the channels a restarted worker needs), thread-faults.ts (the fault vocabulary), supervisor.ts (detection),
 // membership-port.ts (joins, leaves and replacements: the nodes are the slots in `hosts`, one per address so far).
 
+import { membershipMetrics } from '../host/membership.js';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { InvalidArgumentError, StoppedError, show } from '../../actors/errors.js';
@@ -420,7 +421,8 @@ export class ThreadCluster implements LeaderlessCluster {
     this.checkOpen();
     const nodes = await Promise.all(this.hosts.map((h) => this.nodeMetrics(h)));
     const restarts = this.restartCounts.reduce((a, b) => a + b, 0);
-    return clusterMetrics({ nodes, client: this.counters, latency: this.latency(), restarts, nowMs: nowMs(), startedAtMs: this.startedAtMs });
+    const m = clusterMetrics({ nodes, client: this.counters, latency: this.latency(), restarts, nowMs: nowMs(), startedAtMs: this.startedAtMs });
+    return { ...m, membership: membershipMetrics(this.members.driver) };
   }
 
   private async nodeMetrics(h: WorkerSlot): Promise<NodeMetrics> {
