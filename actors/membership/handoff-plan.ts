@@ -43,7 +43,7 @@ export const DEFAULT_HANDOFF: HandoffConfig = {
   maxBatchBytes: 256 << 10,
   maxKeysPerBatch: 1024,
   retryAfterMs: 1000,
-  maxStreamsPerNode: 4,
+  maxStreamsPerNode: 8,
 };
 
 export function validateHandoffConfig(c: HandoffConfig): void {

@@ -202,7 +202,10 @@ export class ReplicaMembership {
       const epochBefore = this.viewNow.epoch;
       this.viewNow = viewOf(this.host.node, this.base, snapshot);
       this.snapshotNow = snapshot;
-      if (this.viewNow.epoch !== epochBefore) this.senders = []; // streams of an earlier change are over
+      if (this.viewNow.epoch !== epochBefore) {
+        this.senders = []; // streams of an earlier change are over
+        this.rangeKeys = null;
+      }
     }
     if (!this.changing && this.cleanedEpoch < this.viewNow.epoch) this.cleanUp();
   }
@@ -226,10 +229,7 @@ export class ReplicaMembership {
    * send time.
    */
   private snapshotSource(stream: HandoffStream): HandoffSource {
-    const keys: string[] = [];
-    this.host.forEachKey?.((k) => {
-      if (contains(stream.range, hash32(k))) keys.push(k);
-    });
+    const keys = (this.keysByRange().get(stream.rangeId) ?? []).filter((k) => contains(stream.range, hash32(k)));
     keys.sort((a, b) => keyOrder(stream.range, a, b));
     let next = 0;
     return {
@@ -242,6 +242,28 @@ export class ReplicaMembership {
     };
   }
 
+  /**
+   * The store's keys by the moving range of the current change they fall in, listed once per change (a store walk
+   * per stream would cost a pass over every key for each of the dozens of ranges a change moves). Keys written later
+   * go to the gaining replicas as well (pending ranges): a stream needs only what was here when the change began here.
+   */
+  private keysByRange(): Map<number, string[]> {
+    const t = this.viewNow.transition;
+    if (this.rangeKeys !== null && this.rangeKeys.epoch === this.viewNow.epoch) return this.rangeKeys.keys;
+    const keys = new Map<number, string[]>();
+    this.host.forEachKey?.((k) => {
+      const r = t?.rangeOf(hash32(k));
+      if (r === undefined) return;
+      const list = keys.get(r.id);
+      if (list === undefined) keys.set(r.id, [k]);
+      else list.push(k);
+    });
+    this.rangeKeys = { epoch: this.viewNow.epoch, keys };
+    return keys;
+  }
+
+  private rangeKeys: { epoch: number; keys: Map<number, string[]> } | null = null;
+
   /** The change is done here: drop every key this node no longer owns, then rebuild anti-entropy on the new ring. */
   private cleanUp(): void {
     const foreign: string[] = [];
@@ -251,6 +273,7 @@ export class ReplicaMembership {
     this.keysDropped = 0;
     for (const k of foreign) if (this.host.drop(k)) this.keysDropped++;
     this.cleanedEpoch = this.viewNow.epoch;
+    this.rangeKeys = null;
     this.host.rebuildAntiEntropy(this.viewNow.membership);
     this.redirectPending = true; // on the next tick (the host's hints are recovered by then)
   }

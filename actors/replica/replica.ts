@@ -124,8 +124,8 @@ export class Replica {
         const ae = this.newAntiEntropy({ ...this.aeOptions, ranges: rangesOf(ring), placement: (h) => ring.preferenceList(h) });
         Object.assign(ae.counters, old.counters);
         ae.reset();
+        // indexed with pending digests: the next exchange rehashes the segments it compares (rebuild.ts)
         store.forEachKey?.((k) => ae.index(k));
-        ae.rehashAll();
         this.antiEntropy = ae;
       },
     };

@@ -64,7 +64,7 @@ export function newSimHintStore(config: ResolvedConfig): MapStore {
 /** A new actor on the node's stores, with its current DVV id, synced to the membership snapshot published now. */
 export function newSimReplica(n: SimNode, config: ResolvedConfig, base: Membership, snapshot: MembershipSnapshot): Replica {
   const options = replicaOptions(config, n.node, n.replicaId, base, snapshot);
-  const store = Object.assign(n.store, { forEachKey: (fn: (k: string) => void) => n.store.forEach((k) => fn(k)) });
+  const store = Object.assign(n.store, { forEachKey: (fn: (k: string) => void) => n.store.keys().forEach((k) => fn(k)) });
   const replica = new Replica(store, options, n.hintStore);
   // Trees are not persisted: a (re)started replica rebuilds them from its store, synchronously here (the thread
   // runtime hands the hashing to a pool).

@@ -70,7 +70,9 @@ function downNodes(view: SharedView, into: number[] = []): number[] {
 /** The writer's side of a SharedStore as the actor sees it (a writer never gets BUSY: it compacts synchronously). */
 function writerView(s: SharedStore): ReplicaStore & { delete(k: string): boolean } {
   return {
-    forEachKey: (fn) => s.forEach((k) => fn(k)),
+    forEachKey: (fn) => {
+      for (const k of s.keys()) fn(k); // keys only: no clock decoded
+    },
     get: (k) => {
       const c = s.get(k);
       if (typeof c === 'symbol') throw new Error('writer saw BUSY on its own store');
