@@ -140,7 +140,8 @@ describe('short real runs', () => {
 
   test('sim: a node joins and another leaves during the run; nothing is lost and the report says what moved', async () => {
     const json = join(dir, 'membership.json');
-    const r = await run(['sim', '--duration', '400ms', '--keys', '300', '--in-flight', '8', '--json', json, '--fault', 'join@100ms', '--fault', 'leave:0@200ms']);
+    const html = join(dir, 'membership.html');
+    const r = await run(['sim', '--duration', '400ms', '--keys', '300', '--in-flight', '8', '--json', json, '--html', html, '--fault', 'join@100ms', '--fault', 'leave:0@200ms']);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(readFileSync(json, 'utf8'));
     assert.equal(report.consistency.lostWrites.lost, 0);
@@ -150,6 +151,7 @@ describe('short real runs', () => {
     assert.ok(joined.keysMoved > 0 && joined.bytesMoved > 0 && left.keysMoved > 0, JSON.stringify(report.membership));
     assert.ok(joined.opsPerSecDuring > 0 && joined.opsPerSecBefore > 0);
     assert.match(r.stdout, /^membership changes\n  join@100ms: epoch 2, node 5, /m);
+    assert.match(readFileSync(html, 'utf8'), /<h2>Membership changes<\/h2>.*join@100ms.*leave:0@200ms/s);
   });
 
   test('lww with one writer at a time loses nothing, and says what LWW dropped', async () => {

@@ -146,9 +146,24 @@ export function benchHtml(r: BenchReport, sim?: SimInfo): string {
     `<div class="grid">${figures.join('')}</div>`,
     `<h2>Operations</h2>`,
     htmlTable(opsText[0], opsText.slice(1)),
+    ...membershipSection(r),
     details('Everything measured (the terminal report)', benchTable(r)),
   ];
   return page(sim !== undefined ? 'leaderless sim report (simulated)' : 'leaderless bench report', body.join('\n'), charts.specs);
+}
+
+/** The membership changes of the run, one row each: what it moved, how long it took, the throughput through it. */
+function membershipSection(r: BenchReport): string[] {
+  const changes = r.membership ?? [];
+  if (changes.length === 0) return [];
+  const n = (x: number | null, digits = 0): string => (x === null ? 'n/a' : x.toLocaleString('en-US', { maximumFractionDigits: digits }));
+  const rows = changes.map((c) => [
+    c.text, c.error ?? `epoch ${c.epoch}`, n(c.replacement ?? c.node), c.durationMs === null ? 'n/a' : `${(c.durationMs / 1000).toFixed(2)} s`,
+    n(c.keysMoved), n(c.bytesMoved), n(c.keysDropped), c.movedFraction === null ? 'n/a' : `${(c.movedFraction * 100).toFixed(1)}%`,
+    n(c.opsPerSecDuring), n(c.opsPerSecBefore),
+  ]);
+  const head = ['change', 'result', 'node', 'duration', 'keys streamed', 'bytes streamed', 'copies dropped', 'ring predicted', 'ops/s during', 'ops/s before'];
+  return [`<h2>Membership changes</h2>`, htmlTable(head, rows)];
 }
 
 /** The command line that replays a sim run: the same arguments, without the output files. */
