@@ -96,7 +96,9 @@ export class Hinting {
     for (const n of down) if (!this.downSince.has(n)) this.downSince.set(n, nowMs);
     for (const n of this.downSince.keys()) if (!down.includes(n)) this.downSince.delete(n);
     for (const [req, h] of this.handoffs) {
-      if (nowMs < h.deadlineMs) continue;
+      // a batch to an owner now down is given up at once (merging it twice later changes nothing): its hints go back
+      // to the queue, where a membership change may redirect them, instead of waiting out the handoff timeout
+      if (nowMs < h.deadlineMs && !down.includes(h.owner)) continue;
       this.handoffs.delete(req);
       this.handoffOwners.delete(h.owner);
       this.queue.nack(h.owner, h.keys);

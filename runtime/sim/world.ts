@@ -248,7 +248,8 @@ export class SimWorld {
   private hintsDeliverable(): boolean {
     for (const n of this.nodes) {
       if (n.replica === null || n.paused) continue;
-      for (const owner of n.replica.hints.owners()) if (this.nodes[owner].status === 'up') return true;
+      // an owner that left the ring gets none: its hints wait for the holder to redirect them to the key's owners now
+      for (const owner of n.replica.hints.owners()) if (this.nodes[owner].status === 'up' || this.nodes[owner].left) return true;
     }
     return false;
   }

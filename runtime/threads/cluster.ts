@@ -357,7 +357,9 @@ export class ThreadCluster implements LeaderlessCluster {
       const catchingUp = hosts.some(
         (h) => (live(h) && !h.paused && !this.view.isUp(h.node)) || (!h.holdDown && !h.gaveUp && (h.restarting || h.starting !== undefined)),
       );
-      const deliverable = stats.reduce((a, s) => a + s.hints.owners.filter((o) => this.view.isUp(o)).length + s.hints.inFlight, 0);
+      // hints for an owner that left the ring wait for their holder to redirect them to the key's owners now
+      const due = (o: number): boolean => this.view.isUp(o) || this.hosts[o]?.retired === true;
+      const deliverable = stats.reduce((a, s) => a + s.hints.owners.filter(due).length + s.hints.inFlight, 0);
       const busy = hosts.some((h) => this.view.depth(h.node) > 0 && !h.exited && !h.paused);
       const pending = stats.reduce((a, s) => a + s.hints.keys, 0);
       const waited = nowMs() - start;
