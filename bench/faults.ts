@@ -51,7 +51,12 @@ export interface MembershipApi {
   addNode(options?: { datacenter?: string }): Promise<MembershipChangeResult>;
   removeNode(node: number): Promise<MembershipChangeResult>;
   replaceNode(node: number): Promise<MembershipChangeResult>;
+  /** the change in progress, sampled while one runs for the report's handoff progress (optional) */
+  membership?(): { inProgress: { rangesTotal: number; rangesPending: number; keysMoved: number; bytesMoved: number } | null };
 }
+
+/** How often the harness samples a running membership change's progress (ms). */
+export const PROGRESS_SAMPLE_MS = 50;
 
 /**
  * What the harness drives: the cluster's `faults` object, the vocabulary of runtime/api.ts. Every runtime has all of
@@ -70,6 +75,8 @@ export interface FaultMarker {
   change?: { epoch: number; node: number; replacement?: number; keysMoved: number; bytesMoved: number; keysDropped: number; movedFraction: number; durationMs: number };
   /** a membership change that failed: why */
   error?: string;
+  /** a membership change's handoff progress, sampled every PROGRESS_SAMPLE_MS while it ran */
+  progress?: Array<{ tMs: number; rangesPending: number; rangesTotal: number; keysMoved: number; bytesMoved: number }>;
 }
 
 export const FAULT_KINDS = ['kill', 'crash', 'pause', 'partition', 'delay', 'drop', 'join', 'leave', 'replace'] as const;
@@ -308,7 +315,7 @@ export class FaultDriver {
       const marker: FaultMarker = { text: f.text, kind: f.kind, startMs: this.clock.nowMs() - origin };
       this.markers.push(marker);
       try {
-        const r = await this.membership(f);
+        const r = await this.sampled(this.membership(f), marker, origin);
         marker.change = {
           epoch: r.epoch, node: r.node, ...(r.replacement === undefined ? {} : { replacement: r.replacement }),
           keysMoved: r.keysMoved, bytesMoved: r.bytesMoved, keysDropped: r.keysDropped, movedFraction: r.movedFraction, durationMs: r.durationMs,
@@ -318,6 +325,21 @@ export class FaultDriver {
       }
       marker.endMs = this.clock.nowMs() - origin;
     });
+  }
+
+  /** Samples the change's progress into its marker until it settles. */
+  private async sampled<T>(p: Promise<T>, marker: FaultMarker, origin: number): Promise<T> {
+    const read = this.api.membership;
+    if (read === undefined) return p;
+    let done = false;
+    const settled = p.finally(() => void (done = true));
+    const samples: NonNullable<FaultMarker['progress']> = (marker.progress = []);
+    while (!done) {
+      const s = read.call(this.api).inProgress;
+      if (s !== null) samples.push({ tMs: this.clock.nowMs() - origin, rangesPending: s.rangesPending, rangesTotal: s.rangesTotal, keysMoved: s.keysMoved, bytesMoved: s.bytesMoved });
+      await Promise.race([settled.then(() => undefined, () => undefined), this.clock.sleepMs(PROGRESS_SAMPLE_MS)]);
+    }
+    return settled;
   }
 
   private membership(f: FaultSpec): Promise<MembershipChangeResult> {

@@ -142,6 +142,7 @@ function faultApiOf(cluster: BenchCluster): FaultApi {
     addNode: (o) => cluster.addNode!(o),
     removeNode: (n) => cluster.removeNode!(n),
     replaceNode: (n) => cluster.replaceNode!(n),
+    ...(cluster.membership === undefined ? {} : { membership: () => cluster.membership!() }),
   };
   return Object.assign(Object.create(cluster.faults) as FaultApi, membership);
 }

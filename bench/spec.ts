@@ -11,7 +11,7 @@ import type { WorkloadSpec } from './workloads.js';
  */
 export type BenchCluster = Pick<LeaderlessCluster, 'get' | 'put' | 'stop'> & {
   faults: FaultApi;
-} & Partial<Pick<LeaderlessCluster, 'metrics' | 'settle' | 'repair' | 'addNode' | 'removeNode' | 'replaceNode'>>;
+} & Partial<Pick<LeaderlessCluster, 'metrics' | 'settle' | 'repair' | 'addNode' | 'removeNode' | 'replaceNode' | 'membership'>>;
 
 export type ClusterFactory = (options: ClusterOptions, seed: number) => Promise<BenchCluster>;
 export type UpdateContext = 'last' | 'read' | 'none';

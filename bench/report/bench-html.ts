@@ -86,6 +86,27 @@ export function throughputSpec(r: BenchReport, id = 'throughput', size?: { width
   };
 }
 
+/** Each membership change's handoff progress: the share of its moving ranges handed off, over the run's time. */
+function handoffSpec(r: BenchReport): ChartSpec | undefined {
+  const changes = r.faults.filter((f) => (f.progress?.length ?? 0) > 0);
+  if (changes.length === 0) return undefined;
+  return {
+    id: 'handoff', kind: 'line', title: 'Membership changes: share of moving ranges handed off',
+    x: { title: 'time since the run started (s)', min: 0, max: Math.max(r.run.runMs, ...changes.map((f) => f.endMs ?? 0)) / 1000 },
+    y: { title: 'ranges handed off', min: 0, max: 1, format: 'pct' },
+    series: changes.map((f, i) => ({
+      name: f.text,
+      color: ['#9467bd', '#8c564b', '#e377c2', '#17becf'][i % 4],
+      radius: 2,
+      data: [
+        ...f.progress!.map((p) => [p.tMs / 1000, p.rangesTotal === 0 ? 1 : 1 - p.rangesPending / p.rangesTotal] as [number, number]),
+        ...(f.endMs !== undefined && f.error === undefined ? [[f.endMs / 1000, 1] as [number, number]] : []),
+      ],
+    })),
+    legend: true,
+  };
+}
+
 /** Bars of P(sees latest) per bucket that had reads; undefined when no read was judged. */
 function visibilitySpec(r: BenchReport): ChartSpec | undefined {
   const buckets = r.consistency.tVisibility.filter((v) => v.reads > 0 && v.probability !== null);
@@ -133,7 +154,7 @@ function simBanner(r: BenchReport, sim: SimInfo): string {
 
 export function benchHtml(r: BenchReport, sim?: SimInfo): string {
   const charts = new Charts();
-  const figures = [latencySpec(r), throughputSpec(r), visibilitySpec(r), siblingsSpec(r)].flatMap((s) => (s === undefined ? [] : [charts.figure(s)]));
+  const figures = [latencySpec(r), throughputSpec(r), visibilitySpec(r), siblingsSpec(r), handoffSpec(r)].flatMap((s) => (s === undefined ? [] : [charts.figure(s)]));
   const cards = benchHeadlines(r);
   if (sim !== undefined) cards.push({ id: 'virtual-time', label: 'virtual time', value: `${(sim.virtualMs / 1000).toFixed(2)} s`, detail: `seed ${r.config.seed}` });
   const opsText = opsTable(r).trimEnd().split('\n').map((l) => l.trim().split(/\s{2,}/));
