@@ -9,16 +9,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kindsOf } from './helpers/kv-oracle.js';
 import { describeDrawn, runSeed } from './helpers/sim-random-run.js';
+import { seedsFromEnv } from './helpers/seeds.js';
 
 const CI_SEEDS = 60;
 const AT_LEAST_ONCE = ['duplicate-value', 'not-concurrent', 'resurrected'];
 
-function seedsToRun(): number[] {
-  if (process.env.MEMBERSHIP_SEED !== undefined) return [Number(process.env.MEMBERSHIP_SEED)];
-  const n = process.env.MEMBERSHIP_SEEDS !== undefined ? Number(process.env.MEMBERSHIP_SEEDS) : CI_SEEDS;
-  const from = Number(process.env.MEMBERSHIP_FROM ?? 1);
-  return Array.from({ length: n }, (_, i) => from + i);
-}
+const seedsToRun = (): number[] => seedsFromEnv('MEMBERSHIP', CI_SEEDS);
 
 const replay = (seed: number): string => `MEMBERSHIP_SEED=${seed} node --test dist/test/sim-membership.test.js`;
 

@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { kindsOf } from './helpers/kv-oracle.js';
 import { describeDrawn, runSeed } from './helpers/sim-random-run.js';
+import { seedsFromEnv } from './helpers/seeds.js';
 
 /** seeds `npm test` runs (about 27 ms of CPU each: 200 take 6-15 s on this 2-core machine, depending on load) */
 const CI_SEEDS = 200;
@@ -32,12 +33,7 @@ const OVERRIDE = JSON.parse(process.env.RANDOM_OVERRIDE ?? '{}') as Record<strin
 const AT_LEAST_ONCE = ['duplicate-value', 'not-concurrent', 'resurrected'];
 const STRICT = process.env.ORACLE_STRICT === '1';
 
-function seedsToRun(): number[] {
-  if (process.env.RANDOM_SEED !== undefined) return [Number(process.env.RANDOM_SEED)];
-  const n = process.env.RANDOM_SEEDS !== undefined ? Number(process.env.RANDOM_SEEDS) : CI_SEEDS;
-  const from = Number(process.env.RANDOM_FROM ?? 1);
-  return Array.from({ length: n }, (_, i) => from + i);
-}
+const seedsToRun = (): number[] => seedsFromEnv('RANDOM', CI_SEEDS);
 
 const replay = (seed: number): string => `RANDOM_SEED=${seed} node --test dist/test/sim-random.test.js`;
 

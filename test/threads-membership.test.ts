@@ -3,6 +3,7 @@
 // whole change under load: a 3-node cluster grows to 6 and shrinks back to 3 while a client writes and reads, and the
 // oracle (bench/oracle.ts) finds no acknowledged write lost, every key reads back, and each node then holds exactly
 // the keys the new ring gives it, with as many keys moved as the plan predicted.
+import { Prng } from '../runtime/host/prng.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError, InvalidConfigError } from '../actors/errors.js';
@@ -256,12 +257,12 @@ function startLoad(clients: Client[], c: ThreadCluster, history: HistoryOp[], ke
   let running = true;
   let count = 0;
   let seq = 0;
-  const rnd = mulberry32(12);
+  const rng = new Prng(12);
   const startMs = c.nowMs;
   const loop = async (_: unknown, i: number): Promise<void> => {
     const client = clients[i % clients.length];
     while (running) {
-      const key = keys[Math.floor(rnd() * keys.length)];
+      const key = keys[rng.int(keys.length)];
       const read: ReadOp = { kind: 'read', key, startMs: nowMs(), endMs: 0, outcome: 'ok', values: [] };
       history.push(read);
       let context: string | undefined;
@@ -306,15 +307,4 @@ function holderMismatches(c: ThreadCluster, keys: string[], skip: readonly numbe
     if (held.get(k) !== want) out.push(`${k}: held by ${held.get(k)}, ring says ${want}`);
   }
   return out;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

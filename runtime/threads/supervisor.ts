@@ -85,7 +85,11 @@ export class Supervisor extends EventEmitter {
 
   /** A joined node is running at the current membership: detection starts, and it is Up (node-up). */
   joined(node: number): void {
-    const now = nowMs();
+    this.detectAfresh(node, nowMs());
+  }
+
+  /** Detection of the node starts afresh (a new detector, so old intervals do not count), and it is Up. */
+  private detectAfresh(node: number, now: number): void {
     this.dead.delete(node);
     this.detectors[node] = new PhiAccrualDetector(this.phiParams);
     this.detectors[node].heartbeat(now);
@@ -131,11 +135,7 @@ export class Supervisor extends EventEmitter {
   restarted(node: number): void {
     if (this.gone.has(node)) return;
     const now = nowMs();
-    this.dead.delete(node);
-    this.detectors[node] = new PhiAccrualDetector(this.phiParams);
-    this.detectors[node].heartbeat(now);
-    this.lastBeat[node] = this.view.heartbeat(node);
-    this.transition(node, NodeStatus.Up, now);
+    this.detectAfresh(node, now);
     this.emit('node-restarted', { node, atMs: now } satisfies NodeEvent);
   }
 
