@@ -145,18 +145,31 @@ export class MembershipDriver {
       return await this.execute(p, startedMs);
     } finally {
       this.active = null;
+      this.ackedSeen.clear();
     }
   }
 
   private lastProgressMs = 0;
+  /** keys each stream had acknowledged at the last poll (a stream that acknowledged more made progress) */
+  private readonly ackedSeen = new Map<string, number>();
 
   private async execute(p: Plan, startedMs: number): Promise<MembershipChangeResult> {
-    const changes = [...this.snapshotNow.changes, p.change];
-    this.snapshotNow = { changes, completed: [] };
+    const before = { snapshot: this.snapshotNow, membership: this.membershipNow };
+    this.snapshotNow = { changes: [...this.snapshotNow.changes, p.change], completed: [] };
     this.membershipNow = p.to;
     this.port.publishNodes(this.snapshotNow);
     const joining = p.change.type === 'join' ? p.node : p.replacement;
-    if (joining !== undefined) await this.port.spawn(p.to.ring.nodes[joining]);
+    if (joining !== undefined) {
+      try {
+        await this.port.spawn(p.to.ring.nodes[joining]);
+      } catch (e) {
+        // nothing has moved yet: the change is withdrawn (no replica or client was told of it)
+        this.snapshotNow = before.snapshot;
+        this.membershipNow = before.membership;
+        this.port.publishNodes(before.snapshot);
+        throw e;
+      }
+    }
     // every replica at the new epoch before any client is, and before any stream starts (epoch.ts, WIRING.md step 2)
     await this.syncAll(p.to.ring.nodes.map((n) => n.id));
     this.port.publishClients(this.snapshotNow);
@@ -235,7 +248,9 @@ export class MembershipDriver {
           started.delete(streamKey(s)); // the source restarted: its sender is gone, start it again
           continue;
         }
-        if (st.stats.keysAcked > 0 && st.lastProgressMs > this.lastProgressMs) this.lastProgressMs = st.lastProgressMs;
+        const key = streamKey(s);
+        if (st.stats.keysAcked > (this.ackedSeen.get(key) ?? 0)) this.lastProgressMs = this.port.now();
+        this.ackedSeen.set(key, st.stats.keysAcked);
         if (!st.done) continue;
         totals.streams++;
         totals.keysMoved += st.stats.keysAcked;
