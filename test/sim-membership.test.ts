@@ -11,7 +11,7 @@ import { kindsOf } from './helpers/kv-oracle.js';
 import { describeDrawn, runSeed } from './helpers/sim-random-run.js';
 import { seedsFromEnv } from './helpers/seeds.js';
 
-const CI_SEEDS = 60;
+const CI_SEEDS = 100;
 const AT_LEAST_ONCE = ['duplicate-value', 'not-concurrent', 'resurrected'];
 
 const seedsToRun = (): number[] => seedsFromEnv('MEMBERSHIP', CI_SEEDS);
