@@ -5,8 +5,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hash32, keyId } from '../actors/hash.js';
-import { initialMembership, plan } from '../actors/membership/plan.js';
+import { plan } from '../actors/membership/plan.js';
 import { Replica } from '../actors/replica/index.js';
+import { FLOOR_KEY } from '../actors/replica/hint-records.js';
 import type { Message, Send } from '../actors/protocol.js';
 import { MapStore } from '../runtime/host/store.js';
 import { baseMembership, resolveConfig } from '../runtime/config.js';
@@ -177,10 +178,18 @@ describe('membership at one replica', () => {
     return r.start < r.end ? h > r.start && h <= r.end : h > r.start || h <= r.end;
   }))!;
 
-  function replicaAt(snapshotChanges: number): Replica {
+  const stores = new Map<Replica, MapStore>();
+  function replicaAt(snapshotChanges: number, node = 0): Replica {
     const store = Object.assign(new MapStore(), { forEachKey: (fn: (k: string) => void) => store.forEach((k) => fn(k)) });
     const snapshot = { changes: snapshotChanges === 0 ? [] : [join], completed: [] };
-    return new Replica(store, replicaOptions(config, 0, '0', base, snapshot), new MapStore());
+    const r = new Replica(store, replicaOptions(config, node, String(node), base, snapshot), new MapStore());
+    stores.set(r, store);
+    return r;
+  }
+
+  /** The DVV ids of the entries of what a replica stored for the key. */
+  function inspectIds(r: Replica, key: string): string[] {
+    return (stores.get(r)!.get(keyId(key))?.entries ?? []).map((e) => e.id);
   }
 
   const put = (key: string, epoch: number): Message => ({
@@ -206,9 +215,53 @@ describe('membership at one replica', () => {
     assert.equal((behind.error?.details as { reason?: string }).reason, 'receiver-behind');
   });
 
-  test('the DVV id carries the epoch after a change (a key that moves away and back is never hidden by old dots)', () => {
-    assert.equal(replicaAt(0).replicaId, '0');
-    assert.equal(replicaAt(1).replicaId, '0@2');
-    void initialMembership;
+  test('a gaining replica mints a pending key\'s write under a one-off id; others under their own (MEMBERSHIP_SEED=246)', () => {
+    // node 3 joins: it gains `moving` and has not received it yet, so a dot under "3" could claim (and hide) earlier
+    // dots of "3" for the key, had the key moved away from 3 once and be on its way back
+    const gainer = replicaAt(1, 3);
+    const out: Send[] = [];
+    gainer.handle({ ...put(moving, 2), targets: [{ node: 3, dc: 'dc1', primary: true }] } as Message, 0, out);
+    const reply = out.find((s) => s.msg.type === 'put-reply')?.msg as Extract<Message, { type: 'put-reply' }> | undefined;
+    assert.equal(reply?.ok ?? true, true, JSON.stringify(reply));
+    const ids = inspectIds(gainer, moving);
+    assert.ok(ids.length === 1 && /^3~\d+$/.test(ids[0]), `ids ${ids.join(',')}`);
+    const owner = replicaAt(1, 0);
+    owner.handle(put(still, 2), 0, []);
+    assert.deepEqual(inspectIds(owner, still), ['0']);
+    assert.equal(owner.replicaId, '0', 'the replica keeps its id across changes: clocks do not grow with them');
+  });
+});
+
+describe('membership at one replica: a key that moves away and comes back', () => {
+  test('a write the returning owner coordinates before the key is streamed back does not hide the versions it dropped', () => {
+    // N=1: key k is node 0's, moves to node 3 when 3 joins (0 streams it and drops it, raising its dot floor to 1),
+    // and comes back to 0 when 3 leaves. Before 3's stream reaches 0, 0 coordinates a blind write of k. Under its own
+    // id, over the floor, that write would be dot 0:2, which claims 0:1: the version 3 still holds and streams back,
+    // and DVV sync would then drop it. Under a one-off id the two are concurrent and both stay.
+    const config = resolveConfig({ nodes: 3, replication: 1 });
+    const base = baseMembership(config);
+    const join = { type: 'join' as const, dc: 'dc1', rack: 'dc1/rack0' };
+    const joined = plan(base, join);
+    const back = plan(joined.to, { type: 'leave', node: 3 });
+    const k = keys.find((x) => {
+      const h = hash32(keyId(x));
+      return base.ring.preferenceList(h)[0] === 0 && joined.to.ring.preferenceList(h)[0] === 3 && back.to.ring.preferenceList(h)[0] === 0;
+    })!;
+    const store = Object.assign(new MapStore(), { forEachKey: (fn: (x: string) => void) => store.forEach((x) => fn(x)) });
+    const hints = new MapStore();
+    hints.set(FLOOR_KEY, { entries: [{ id: '0', n: 1, values: [] }], anonymous: [] }); // 0 dropped k at dot 0:1
+    const snapshot = { changes: [join, { type: 'leave' as const, node: 3 }], completed: [] };
+    const r = new Replica(store, replicaOptions(config, 0, '0', base, snapshot), hints);
+    const out: Send[] = [];
+    r.handle({
+      type: 'put', req: 1, from: 1 << 16, key: keyId(k), value: 'new', context: null, epoch: 3,
+      targets: [{ node: 3, dc: 'dc1', primary: true }, { node: 0, dc: 'dc1', primary: true }].reverse(), spares: [],
+      need: { level: 'w=1', total: 1, perDc: {}, hintsCount: false }, sloppy: false, timeoutMs: 100, hintAfterMs: 50,
+    }, 0, out);
+    assert.equal((out.find((s) => s.msg.type === 'put-reply')?.msg as { ok?: boolean } | undefined)?.ok ?? true, true);
+    // node 3's copy arrives (as its stream, or any replicate, would bring it)
+    r.handle({ type: 'replicate', req: 9, from: 3, key: keyId(k), epoch: 3, clock: { entries: [{ id: '0', n: 1, values: [{ v: 'old', ts: 1, by: '0' }] }], anonymous: [] } }, 1, out);
+    const values = store.get(keyId(k))!.entries.flatMap((e) => e.values.map((v) => v.v)).sort();
+    assert.deepEqual(values, ['new', 'old'], 'the version that moved away and back was hidden by the new write');
   });
 });

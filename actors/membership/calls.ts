@@ -17,7 +17,12 @@ export type MembershipCall =
   /** stream a range's data to a gaining replica (this node is the stream's source); a second call is a no-op */
   | { op: 'stream'; stream: HandoffStream }
   /** how the streams this node sends are doing */
-  | { op: 'status' };
+  | { op: 'status' }
+  /**
+   * this node is leaving: hand the hints it holds for owners that are down to these nodes (as hints for the same
+   * owners), so that none is lost when it stops; hints for owners that are up go to them as usual
+   */
+  | { op: 'transfer-hints'; to: readonly number[] };
 
 export interface StreamStatus {
   stream: HandoffStream;

@@ -13,6 +13,11 @@ export interface MembershipSnapshot {
   readonly changes: readonly MembershipChange[];
   /** ids of the moving ranges of the last change that are handed off */
   readonly completed: readonly number[];
+  /**
+   * every range of the last change is complete and every party (clients included) has been told: losing replicas may
+   * now drop what they lost (not before: a client that has not heard yet may still read them)
+   */
+  readonly settled?: boolean;
 }
 
 export const EMPTY_SNAPSHOT: MembershipSnapshot = Object.freeze({ changes: Object.freeze([]), completed: Object.freeze([]) });
@@ -43,6 +48,13 @@ export function viewOf(self: number, base: Membership, snapshot: MembershipSnaps
   view.begin(last);
   for (const r of snapshot.completed) view.complete(last.to.epoch, r);
   return view;
+}
+
+/** Whether `a` is ahead of `b`: a later change, more of the last one handed off, or now settled. */
+export function snapshotAhead(a: MembershipSnapshot, b: MembershipSnapshot): boolean {
+  if (a.changes.length !== b.changes.length) return a.changes.length > b.changes.length;
+  if (a.completed.length !== b.completed.length) return a.completed.length > b.completed.length;
+  return a.settled === true && b.settled !== true;
 }
 
 /** Whether every range of the snapshot's last change is handed off (or there is no change). */

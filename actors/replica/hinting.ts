@@ -23,6 +23,8 @@ export class Hinting {
   private readonly downSince = new Map<number, number>();
   private readonly handoffs = new Map<number, HandoffInFlight>();
   private readonly handoffOwners = new Set<number>();
+  /** hints sent to another node to hold in this node's place (it is leaving): req -> owner and key */
+  private readonly transfers = new Map<number, { owner: number; key: string; deadlineMs: number }>();
 
   constructor(
     private readonly node: Address,
@@ -103,6 +105,11 @@ export class Hinting {
       this.handoffOwners.delete(h.owner);
       this.queue.nack(h.owner, h.keys);
     }
+    for (const [req, t] of this.transfers) {
+      if (nowMs < t.deadlineMs) continue; // unanswered (lost, or the taker is down): back to the queue, sent again later
+      this.transfers.delete(req);
+      this.queue.nack(t.owner, [t.key]);
+    }
     for (const owner of this.queue.owners()) {
       if (!this.downSince.has(owner) && !this.handoffOwners.has(owner)) this.handoff(owner, nowMs, out);
     }
@@ -148,6 +155,42 @@ export class Hinting {
       if (this.handoffOwners.has(owner)) complete = false; // a batch in flight may come back refused
     }
     return complete;
+  }
+
+  /**
+   * This node is leaving: each hint it holds for an owner that is down goes to one of `to` (not the owner, not this
+   * node) as a hinted write for the same owner, and leaves this node's queue once that node has taken it. Up to
+   * `max` are sent per call; call again until none is held.
+   */
+  transfer(to: readonly number[], nowMs: number, out: Send[], max = 256): number {
+    const takers = to.filter((n) => n !== this.node);
+    let sent = 0;
+    for (const owner of this.queue.owners()) {
+      if (!this.downSince.has(owner)) continue; // an owner that is up gets its hints by handoff
+      const targets = takers.filter((n) => n !== owner);
+      if (targets.length === 0) continue;
+      for (const item of this.queue.take(owner, Math.max(1, max - sent))) {
+        const req = this.nextReq();
+        const target = targets[(sent + owner) % targets.length];
+        this.transfers.set(req, { owner, key: item.keyId, deadlineMs: nowMs + this.options.handoffTimeoutMs });
+        out.push({ to: target, msg: { type: 'replicate', req, from: this.node, key: item.keyId, clock: item.payload, hintFor: owner } });
+        sent++;
+      }
+      if (sent >= max) break;
+    }
+    return sent;
+  }
+
+  /** An answer to a transferred hint: taken (it leaves the queue) or refused (it goes back). False: not a transfer. */
+  onTransferAck(req: number, ok: boolean): boolean {
+    const t = this.transfers.get(req);
+    if (t === undefined) return false;
+    this.transfers.delete(req);
+    if (ok) {
+      this.queue.ack(t.owner, [t.key]);
+      this.persistHint(t.owner, t.key);
+    } else this.queue.nack(t.owner, [t.key]);
+    return true;
   }
 
   /** Sends the next batch of hints to a returning owner; one batch in flight per owner. */

@@ -16,7 +16,7 @@ import { DEFAULT_HANDOFF, isHandoffTag, keyOrder, type HandoffConfig, type Hando
 import { HandoffReceiver } from '../membership/handoff-receiver.js';
 import { HandoffSender, handoffReqs } from '../membership/handoff-sender.js';
 import type { Membership } from '../membership/plan.js';
-import { viewOf, type MembershipSnapshot } from '../membership/snapshot.js';
+import { snapshotAhead, viewOf, type MembershipSnapshot } from '../membership/snapshot.js';
 import { contains } from '../membership/token-range.js';
 import type { AeSync, Message, Send, StoredClock } from '../protocol.js';
 
@@ -74,10 +74,9 @@ export class ReplicaMembership {
     return this.viewNow.epoch;
   }
 
-  /** Whether a change is in progress in this node's view (anti-entropy waits). */
+  /** Whether a change is in progress here: from its begin until this node cleaned up after it (anti-entropy waits). */
   get changing(): boolean {
-    const t = this.viewNow.transition;
-    return t !== undefined && !t.done;
+    return this.viewNow.transition !== undefined && this.cleanedEpoch < this.viewNow.epoch;
   }
 
   /** Whether this node takes writes for the key now (it keeps data for other keys only as hints). */
@@ -116,7 +115,29 @@ export class ReplicaMembership {
    */
   private readOwnersMatter(keyHash: number): boolean {
     const t = this.viewNow.transition;
-    return t !== undefined && !t.done && t.rangeOf(keyHash) !== undefined;
+    return this.changing && t!.rangeOf(keyHash) !== undefined;
+  }
+
+  /**
+   * A replicate this node refused as `not-owner` because the key's range has been handed off here, while the sender
+   * still counted it pending: this node is a losing replica of it. The write needs it no more: the sender asked for
+   * W more acknowledgements than usual per gaining replica over the old and new replicas together, so W of them are
+   * on new replicas whatever this node does. It is acknowledged without being stored (a copy here would be dropped,
+   * or would be a stray once this node cleaned up), so a write at ALL does not fail as ranges complete.
+   */
+  /** Whether this node gains the key's range in the change in progress and the range is not handed off yet. */
+  gainingPending(key: string): boolean {
+    const t = this.viewNow.transition;
+    if (t === undefined || !this.changing) return false;
+    const range = t.rangeOf(hash32(key));
+    return range !== undefined && t.phase(range.id) === 'pending' && range.gaining.includes(this.host.node);
+  }
+
+  ackWithoutStoring(epoch: number | undefined, key: string, node = this.host.node): boolean {
+    const t = this.viewNow.transition;
+    if (t === undefined || (epoch ?? 1) !== this.viewNow.epoch) return false;
+    const range = t.rangeOf(hash32(key));
+    return range !== undefined && t.phase(range.id) === 'complete' && range.losing.includes(node);
   }
 
   private inFlightAdmitted(keyHash: number, access: 'read' | 'write', hintFor: number | undefined): boolean {
@@ -132,7 +153,7 @@ export class ReplicaMembership {
 
   /** The actor (re)started: a change done while it was down is cleaned up now. */
   startUp(): void {
-    if (!this.changing && this.cleanedEpoch < this.viewNow.epoch) this.cleanUp();
+    if (this.snapshotNow.settled === true && this.cleanedEpoch < this.viewNow.epoch) this.cleanUp();
   }
 
   /** Handoff traffic: a batch for this node's receiver, or a reply for one of its senders. False: not handoff's. */
@@ -166,9 +187,12 @@ export class ReplicaMembership {
         this.stream(call.stream, nowMs, out);
         break;
       case 'status':
+      case 'transfer-hints': // the replica hands its hints over before this reply is made
         break;
       default:
-        throw new InvalidArgumentError(`membership call must have op 'sync', 'stream' or 'status'; got ${JSON.stringify(call)}`);
+        throw new InvalidArgumentError(
+          `membership call must have op 'sync', 'stream', 'status' or 'transfer-hints'; got ${JSON.stringify(call)}`,
+        );
     }
     return this.reply();
   }
@@ -195,10 +219,7 @@ export class ReplicaMembership {
 
   /** Adopts a snapshot ahead of this node's; once its change is done here, cleans up. */
   private sync(snapshot: MembershipSnapshot): void {
-    const have = this.snapshotNow;
-    const later = snapshot.changes.length > have.changes.length;
-    const more = snapshot.changes.length === have.changes.length && snapshot.completed.length > have.completed.length;
-    if (later || more) {
+    if (snapshotAhead(snapshot, this.snapshotNow)) {
       const epochBefore = this.viewNow.epoch;
       this.viewNow = viewOf(this.host.node, this.base, snapshot);
       this.snapshotNow = snapshot;
@@ -207,7 +228,7 @@ export class ReplicaMembership {
         this.rangeKeys = null;
       }
     }
-    if (!this.changing && this.cleanedEpoch < this.viewNow.epoch) this.cleanUp();
+    if (this.snapshotNow.settled === true && this.cleanedEpoch < this.viewNow.epoch) this.cleanUp();
   }
 
   private stream(stream: HandoffStream, nowMs: number, out: Send[]): void {

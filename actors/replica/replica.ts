@@ -131,16 +131,9 @@ export class Replica {
     };
   }
 
-  /**
-   * The DVV id this replica writes under: the id it was started with, plus the ring epoch once the ring has changed
-   * ("2@3"). A membership change moves keys away from a node (it drops them) and may bring them back later; a write
-   * it then coordinates with no copy of the key would mint a dot under its old id that claims every earlier dot of that
-   * id, and hide the versions that moved away. A fresh id per epoch claims nothing it has not seen. Derived from the
-   * epoch, so a restarted actor comes back under the same id.
-   */
+  /** The DVV id this replica writes under (its incarnation: a wiped node comes back under a new one). */
   get replicaId(): string {
-    const epoch = this.membership?.epoch ?? 1;
-    return epoch <= 1 ? this.baseId : `${this.baseId}@${epoch}`;
+    return this.baseId;
   }
 
   get pendingPuts(): number {
@@ -161,11 +154,7 @@ export class Replica {
   }
 
   private dispatch(msg: Message, nowMs: number, out: Send[]): void {
-    if (!this.recovered) {
-      this.recovered = true;
-      this.hinting.recover(nowMs);
-      this.membership?.startUp();
-    }
+    this.recover(nowMs);
     if (this.membership !== null && this.membership.handle(msg, nowMs, out)) return;
     switch (msg.type) {
       case 'put':
@@ -213,10 +202,20 @@ export class Replica {
     if (this.membership === null) {
       throw new InvalidArgumentError(`replica ${this.node} was started without a membership: it cannot take part in a change`);
     }
+    this.recover(nowMs); // a control call may be the first thing a restarted actor sees: its persisted hints count
+    if (call?.op === 'transfer-hints') this.hinting.transfer(call.to, nowMs, out);
     const reply = this.membership.call(call, nowMs, out);
     let held = 0;
     for (const o of this.hints.owners()) held += this.hints.size(o);
     return { ...reply, hintsHeld: held, pendingPuts: this.pending.size };
+  }
+
+  /** Once per actor, before anything else: the hints its predecessor persisted, and a cleanup it missed. */
+  private recover(nowMs: number): void {
+    if (this.recovered) return;
+    this.recovered = true;
+    this.hinting.recover(nowMs);
+    this.membership?.startUp();
   }
 
   private onGet(msg: Of<'get'>, out: Send[]): void {
@@ -229,6 +228,10 @@ export class Replica {
   private onReplicate(msg: Of<'replicate'>, nowMs: number, out: Send[]): void {
     this.counters.replicates++;
     const refused = this.membership?.admit(msg.epoch, msg.key, 'write', msg.hintFor);
+    if (refused !== undefined && msg.hintFor === undefined && this.membership!.ackWithoutStoring(msg.epoch, msg.key)) {
+      out.push({ to: msg.from, msg: { type: 'replicate-ack', req: msg.req, from: this.node, ok: true } });
+      return;
+    }
     const error =
       refused ??
       (msg.hintFor !== undefined
@@ -252,7 +255,7 @@ export class Replica {
 
   private onReplicateAck(msg: Of<'replicate-ack'>, out: Send[]): void {
     const fsm = this.pending.get(msg.req);
-    if (fsm === undefined) return; // late ack of a finished write
+    if (fsm === undefined) return void this.hinting.onTransferAck(msg.req, msg.ok); // a transferred hint, or a late ack
     fsm.onAck(msg.from, msg.ok, out);
     this.retire(msg.req, fsm);
   }
@@ -298,9 +301,8 @@ export class Replica {
     const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
     const refused = this.membership?.admit(msg.epoch, msg.key, 'write', hintFor, true);
     if (refused !== undefined) return this.failPut(fsm, refused, out);
-    const id = hintFor === undefined ? (this.foreign(msg.key) ?? this.replicaId) : this.floor.standInId();
+    const { id, local } = this.writeBase(msg.key, hintFor);
     if (typeof id !== 'string') return this.failPut(fsm, id, out);
-    const local = hintFor === undefined ? this.floor.under(this.store.get(msg.key)) : (this.read(msg.key) ?? undefined);
     // A write is stamped later than every version this replica holds for the key, so that in lww mode a write that
     // supersedes a value also wins over it even when clocks across threads disagree (see actors/versioning/lww.ts).
     const stamped: Stamped = { v: msg.value, ts: Math.max(nowMs, maxTs(local) + 1e-3), by: this.replicaId };
@@ -312,7 +314,25 @@ export class Replica {
     if (error !== undefined) return this.failPut(fsm, error, out);
     this.pending.set(localReq, fsm);
     fsm.start(clock, out, this.links.at(nowMs));
+    // a target the sender still counted pending whose range is handed off here: its acknowledgement is vacuous (see
+    // ReplicaMembership.ackWithoutStoring), so the write does not wait for a node that may have stopped already
+    for (const t of msg.targets) {
+      if (t.node !== this.node && t.hintFor === undefined && this.membership?.ackWithoutStoring(msg.epoch, msg.key, t.node)) fsm.onAck(t.node, true, out);
+    }
     this.retire(localReq, fsm);
+  }
+
+  /**
+   * The DVV id a coordinated write is minted under and the local clock it builds on. Under this replica's own id,
+   * over its stored copy (with the dot floor). A one-off id (`<replicaId>~<n>`) where this replica may not hold the
+   * key's whole history: as a stand-in (the write is kept as a hint), and as a gaining replica of a range not yet
+   * handed off (the key may have moved away from it in an earlier change and be on its way back: a dot under its own
+   * id would claim every earlier dot of that id and hide the versions it no longer holds).
+   */
+  private writeBase(key: string, hintFor: number | undefined): { id: string | WireError; local: StoredClock | undefined } {
+    if (hintFor !== undefined) return { id: this.floor.standInId(), local: this.read(key) ?? undefined };
+    if (this.membership?.gainingPending(key) === true) return { id: this.floor.standInId(), local: this.store.get(key) };
+    return { id: this.foreign(key) ?? this.replicaId, local: this.floor.under(this.store.get(key)) };
   }
 
   private failPut(fsm: PutFsm, error: WireError, out: Send[]): void {

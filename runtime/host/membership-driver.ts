@@ -84,10 +84,15 @@ export interface HandoffStatus {
 export interface DriverOptions {
   /** how often the control plane polls streams (ms) */
   pollMs: number;
-  /** a leaving node's hints drain for at most this long before it stops (they are then lost with it) */
-  drainTimeoutMs: number;
   /** streams one node sends at once */
   maxStreamsPerNode: number;
+  /** node addresses the cluster may use (a join and a replace each take a new one: ids are never reused) */
+  maxNodes: number;
+  /**
+   * how long streams wait after every replica has the new epoch: a write admitted under the old epoch just before
+   * may still be on its way to a losing replica, which refuses it once its stream of the range has started
+   */
+  beginGraceMs: number;
 }
 
 export class MembershipDriver {
@@ -134,6 +139,14 @@ export class MembershipDriver {
       );
     }
     const c = typeof change === 'function' ? change(this.membershipNow.ring) : change;
+    const addresses = this.membershipNow.ring.nodes.length;
+    if ((c?.type === 'join' || c?.type === 'replace') && addresses >= this.options.maxNodes) {
+      throw new InvalidArgumentError(
+        `${c.type === 'join' ? 'addNode' : 'replaceNode'}: the cluster has used all ${this.options.maxNodes} node addresses ` +
+          `(maxNodes; ids are never reused, a replacement takes a new one): start it with a larger maxNodes`,
+        { maxNodes: this.options.maxNodes },
+      );
+    }
     const p = plan(this.membershipNow, c); // typed errors for bad input, before anything changes
     const startedMs = this.port.now();
     this.lastProgressMs = startedMs;
@@ -173,6 +186,7 @@ export class MembershipDriver {
     // every replica at the new epoch before any client is, and before any stream starts (epoch.ts, WIRING.md step 2)
     await this.syncAll(p.to.ring.nodes.map((n) => n.id));
     this.port.publishClients(this.snapshotNow);
+    await this.port.sleep(this.options.beginGraceMs);
     this.active!.phase = 'streaming';
     // streams are planned as if every node were up: one whose source is down is planned again from the old replicas
     // that are up when the poll finds it so (or waits for one to come back), instead of failing the change
@@ -190,6 +204,11 @@ export class MembershipDriver {
       if (progress.rangesPending > 0) await this.port.sleep(this.options.pollMs);
     }
     this.active!.phase = 'finishing';
+    // every party knows every range is complete: losing replicas may now drop what they lost
+    this.snapshotNow = { ...this.snapshotNow, settled: true };
+    this.port.publishNodes(this.snapshotNow);
+    this.port.publishClients(this.snapshotNow);
+    await this.syncAll(p.to.ring.nodes.map((n) => n.id));
     const keysDropped = await this.finish(p);
     const result: MembershipChangeResult = {
       epoch: p.to.epoch, change: p.change, node: p.node, ...(p.replacement === undefined ? {} : { replacement: p.replacement }),
@@ -282,14 +301,17 @@ export class MembershipDriver {
   /** Every range is complete: the last sync told replicas to drop what they lost; a leaving node drains and stops. */
   private async finish(p: Plan): Promise<number> {
     const gone = p.change.type === 'join' ? undefined : p.node;
-    if (gone !== undefined && this.port.isRunning(gone)) {
-      const until = this.port.now() + this.options.drainTimeoutMs;
+    // A leaving node stops only once idle: its hints delivered to their owners or handed to other members (for
+    // owners that are down), and the writes it coordinates finished. One that is down is waited for: its persisted
+    // hints may hold acknowledged writes. Only a replace gives up on a node that is down (its disk is taken as gone).
+    if (gone !== undefined && (p.change.type === 'leave' || this.port.isRunning(gone))) {
+      const members = p.to.ring.memberIds();
       for (;;) {
         this.checkStopped();
-        const r = await this.port.call(gone, { op: 'status' });
-        // its hints delivered and the writes it coordinates finished: nothing acknowledged dies with it
+        const r = this.port.isRunning(gone) ? await this.port.call(gone, { op: 'transfer-hints', to: members }) : undefined;
+        if (r === undefined && p.change.type === 'replace') break;
         const idle = r !== undefined && r.hintsHeld === 0 && r.pendingPuts === 0 && this.port.mailboxDepth(gone) === 0;
-        if (r === undefined || idle || this.port.now() >= until) break;
+        if (idle) break;
         await this.port.sleep(this.options.pollMs);
       }
     }

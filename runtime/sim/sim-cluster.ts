@@ -100,7 +100,7 @@ export class SimCluster implements LeaderlessCluster {
       },
       stopped: () => this.stopped || world.stopped,
     });
-    this.driver = new MembershipDriver(world.base, this.port, { pollMs: world.config.tickMs, drainTimeoutMs: 10_000, maxStreamsPerNode: world.config.handoff.maxStreamsPerNode });
+    this.driver = new MembershipDriver(world.base, this.port, { pollMs: world.config.tickMs, maxStreamsPerNode: world.config.handoff.maxStreamsPerNode, maxNodes: world.config.maxNodes, beginGraceMs: 2 * world.config.tickMs });
   }
 
   private readonly port: SimMembershipPort;

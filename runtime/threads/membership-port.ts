@@ -167,7 +167,7 @@ export class ThreadMembership {
     private readonly checkOpen: () => void,
   ) {
     this.driver = new MembershipDriver(base, port, {
-      pollMs: Math.max(5, config.tickMs), drainTimeoutMs: 10_000, maxStreamsPerNode: config.handoff.maxStreamsPerNode,
+      pollMs: Math.max(5, config.tickMs), maxStreamsPerNode: config.handoff.maxStreamsPerNode, maxNodes: config.maxNodes, beginGraceMs: 2 * config.tickMs,
     });
   }
 

@@ -84,8 +84,16 @@ export function drawConfig(seed: number, override: Record<string, unknown> = {},
     ...override,
   };
   const keys = Array.from({ length: 2 + rng.int(9) }, (_, i) => `k${i}`); // up to 10 (+ CALM_KEYS) fit a 16-key store; hints for several owners may not
+  const slots = 2 + rng.int(3);
+  if (override.replication !== undefined || override.write !== undefined || override.read !== undefined) {
+    // an override of N, R or W: the levels (and the wipes W bounds) follow the configuration that runs, not the draw
+    const n = options.replication;
+    const ow = countOf(options.write as Level, n);
+    const wl = levels(n, true).filter((l) => countOf(l, n) >= ow);
+    return { options, keys, slots, readLevels: levels(n, false), writeLevels: wl, maxWipes: ow - 1, membership };
+  }
   // every write is acked by at least w replicas (or their stand-ins): fewer than w wipes cannot lose one legitimately
-  return { options, keys, slots: 2 + rng.int(3), readLevels, writeLevels, maxWipes: w - 1, membership };
+  return { options, keys, slots, readLevels, writeLevels, maxWipes: w - 1, membership };
 }
 
 interface Run {
@@ -104,7 +112,7 @@ export async function runSeed(
   seed: number,
   override: Record<string, unknown> = {},
   membership = false,
-): Promise<{ violations: Violation[]; drawn: Drawn; faults: string[]; refused?: string }> {
+): Promise<{ violations: Violation[]; drawn: Drawn; faults: string[]; refused?: string; ops?: HistoryOp[]; finals?: FinalKey[] }> {
   const drawn = drawConfig(seed, override, membership);
   let cluster: SimCluster;
   try {
@@ -133,7 +141,7 @@ export async function runSeed(
     await calm(run, drawn, rng.fork());
     const all = [...ops, ...(await closeHistory(run, drawn)).slice(ops.length)];
     const violations = judge({ ops: all, finals, endMs: cluster.nowMs, slackMs: SLACK_MS, replication: drawn.options.replication, calmFromMs });
-    return { violations, drawn, faults: run.faults };
+    return { violations, drawn, faults: run.faults, ops: all, finals };
   } catch (e) {
     const crash = `the run threw: ${(e as Error).stack ?? String(e)}`;
     return { violations: [{ kind: 'final-read-failed', key: '*', detail: crash }], drawn, faults: run.faults };
