@@ -156,6 +156,66 @@ describe('membership, adversarial: reads through a change without faults', () =>
   });
 });
 
+describe('membership, adversarial: every call settles', () => {
+  test('a put whose client is closed while it waits to retry after WRONG_EPOCH settles (STOPPED), within its timeout', async () => {
+    // 4 nodes, N=3, W=ALL, small handoff batches, nine changes back to back. Four writers each open a client, put
+    // through it, and close it 0.5 ms after a coordinator refused one of its writes with WRONG_EPOCH (the put then
+    // waits for the next tick or view to retry). close() fails the client's reads and writes in flight, but not the
+    // operations waiting to retry: the closed client gets no more ticks or views, so they never settle.
+    const c = await SimCluster.start({
+      seed: 1, timeoutMs: 300, nodes: 4, replication: 3, read: 'ONE', write: 'ALL', readRepair: 'off',
+      handoff: { maxKeysPerBatch: 1, maxBatchBytes: 1024, maxBytesInFlight: 1024 },
+    });
+    for (let i = 0; i < 20; i++) await c.put(`p${i}`, 'x');
+    const refused = new Set<number>();
+    c.trace((_t, what, _from, to, msg) => {
+      if (what === 'delivered' && msg.type === 'put-reply' && msg.error?.code === 'WRONG_EPOCH') refused.add(to);
+    });
+    let going = true;
+    let n = 0;
+    let closedAfterRefusal = 0;
+    const unsettled = new Map<string, number>();
+    const writer = async (w: number): Promise<void> => {
+      while (going) {
+        const cl = await c.client();
+        const address = (cl as unknown as { address: number }).address;
+        for (let j = 0; j < 5 && going; j++) {
+          const tag = `writer ${w} put ${n} at ${c.nowMs.toFixed(1)} ms`;
+          let settled = false;
+          const put = cl.put(`w${n++ % 8}`, `v${n}`).then(() => (settled = true), () => (settled = true));
+          void (async () => {
+            for (let s = 0; s < 40 && !settled; s++) {
+              await c.sleep(0.5);
+              if (refused.delete(address)) {
+                closedAfterRefusal++;
+                return cl.close();
+              }
+            }
+          })().catch(() => undefined); // its sleep rejects with STOPPED once the test stops the cluster
+          await Promise.race([put, c.sleep(1000)]);
+          if (!settled) {
+            unsettled.set(tag, c.nowMs);
+            break; // the client is closed: open another
+          }
+        }
+        cl.close();
+      }
+    };
+    const writers = [0, 1, 2, 3].map(writer);
+    await c.sleep(20);
+    for (let i = 0; i < 3; i++) {
+      await c.addNode();
+      await c.removeNode(c.membership().members[0]);
+      await c.replaceNode(c.membership().members[1]);
+    }
+    going = false;
+    await Promise.all(writers);
+    await c.stop(); // fails what is still pending (an operation left pending would hold the process open)
+    assert.ok(closedAfterRefusal > 0, 'no client was closed right after a WRONG_EPOCH refusal: the scenario did not play');
+    assert.deepEqual([...unsettled.keys()], [], `${unsettled.size} puts (timeoutMs 300) did not settle within 1000 ms of virtual time`);
+  });
+});
+
 describe('membership, adversarial: node addresses run out', () => {
   test('replaceNode once every address (maxNodes) is used is refused with a typed error, and the cluster keeps working', async () => {
     // 4 nodes, maxNodes 5: a join takes the last address (4). A replace needs a new id too (ids are never reused),

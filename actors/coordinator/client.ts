@@ -51,7 +51,7 @@ export class ClientCoordinator {
   private readonly base: Membership;
   private view: MembershipView;
   /** operations waiting to be retried against a newer view (a replica refused them with WRONG_EPOCH) */
-  private waiters: Array<() => void> = [];
+  private waiters: Array<{ resolve: () => void; reject: (e: LeaderlessError) => void }> = [];
   /** read failures that followed a WRONG_EPOCH refusal (get() retries them) */
   private readonly epochRefused = new WeakSet<LeaderlessError>();
 
@@ -229,6 +229,10 @@ export class ClientCoordinator {
     this.writes.failAll(e);
     for (const g of this.gets.values()) g.reject?.(e);
     this.gets.clear();
+    // an operation waiting to be retried against a newer view fails too: a closed client gets no more views or ticks
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f.reject(e);
   }
 
   // ---------------------------------------------------------------------------------------------- internals
@@ -424,14 +428,14 @@ export class ClientCoordinator {
   /** Resolves on the next tick or membership change, whichever comes first (held open as an operation). */
   private nextView(): Promise<void> {
     this.counters.epochRetries++;
-    return this.env.host.track<void>((resolve) => this.waiters.push(() => resolve()));
+    return this.env.host.track<void>((resolve, reject) => this.waiters.push({ resolve: () => resolve(), reject }));
   }
 
   private wakeWaiters(): void {
     if (this.waiters.length === 0) return;
     const w = this.waiters;
     this.waiters = [];
-    for (const f of w) f();
+    for (const f of w) f.resolve();
   }
 
   private checkInFlight(): void {
