@@ -154,8 +154,9 @@ export class SimCluster implements LeaderlessCluster {
     checkNode(node, this.world.nodes.length);
   }
 
-  /** A node that left the ring cannot be restarted, paused or killed again. */
-  private checkMember(node: number): void {
+  /** A node that left the ring cannot be restarted, paused, killed, partitioned or placed beside again. */
+  private checkMemberNode(node: unknown): asserts node is number {
+    this.checkNode(node);
     if (this.world.nodes[node].left) {
       throw new InvalidArgumentError(`node ${node} has left the ring (removeNode): it never runs again; ids are not reused`, { node });
     }
@@ -195,7 +196,7 @@ export class SimCluster implements LeaderlessCluster {
     this.checkOpen();
     checkOptions(options, CLIENT_KEYS, 'client');
     const near = options.near ?? -1;
-    if (near !== -1) this.checkNode(near);
+    if (near !== -1) this.checkMemberNode(near);
     if (this.nextClient > MAX_CLIENTS) {
       throw new InvalidArgumentError(`a simulated cluster has at most ${MAX_CLIENTS} clients (MAX_CLIENTS)`);
     }
@@ -300,15 +301,13 @@ export class SimCluster implements LeaderlessCluster {
     crash: async (node, options = {}) => this.kill(node, { ...checkKillOptions(options, 'crash'), stayDown: false }),
     restart: async (node) => {
       this.checkOpen();
-      this.checkNode(node);
-      this.checkMember(node);
+      this.checkMemberNode(node);
       this.heldDown.delete(node);
       this.start(node);
     },
     pause: async (node) => {
       this.checkOpen();
-      this.checkNode(node);
-      this.checkMember(node);
+      this.checkMemberNode(node);
       const n = this.world.nodes[node];
       if (n.replica === null || n.paused) return;
       this.world.pause(node);
@@ -316,14 +315,14 @@ export class SimCluster implements LeaderlessCluster {
     },
     resume: async (node) => {
       this.checkOpen();
-      this.checkNode(node);
+      this.checkMemberNode(node);
       if (!this.world.nodes[node].paused) return;
       this.world.resume(node);
       this.emit('node-resumed', node);
     },
     partition: (groups) => {
       this.checkOpen();
-      this.world.network.partition(checkGroups(groups, (x) => this.checkNode(x)));
+      this.world.network.partition(checkGroups(groups, (x) => this.checkMemberNode(x)));
     },
     heal: () => {
       this.checkOpen();
@@ -364,8 +363,7 @@ export class SimCluster implements LeaderlessCluster {
   /** The actor stops (its store kept, or lost with wipe); the supervisor restarts it after restart.delayMs unless stayDown. */
   private kill(node: number, o: { wipe: boolean; stayDown: boolean }): void {
     this.checkOpen();
-    this.checkNode(node);
-    this.checkMember(node);
+    this.checkMemberNode(node);
     const n = this.world.nodes[node];
     const wasUp = n.replica !== null;
     this.world.kill(node, o.wipe);

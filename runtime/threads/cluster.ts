@@ -295,7 +295,7 @@ export class ThreadCluster implements LeaderlessCluster {
     this.checkOpen();
     checkOptions(options, CLIENT_KEYS, call);
     const near = options.near ?? -1;
-    if (near !== -1) this.checkNode(near);
+    if (near !== -1) this.checkFaultNode(near); // a client beside a node that left would be cut off with nothing
     const address = CLIENT_BASE + this.nextClient++;
     const ctl = new MessageChannel();
     ctl.port1.unref();
