@@ -44,6 +44,13 @@ export class Hinting {
   ownsKey: (owner: number, key: string) => boolean = () => true;
   /** Told when a handoff kept hints back because their owner no longer owns their key. */
   onMisrouted: () => void = () => undefined;
+  /** The ring epoch a hint passed to another node is sent under (membership changes; none: the first epoch). */
+  epochNow: () => number | undefined = () => undefined;
+
+  private epochField(): { epoch?: number } {
+    const e = this.epochNow();
+    return e === undefined ? {} : { epoch: e };
+  }
 
   /** A sloppy-quorum write for a down owner: held as a hint, not in the store (the key is not this node's). */
   admit(owner: number, key: string, clock: StoredClock, nowMs: number): WireError | undefined {
@@ -133,7 +140,12 @@ export class Hinting {
    * key's owners now instead: merged here when this node is one (`keep`), else queued as a hint for each. Returns
    * false when some could not be moved yet (a delivery in flight, a refusal): call it again later.
    */
-  redirect(ownersOf: (key: string) => readonly number[], keep: (key: string, clock: StoredClock) => boolean, nowMs: number): boolean {
+  redirect(
+    ownersOf: (key: string) => readonly number[],
+    keep: (key: string, clock: StoredClock) => boolean,
+    nowMs: number,
+    elsewhere?: { standInFor: (owner: number, key: string, isDown: (n: number) => boolean) => number | undefined; out: Send[] },
+  ): boolean {
     let complete = true;
     for (const owner of this.queue.owners()) {
       const items = this.queue.take(owner, Math.max(1, this.queue.size(owner)));
@@ -141,6 +153,18 @@ export class Hinting {
       const stay: string[] = [];
       for (const { keyId, payload } of items) {
         const owners = ownersOf(keyId);
+        if (owners.includes(owner) && owners.includes(this.node) && this.downSince.has(owner) && elsewhere !== undefined) {
+          // this node owns the key now too: the hint is no longer a copy on another node. It keeps the version in
+          // its store and passes the hint on to the owner's stand-in, so a wipe of this node cannot take both
+          const to = elsewhere.standInFor(owner, keyId, (n) => this.downSince.has(n));
+          if (to !== undefined && to !== this.node && to !== owner && keep(keyId, payload)) {
+            const req = this.nextReq();
+            this.transfers.set(req, { owner, key: keyId, deadlineMs: nowMs + this.options.handoffTimeoutMs });
+            elsewhere.out.push({ to, msg: { type: 'replicate', req, from: this.node, key: keyId, clock: payload, hintFor: owner, ...this.epochField() } });
+            complete = false; // done once the stand-in has taken it (onTransferAck)
+            continue;
+          }
+        }
         if (owners.includes(owner)) {
           stay.push(keyId);
           continue;
@@ -173,7 +197,7 @@ export class Hinting {
         const req = this.nextReq();
         const target = targets[(sent + owner) % targets.length];
         this.transfers.set(req, { owner, key: item.keyId, deadlineMs: nowMs + this.options.handoffTimeoutMs });
-        out.push({ to: target, msg: { type: 'replicate', req, from: this.node, key: item.keyId, clock: item.payload, hintFor: owner } });
+        out.push({ to: target, msg: { type: 'replicate', req, from: this.node, key: item.keyId, clock: item.payload, hintFor: owner, ...this.epochField() } });
         sent++;
       }
       if (sent >= max) break;

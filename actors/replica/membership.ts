@@ -32,8 +32,15 @@ export interface MembershipHost {
   drop(key: string): boolean;
   /** anti-entropy is rebuilt on this membership's ring (the change is done here) */
   rebuildAntiEntropy(membership: Membership): void;
-  /** hints held for an owner that no longer owns their key go to the key's owners now; false: some must wait */
-  redirectHints(ownersOf: (key: string) => readonly number[]): boolean;
+  /**
+   * hints held for an owner that no longer owns their key go to the key's owners now, and a hint for a key this
+   * node now owns too goes to the owner's stand-in (`standInFor`); false: some must wait
+   */
+  redirectHints(
+    ownersOf: (key: string) => readonly number[],
+    standInFor: (owner: number, key: string, isDown: (n: number) => boolean) => number | undefined,
+    out: Send[],
+  ): boolean;
 }
 
 export class ReplicaMembership {
@@ -171,7 +178,7 @@ export class ReplicaMembership {
       }
       case 'tick':
         for (const s of this.senders) s.handle(msg, nowMs, out);
-        if (this.redirectPending) this.redirectPending = !this.host.redirectHints((k) => this.viewNow.membership.ring.preferenceList(hash32(k)));
+        if (this.redirectPending) this.redirectPending = !this.redirect(out);
         return false; // the rest of the replica ticks too
       default:
         return false;
@@ -215,6 +222,13 @@ export class ReplicaMembership {
       pendingPuts: 0,
       keysDropped: this.keysDropped,
     };
+  }
+
+  private redirect(out: Send[]): boolean {
+    const ring = this.viewNow.membership.ring;
+    const standInFor = (owner: number, key: string, isDown: (n: number) => boolean): number | undefined =>
+      ring.place(hash32(key), (n) => !isDown(n) && n !== owner).find((p) => p.hintFor === owner)?.node;
+    return this.host.redirectHints((k) => ring.preferenceList(hash32(k)), standInFor, out);
   }
 
   /** Adopts a snapshot ahead of this node's; once its change is done here, cleans up. */

@@ -93,6 +93,7 @@ export class Replica {
       // would drop it at cleanup with the rest of the range
       this.hinting.ownsKey = (owner, key) => membership.view.membership.ring.preferenceList(hash32(key)).includes(owner);
       this.hinting.onMisrouted = () => void (membership.redirectPending = true);
+      this.hinting.epochNow = () => membership.epoch;
     }
   }
 
@@ -116,7 +117,8 @@ export class Replica {
       ...(store.forEachKey === undefined ? {} : { forEachKey: (fn: (k: string) => void) => store.forEachKey!(fn) }),
       merge: (k, c) => this.merge(k, c) === undefined,
       drop: (k) => this.reap(k),
-      redirectHints: (ownersOf) => this.hinting.redirect(ownersOf, (k, c) => this.merge(k, c) === undefined, this.lastNowMs),
+      redirectHints: (ownersOf, standInFor, out) =>
+        this.hinting.redirect(ownersOf, (k, c) => this.merge(k, c) === undefined, this.lastNowMs, { standInFor, out }),
       rebuildAntiEntropy: (membership) => {
         const old = this.antiEntropy;
         if (old === null || this.aeOptions === undefined) return;
