@@ -86,6 +86,15 @@ export class ReplicaMembership {
     return this.viewNow.transition !== undefined && this.cleanedEpoch < this.viewNow.epoch;
   }
 
+  /**
+   * Whether a request of this epoch needs no epoch check: no change is in progress here and the request is of this
+   * node's epoch (every request, save during a change: the check then costs nothing on the hot path). A write's
+   * ownership is still checked by the replica's own rule (ownership.ts), which is what admit() adds for it.
+   */
+  quiet(epoch: number | undefined): boolean {
+    return (epoch ?? 1) === this.viewNow.epoch && !this.changing;
+  }
+
   /** Whether this node takes writes for the key now (it keeps data for other keys only as hints). */
   owns(keyHash: number): boolean {
     return this.viewNow.writeTargets(keyHash).includes(this.host.node);
@@ -142,7 +151,7 @@ export class ReplicaMembership {
 
   ackWithoutStoring(epoch: number | undefined, key: string, node = this.host.node): boolean {
     const t = this.viewNow.transition;
-    if (t === undefined || (epoch ?? 1) !== this.viewNow.epoch) return false;
+    if (t === undefined || !this.changing || (epoch ?? 1) !== this.viewNow.epoch) return false;
     const range = t.rangeOf(hash32(key));
     return range !== undefined && t.phase(range.id) === 'complete' && range.losing.includes(node);
   }

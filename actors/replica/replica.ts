@@ -222,14 +222,22 @@ export class Replica {
 
   private onGet(msg: Of<'get'>, out: Send[]): void {
     this.counters.gets++;
-    const error = this.membership?.admit(msg.epoch, msg.key, 'read');
-    const reply = { type: 'get-reply' as const, req: msg.req, from: this.node, key: msg.key };
-    out.push({ to: msg.from, msg: error === undefined ? { ...reply, clock: this.read(msg.key) } : { ...reply, clock: null, error } });
+    const m = this.membership;
+    const error = m === null || m.quiet(msg.epoch) ? undefined : m.admit(msg.epoch, msg.key, 'read');
+    if (error === undefined) {
+      out.push({ to: msg.from, msg: { type: 'get-reply', req: msg.req, from: this.node, key: msg.key, clock: this.read(msg.key) } });
+    } else out.push({ to: msg.from, msg: { type: 'get-reply', req: msg.req, from: this.node, key: msg.key, clock: null, error } });
+  }
+
+  /** The epoch check of a write (none while no change is in progress: the ownership rule alone applies then). */
+  private admitWrite(epoch: number | undefined, key: string, hintFor?: number, coordinating = false): WireError | undefined {
+    const m = this.membership;
+    return m === null || m.quiet(epoch) ? undefined : m.admit(epoch, key, 'write', hintFor, coordinating);
   }
 
   private onReplicate(msg: Of<'replicate'>, nowMs: number, out: Send[]): void {
     this.counters.replicates++;
-    const refused = this.membership?.admit(msg.epoch, msg.key, 'write', msg.hintFor);
+    const refused = this.admitWrite(msg.epoch, msg.key, msg.hintFor);
     if (refused !== undefined && msg.hintFor === undefined && this.membership!.ackWithoutStoring(msg.epoch, msg.key)) {
       out.push({ to: msg.from, msg: { type: 'replicate-ack', req: msg.req, from: this.node, ok: true } });
       return;
@@ -264,7 +272,7 @@ export class Replica {
 
   private onRepair(msg: Of<'repair'>, out: Send[]): void {
     this.counters.repairs++;
-    const error = this.membership?.admit(msg.epoch, msg.key, 'write') ?? this.foreign(msg.key) ?? this.merge(msg.key, msg.clock);
+    const error = this.admitWrite(msg.epoch, msg.key) ?? this.foreign(msg.key) ?? this.merge(msg.key, msg.clock);
     if (msg.req >= 0) {
       out.push({ to: msg.from, msg: { type: 'repair-ack', req: msg.req, from: this.node, ok: error === undefined } });
     }
@@ -301,7 +309,7 @@ export class Replica {
     // through it). With no copy left once the hint is delivered, it must still never mint the same dot twice for the
     // key (DVV sync would take two writes for one and drop one), so each such write gets a DVV id of its own.
     const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
-    const refused = this.membership?.admit(msg.epoch, msg.key, 'write', hintFor, true);
+    const refused = this.admitWrite(msg.epoch, msg.key, hintFor, true);
     if (refused !== undefined) return this.failPut(fsm, refused, out);
     const { id, local } = this.writeBase(msg.key, hintFor);
     if (typeof id !== 'string') return this.failPut(fsm, id, out);
