@@ -18,6 +18,33 @@ function keyOwnedBy(c: SimCluster, owners: number[]): string {
   throw new Error(`no key owned by ${owners.join(',')}`);
 }
 
+/** 4 nodes, N=1, sloppy, and the first `count` keys k0, k1, ... that node 0 owns. */
+async function nodeZeroKeys(count: number): Promise<{ c: SimCluster; keys: string[] }> {
+  const c = await SimCluster.start({ nodes: 4, replication: 1, read: 1, write: 1, sloppy: true, seed: 3, vnodes: 4 });
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) if (c.replicasOf(`k${i}`)[0] === 0) keys.push(`k${i}`);
+  return { c, keys };
+}
+
+/** 4 nodes, N=3, W=ALL, R=ONE, one key per handoff batch (changes take long enough to write through), 20 keys loaded. */
+async function smallBatchCluster(): Promise<SimCluster> {
+  const c = await SimCluster.start({
+    seed: 1, timeoutMs: 300, nodes: 4, replication: 3, read: 'ONE', write: 'ALL', readRepair: 'off',
+    handoff: { maxKeysPerBatch: 1, maxBatchBytes: 1024, maxBytesInFlight: 1024 },
+  });
+  for (let i = 0; i < 20; i++) await c.put(`p${i}`, 'x');
+  return c;
+}
+
+/** Nine changes back to back: a join, a leave of the first member and a replace of the second, three times. */
+async function nineChanges(c: SimCluster): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    await c.addNode();
+    await c.removeNode(c.membership().members[0]);
+    await c.replaceNode(c.membership().members[1]);
+  }
+}
+
 describe('membership, adversarial: hints held by a node that leaves', () => {
   test('a write acknowledged as a hint alone survives the removal of the node holding the hint', async () => {
     // N=1, 3 nodes, sloppy. The key's one owner (node 0) is down; a put at ANY is acknowledged by a stand-in that
@@ -49,9 +76,7 @@ describe('membership, adversarial: a leaving node that has just restarted', () =
     // back together, so node 2's hints can be delivered at once. The leave must drain them before node 2 stops for
     // good: a restarted replica recovers its hints on its first message, but a status call from the control plane
     // is not one, so the drain check reads hintsHeld 0 and retires node 2 with every hint (sim-membership seed 3444).
-    const c = await SimCluster.start({ nodes: 4, replication: 1, read: 1, write: 1, sloppy: true, seed: 3, vnodes: 4 });
-    const keys: string[] = [];
-    for (let i = 0; keys.length < 10; i++) if (c.replicasOf(`k${i}`)[0] === 0) keys.push(`k${i}`);
+    const { c, keys } = await nodeZeroKeys(10);
     await c.faults.kill(0, { stayDown: true });
     for (const k of keys) assert.deepEqual((await c.put(k, `a${k}`, { consistency: 'ANY' })).acked, [2], k);
     await c.faults.kill(2, { stayDown: true });
@@ -76,11 +101,7 @@ describe('membership, adversarial: availability through a change without faults'
     // and the new replicas; if the range completes at a losing replica while the write is on its way there, that
     // replica refuses the replicate (WRONG_EPOCH, not-owner), and the write must not fail for it: the new replicas
     // are all it needs now.
-    const c = await SimCluster.start({
-      seed: 1, timeoutMs: 300, nodes: 4, replication: 3, read: 'ONE', write: 'ALL', readRepair: 'off',
-      handoff: { maxKeysPerBatch: 1, maxBatchBytes: 1024, maxBytesInFlight: 1024 },
-    });
-    for (let i = 0; i < 20; i++) await c.put(`p${i}`, 'x');
+    const c = await smallBatchCluster();
     let going = true;
     let n = 0;
     const fails: string[] = [];
@@ -100,11 +121,7 @@ describe('membership, adversarial: availability through a change without faults'
     };
     const writers = [0, 1, 2, 3].map(writer);
     await c.sleep(20);
-    for (let i = 0; i < 3; i++) {
-      await c.addNode();
-      await c.removeNode(c.membership().members[0]);
-      await c.replaceNode(c.membership().members[1]);
-    }
+    await nineChanges(c);
     going = false;
     await Promise.all(writers);
     assert.ok(n > 300, `${n} operations`);
@@ -162,11 +179,7 @@ describe('membership, adversarial: every call settles', () => {
     // through it, and close it 0.5 ms after a coordinator refused one of its writes with WRONG_EPOCH (the put then
     // waits for the next tick or view to retry). close() fails the client's reads and writes in flight, but not the
     // operations waiting to retry: the closed client gets no more ticks or views, so they never settle.
-    const c = await SimCluster.start({
-      seed: 1, timeoutMs: 300, nodes: 4, replication: 3, read: 'ONE', write: 'ALL', readRepair: 'off',
-      handoff: { maxKeysPerBatch: 1, maxBatchBytes: 1024, maxBytesInFlight: 1024 },
-    });
-    for (let i = 0; i < 20; i++) await c.put(`p${i}`, 'x');
+    const c = await smallBatchCluster();
     const refused = new Set<number>();
     c.trace((_t, what, _from, to, msg) => {
       if (what === 'delivered' && msg.type === 'put-reply' && msg.error?.code === 'WRONG_EPOCH') refused.add(to);
@@ -203,11 +216,7 @@ describe('membership, adversarial: every call settles', () => {
     };
     const writers = [0, 1, 2, 3].map(writer);
     await c.sleep(20);
-    for (let i = 0; i < 3; i++) {
-      await c.addNode();
-      await c.removeNode(c.membership().members[0]);
-      await c.replaceNode(c.membership().members[1]);
-    }
+    await nineChanges(c);
     going = false;
     await Promise.all(writers);
     await c.stop(); // fails what is still pending (an operation left pending would hold the process open)
@@ -246,9 +255,7 @@ describe('membership, adversarial: hints held for a node that leaves', () => {
     // every acknowledged write must be readable at ALL. The leave does not wait for other nodes' hints for the
     // leaving node, a hint whose handoff is in flight is not redirected until that handoff times out, and settle()
     // does not count hints for a node that is no longer up.
-    const c = await SimCluster.start({ nodes: 4, replication: 1, read: 1, write: 1, sloppy: true, seed: 3, vnodes: 4 });
-    const keys: string[] = [];
-    for (let i = 0; keys.length < 20; i++) if (c.replicasOf(`k${i}`)[0] === 0) keys.push(`k${i}`);
+    const { c, keys } = await nodeZeroKeys(20);
     await c.faults.kill(0, { stayDown: true });
     await c.faults.kill(2, { stayDown: true });
     for (const k of keys) assert.deepEqual((await c.put(k, `a${k}`, { consistency: 'ANY' })).acked, [3], k);
