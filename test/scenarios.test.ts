@@ -159,7 +159,13 @@ for (const runtime of RUNTIMES) {
         await c.faults.kill(victim);
         assert.equal(c.nodeStatus(victim), 'down', `${runtime}: a killed node is down at once`);
         for (const k of keys) await c.put(k, `during-${k}`);
-        const during = await c.metrics();
+        // a write is acknowledged at W=2 before its hinted copy need have reached the stand-in: give the last ones a
+        // moment (well inside restart.delayMs, so the hints are still held) before counting
+        let during = await c.metrics();
+        for (let t = 0; t < 10 && during.totals.hintsQueued < keys.length; t++) {
+          await c.sleep(20);
+          during = await c.metrics();
+        }
         assert.ok(during.totals.hintsQueued >= keys.length, `${runtime}: one hint per write for the dead primary (${during.totals.hintsQueued})`);
         const standIns = during.nodes.filter((n) => n.hints.owners.includes(victim)).map((n) => n.node);
         assert.ok(standIns.length > 0 && !standIns.includes(victim), `${runtime}: stand-ins hold hints for ${victim}: ${standIns.join(', ')}`);
