@@ -85,9 +85,10 @@ export interface ClusterOptions {
   /** 'quorum' (default): a read asks R replicas, more only if some fail; 'all': it asks all N and takes the first R */
   readFanout?: 'quorum' | 'all';
   /**
-   * Reads served from replicas' shared memory with no message: 'one' (default: consistency-ONE reads), 'quorum'
-   * (any R: the first R primaries' stores are read and merged, stale ones repaired by message), 'off' (every read
-   * asks by message). A replica paused, cut off or behind an injected delay is always asked by message.
+   * Reads served from replicas' shared memory with no message: 'quorum' (default: any R, the first R primaries'
+   * stores are read and merged, stale ones repaired by message), 'one' (consistency-ONE reads only), 'off' (every
+   * read asks by message). A replica paused, cut off or behind an injected delay is always asked by message, and so
+   * is a read with blocking read repair or one that counts hints.
    */
   sharedMemoryReads?: 'one' | 'quorum' | 'off';
   /**
@@ -428,7 +429,7 @@ function resolveScalars(options: ClusterOptions): Scalars {
     coordinatorFailoverMs: intOption(options.coordinatorFailoverMs ?? 0, 'coordinatorFailoverMs', 0, 3_600_000),
     readRetryMs: intOption(options.readRetryMs ?? 500, 'readRetryMs', 1, 3_600_000),
     readFanout: oneOf(options.readFanout ?? 'quorum', 'readFanout', ['quorum', 'all'] as const),
-    sharedMemoryReads: oneOf(options.sharedMemoryReads ?? 'one', 'sharedMemoryReads', ['one', 'quorum', 'off'] as const),
+    sharedMemoryReads: oneOf(options.sharedMemoryReads ?? 'quorum', 'sharedMemoryReads', ['one', 'quorum', 'off'] as const),
     standInNotFoundOk: options.standInNotFoundOk ?? false,
   };
 }
