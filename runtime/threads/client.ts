@@ -27,6 +27,7 @@ import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { BUSY, SharedStore, type StoreBuffers } from '../host/store.js';
 import { GOODBYE, Outbox, type Port } from './transport.js';
+import { Inbox } from './inbox.js';
 import { WireCodec } from './wire.js';
 
 export {
@@ -108,6 +109,7 @@ export class ClusterClient {
   private readonly readers: SharedStore[];
   private readonly ports = new Map<Address, Port>();
   private readonly outbox: Outbox;
+  private readonly inbox = new Inbox();
   private readonly codec: WireCodec;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private closed = false;
@@ -230,10 +232,10 @@ export class ClusterClient {
     if (old !== undefined && old !== port) old.close();
     this.ports.set(node, port);
     this.outbox.incarnations.set(node, incarnation);
-    port.on('message', (buffer: ArrayBuffer) => {
+    this.inbox.listen(port, (buffer, length) => {
       // a partition between the replica and the node this client sits beside drops its replies too
       if (this.near >= 0 && this.view.blocked(node, this.near)) return;
-      const batch = this.codec.decode(buffer);
+      const batch = this.codec.decode(buffer, length);
       for (let i = 0; i < batch.length; i++) this.coordinator.receive(batch[i]);
     });
     port.unref();

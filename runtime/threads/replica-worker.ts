@@ -14,7 +14,8 @@ import type { ReplicaStore } from '../../actors/replica/stores.js';
 import { SharedStore, type StoreBuffers } from '../host/store.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SharedView } from './shared-view.js';
-import { GOODBYE, Outbox, type Port } from './transport.js';
+import { Outbox, type Port } from './transport.js';
+import { Inbox } from './inbox.js';
 import { WireCodec } from './wire.js';
 import { baseMembership, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
@@ -121,8 +122,9 @@ function main(data: ReplicaWorkerData): void {
   const ports = new Map<Address, Port>();
   const codec = new WireCodec(data.config.datacenters);
   const { host, outbox, shared, ae } = startReplica(data, view, ports, codec);
-  const receive = (buffer: ArrayBuffer): void => {
-    const batch = codec.decode(buffer);
+  const inbox = new Inbox();
+  const receive = (buffer: ArrayBuffer, length: number): void => {
+    const batch = codec.decode(buffer, length);
     if (!host.paused) return host.deliver(batch);
     // held while paused, within the mailbox bound; what the bound refuses is lost, and leaves the depth count
     if (!host.hold(batch, batch.length)) view.addDepth(data.node, -batch.length, data.incarnation);
@@ -131,7 +133,7 @@ function main(data: ReplicaWorkerData): void {
     const old = ports.get(addr) as MessagePort | undefined;
     if (old !== undefined && old !== port) old.close();
     ports.set(addr, port);
-    port.on('message', (data: ArrayBuffer | typeof GOODBYE) => (data === GOODBYE ? (port as MessagePort).close() : receive(data)));
+    inbox.listen(port, receive);
     // a client that closes its end closes this one too: forget it, or client churn grows the map without bound
     port.once('close', () => {
       if (ports.get(addr) === port) ports.delete(addr);
