@@ -1,20 +1,25 @@
 // The embedded-cluster benchmark (npm run bench:compare): leaderless against what a Node developer would otherwise
 // reach for, in one run on the same machine.
 //
-//   leaderless  5 nodes, N=3, R=W=2: put and get at 1 and at 256 operations in flight; consistency-ONE reads
-//               straight from shared memory (one reading thread, awaited one by one)
+//   leaderless  5 nodes, N=3, R=W=2, the cluster's defaults: put, quorum get and consistency-ONE get at 1 and at 256
+//               operations in flight; for reference, quorum gets by message (sharedMemoryReads: 'off')
 //   redis       redis-server on loopback through ioredis, same operations (started here if `redis-server` is on the
 //               PATH; skipped with a note otherwise)
 //   lru-cache   in process, get and set (the floor: no replication, no threads)
+//   scaling     the same cluster from 1, 2, 4 (up to 16 where there are cores) application threads (bench/scaling.ts)
 //
-// Each cell is operations per second over a fixed wall time, with p50 / p99 latency in microseconds.
+// Each cell is operations per second over a fixed wall time, with p50 / p99 latency in microseconds and the CPU
+// time per operation of every thread. BENCH_SECONDS (default 2) sets the time per cell; BENCH_THREADS=1,2 the
+// scaling table's thread counts (empty: no table).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { LRUCache } from 'lru-cache';
 import { Cluster } from '../runtime/index.js';
 import { latencyHistogram, latencySummary, recordMs } from './histogram.js';
+import { formatScaling, measureScaling, type ScalingRow } from './scaling.js';
 
 interface Row {
   system: string;
@@ -33,6 +38,11 @@ const KEYS = 10_000;
 const CLOCK_TICKS_PER_S = 100;
 const VALUE = 'v'.repeat(100);
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
+/** Application thread counts of the scaling table: 1, 2, 4, and up to 16 where the machine has the cores. */
+const SCALING_THREADS = (process.env.BENCH_THREADS ?? [1, 2, 4, 8, 16].filter((t) => t <= Math.max(4, availableParallelism())).join(','))
+  .split(',')
+  .filter((t) => t !== '')
+  .map(Number);
 
 /** Runs `inFlight` closed loops of `op` for `seconds`; returns throughput and latency. */
 async function measure(op: (i: number) => Promise<unknown>, inFlight: number, otherCpuUs: () => number = () => 0): Promise<Omit<Row, 'system' | 'op'>> {
@@ -104,12 +114,19 @@ async function startRedis(): Promise<{ proc: ChildProcess; port: number } | stri
   return { proc, port };
 }
 
-async function benchLeaderless(rows: Row[]): Promise<void> {
+/** Puts every key at ALL, so that every replica holds it before reads are measured. */
+async function load(cluster: Cluster): Promise<void> {
+  for (let i = 0; i < KEYS; i += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, KEYS - i) }, (_, j) => cluster.put(`key:${i + j}`, VALUE, { consistency: 'ALL' })));
+  }
+}
+
+async function benchLeaderless(rows: Row[], scaling: ScalingRow[]): Promise<void> {
+  // The cluster's defaults (5 nodes, N=3, R=W=2): what a user gets without options. Quorum reads come from the
+  // replicas' shared memory (sharedMemoryReads: 'quorum', the default).
   const cluster = await Cluster.start({ nodes: 5, replication: 3, read: 2, write: 2 });
   try {
-    for (let i = 0; i < KEYS; i += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, KEYS - i) }, (_, j) => cluster.put(`key:${i + j}`, VALUE, { consistency: 'ALL' })));
-    }
+    await load(cluster);
     // Read-modify-write keeps the key's history linear (no sibling growth): a blind put next to a value makes a sibling.
     const contexts: string[] = new Array(KEYS).fill('');
     for (let i = 0; i < KEYS; i += 500) {
@@ -117,6 +134,7 @@ async function benchLeaderless(rows: Row[]): Promise<void> {
         contexts[i + j] = (await cluster.get(`key:${i + j}`)).context;
       }));
     }
+    const one = { consistency: 'ONE' as const };
     for (const inFlight of [1, 256]) {
       rows.push({
         system: 'leaderless',
@@ -125,30 +143,27 @@ async function benchLeaderless(rows: Row[]): Promise<void> {
           contexts[i] = (await cluster.put(`key:${i}`, VALUE, contexts[i] === '' ? {} : { context: contexts[i] })).context;
         }, inFlight)),
       });
-      rows.push({
-        system: 'leaderless',
-        op: 'get (R=2)',
-        ...(await measure(async (i) => {
-          contexts[i] = (await cluster.get(`key:${i}`)).context;
-        }, inFlight)),
-      });
+      rows.push({ system: 'leaderless', op: 'get (R=2)', ...(await measure((i) => cluster.get(`key:${i}`), inFlight)) });
+      rows.push({ system: 'leaderless', op: 'get (ONE)', ...(await measure((i) => cluster.get(`key:${i}`, one), inFlight)) });
     }
-    const one = { consistency: 'ONE' as const };
-    rows.push({ system: 'leaderless', op: 'get (ONE, shared memory)', ...(await measure((i) => cluster.get(`key:${i}`, one), 1)) });
+    if (SCALING_THREADS.length > 0) {
+      const options = { keys: KEYS, seconds, value: VALUE };
+      scaling.push(...(await measureScaling(cluster, 'get ONE', SCALING_THREADS, { ...options, inFlight: 1 })));
+      scaling.push(...(await measureScaling(cluster, 'get R=2', SCALING_THREADS, { ...options, inFlight: 1 })));
+      scaling.push(...(await measureScaling(cluster, 'put W=2', SCALING_THREADS, { ...options, inFlight: 64 })));
+    }
   } finally {
     await cluster.stop();
   }
-  // The same quorum reads with sharedMemoryReads: 'quorum': the first R primaries' stores merged, no message.
-  const shared = await Cluster.start({ nodes: 5, replication: 3, read: 2, write: 2, sharedMemoryReads: 'quorum' });
+  // The protocol's own read path, for reference: every quorum read asks R replicas by message.
+  const byMessage = await Cluster.start({ nodes: 5, replication: 3, read: 2, write: 2, sharedMemoryReads: 'off' });
   try {
-    for (let i = 0; i < KEYS; i += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, KEYS - i) }, (_, j) => shared.put(`key:${i + j}`, VALUE, { consistency: 'ALL' })));
-    }
+    await load(byMessage);
     for (const inFlight of [1, 256]) {
-      rows.push({ system: 'leaderless', op: 'get (R=2, shared memory)', ...(await measure((i) => shared.get(`key:${i}`), inFlight)) });
+      rows.push({ system: 'leaderless', op: 'get (R=2, by message)', ...(await measure((i) => byMessage.get(`key:${i}`), inFlight)) });
     }
   } finally {
-    await shared.stop();
+    await byMessage.stop();
   }
 }
 
@@ -177,16 +192,18 @@ async function benchRedis(rows: Row[], notes: string[]): Promise<void> {
 async function benchLru(rows: Row[]): Promise<void> {
   const lru = new LRUCache<string, string>({ max: KEYS * 2 });
   for (let i = 0; i < KEYS; i++) lru.set(`key:${i}`, VALUE);
-  rows.push({ system: 'lru-cache', op: 'set', ...(await measure(async (i) => lru.set(`key:${i}`, VALUE), 1)) });
-  rows.push({ system: 'lru-cache', op: 'get', ...(await measure(async (i) => lru.get(`key:${i}`), 1)) });
+  for (const inFlight of [1, 256]) {
+    rows.push({ system: 'lru-cache', op: 'set', ...(await measure(async (i) => lru.set(`key:${i}`, VALUE), inFlight)) });
+    rows.push({ system: 'lru-cache', op: 'get', ...(await measure(async (i) => lru.get(`key:${i}`), inFlight)) });
+  }
 }
 
-function print(rows: Row[], notes: string[]): void {
+function print(rows: Row[], notes: string[], scaling: ScalingRow[]): void {
   const redis = (op: string, inFlight: number): Row | undefined =>
     rows.find((r) => r.system.startsWith('redis') && r.op === op && r.inFlight === inFlight);
   const header = ['system', 'operation', 'in flight', 'ops/s', 'p50 us', 'p99 us', 'CPU us/op', 'vs redis'];
   const lines = rows.map((r) => {
-    const base = r.system === 'leaderless' ? redis(r.op.startsWith('put') ? 'set' : 'get', r.op.includes('ONE') ? 256 : r.inFlight) : undefined;
+    const base = r.system !== 'redis (ioredis)' ? redis(r.op.startsWith('put') || r.op === 'set' ? 'set' : 'get', r.inFlight) : undefined;
     const ratio = base ? `${(r.opsPerSec / base.opsPerSec).toFixed(2)}x` : '';
     return [r.system, r.op, String(r.inFlight), String(r.opsPerSec), String(r.p50Us), String(r.p99Us), r.cpuUsPerOp.toFixed(2), ratio];
   });
@@ -196,15 +213,21 @@ function print(rows: Row[], notes: string[]): void {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const l of lines) console.log(fmt(l));
   console.log(`\n${seconds} s per cell, ${KEYS} keys, 100-byte values, Node ${process.version}.`);
-  console.log('ratios compare with redis at the same number in flight (ONE reads: against redis get at 256 in flight).');
+  console.log('ratios: against redis doing the same (set or get) at the same number in flight.');
+  console.log('get (R=2) is the default quorum read, from the replicas\' shared memory; get (R=2, by message) asks two replicas.');
   console.log('CPU us/op: every thread of this process (for leaderless, the replica workers too), plus redis-server\'s own for redis;');
   console.log('unlike ops/s it does not depend on how many cores the machine has or how busy they are.');
   for (const n of notes) console.log(`note: ${n}`);
+  if (scaling.length > 0) {
+    console.log(`\nthread scaling: T application threads attached to one cluster (Cluster.attach), ${availableParallelism()} cores here`);
+    for (const l of formatScaling(scaling)) console.log(l);
+  }
 }
 
 const rows: Row[] = [];
 const notes: string[] = [];
-await benchLeaderless(rows);
+const scaling: ScalingRow[] = [];
+await benchLeaderless(rows, scaling);
 await benchRedis(rows, notes);
 await benchLru(rows);
-print(rows, notes);
+print(rows, notes, scaling);
