@@ -174,7 +174,7 @@ export class ClusterClient {
     return this.coordinator.delete(key, options);
   }
 
-  /** Latency of this client's message-borne reads and of its writes (local ONE reads take about a microsecond). */
+  /** Latency of this client's reads and writes (consistency-ONE reads from shared memory, about a microsecond, are not timed). */
   latency(): { read: LatencySummary; write: LatencySummary } {
     return this.latencies.summary();
   }
