@@ -15,7 +15,7 @@
 // The FSM never reads a clock or a timer: the host passes `nowMs` in and performs the sends it appends to `out`.
 
 import { TimeoutError, QuorumError, type WireError } from '../errors.js';
-import type { Address, PutReply, PutRequest, Send, StoredClock } from '../protocol.js';
+import type { Address, PutReply, PutRequest, Replicate, Send, StoredClock } from '../protocol.js';
 import type { LinkView } from '../link-detector.js';
 import type { Placement } from '../ring.js';
 import type { Value } from '../types.js';
@@ -68,8 +68,9 @@ export class PutFsm {
   private readonly hintAtMs: number;
   private clock: StoredClock | undefined;
   /** primaries that acked; a spare is sent for any other once they fail or hintAfterMs passes */
-  private readonly answered = new Set<number>();
-  private readonly sparesSent = new Set<number>();
+  private readonly answered: number[] = [];
+  /** primaries whose stand-in was sent the write (arrays: a handful of nodes, and a Set per put cost more) */
+  private readonly sparesSent: number[] = [];
   /** the coordinator's link detector (the host keeps its time current); absent: every target is waited for */
   private links: LinkView | undefined;
   /** targets not waited for because the link to them is down (named in the error if the write fails) */
@@ -83,7 +84,7 @@ export class PutFsm {
     this.siblings = siblingValues(clock);
     this.clock = clock;
     this.links = links;
-    this.answered.add(this.self);
+    this.answered.push(this.self);
     putAddReply(this.core, this.self, true);
     this.withdrawSpare(this.self);
     const { key, targets } = this.request;
@@ -94,8 +95,10 @@ export class PutFsm {
         this.sendSpare(t.node, out);
         continue;
       }
-      const msg = { type: 'replicate' as const, req: this.localReq, from: this.self, key, clock, ...epochOf(this.request) };
-      out.push({ to: t.node, msg: t.hintFor === undefined ? msg : { ...msg, hintFor: t.hintFor } });
+      const msg: Replicate = { type: 'replicate', req: this.localReq, from: this.self, key, clock };
+      if (this.request.epoch !== undefined) msg.epoch = this.request.epoch;
+      if (t.hintFor !== undefined) msg.hintFor = t.hintFor;
+      out.push({ to: t.node, msg });
     }
     this.settle(out);
   }
@@ -110,7 +113,7 @@ export class PutFsm {
     if (this.state !== 'collect') return;
     putAddReply(this.core, from, ok);
     if (ok) {
-      this.answered.add(from);
+      if (!this.answered.includes(from)) this.answered.push(from);
       this.withdrawSpare(from);
     } else this.sendSpare(from, out);
     this.settle(out);
@@ -131,12 +134,12 @@ export class PutFsm {
     const links = this.links;
     if (links === undefined) return;
     for (const t of this.request.targets) {
-      if (t.node === this.self || this.answered.has(t.node) || !this.down(t.node)) continue;
+      if (t.node === this.self || this.answered.includes(t.node) || !this.down(t.node)) continue;
       this.markUnreachable(t.node);
       this.sendSpare(t.node, out);
     }
     for (const s of this.spares) {
-      if (this.sparesSent.has(s.hintFor!) && !this.answered.has(s.node) && this.down(s.node)) this.markUnreachable(s.node);
+      if (this.sparesSent.includes(s.hintFor!) && !this.answered.includes(s.node) && this.down(s.node)) this.markUnreachable(s.node);
     }
   }
 
@@ -148,7 +151,7 @@ export class PutFsm {
 
   /** A primary that acked never needs its stand-in: stop counting on it (unless it was already sent the write). */
   private withdrawSpare(primary: number): void {
-    if (this.sparesSent.has(primary)) return;
+    if (this.sparesSent.includes(primary)) return;
     const spare = this.spares.find((s) => s.hintFor === primary);
     if (spare !== undefined && !this.request.targets.some((t) => t.node === spare.node)) putWithdraw(this.core, spare.node);
   }
@@ -160,10 +163,10 @@ export class PutFsm {
 
   /** Sends the clock, hinted, to the stand-in for a primary that failed or is slow (sloppy quorum only). */
   private sendSpare(primary: number, out: Send[]): void {
-    if (this.clock === undefined || this.sparesSent.has(primary)) return;
+    if (this.clock === undefined || this.sparesSent.includes(primary)) return;
     const spare = this.spares.find((s) => s.hintFor === primary);
     if (spare === undefined) return;
-    this.sparesSent.add(primary);
+    this.sparesSent.push(primary);
     if (!this.reachable(spare.node)) {
       this.markUnreachable(spare.node);
       return;
@@ -182,7 +185,7 @@ export class PutFsm {
       this.settle(out);
     }
     if (this.state === 'collect' && nowMs >= this.hintAtMs && this.spares.length > 0) {
-      for (const t of this.request.targets) if (!this.answered.has(t.node)) this.sendSpare(t.node, out);
+      for (const t of this.request.targets) if (!this.answered.includes(t.node)) this.sendSpare(t.node, out);
     }
     if (this.state === 'collect' && nowMs >= this.deadlineMs) {
       const outcome = putTimeout(this.core);

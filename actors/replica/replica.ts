@@ -27,7 +27,7 @@ import { DEFAULT_HINTS, type ReplicaOptions } from './options.js';
 import { ReplicaMembership, type MembershipHost } from './membership.js';
 import { foreignKeyError } from './ownership.js';
 import { newReplicaCounters, type ReplicaCounters } from './stats.js';
-import { storeCall, type HintStore, type ReplicaStore } from './stores.js';
+import { storeError, type HintStore, type ReplicaStore } from './stores.js';
 
 /** Requests to a peer that it answers at once: one left unanswered is what makes the link down (link-detector.ts). */
 const ANSWERED: ReadonlySet<MessageType> = new Set<MessageType>(['replicate', 'handoff', 'ae-tree', 'ae-keys', 'ae-sync', 'ae-tombs']);
@@ -395,10 +395,13 @@ export class Replica {
   }
 
   private write(key: string, clock: StoredClock): WireError | undefined {
-    return storeCall(this.counters, () => {
+    try {
       this.store.set(key, clock);
       this.antiEntropy?.onWrite(key, clock);
-    });
+      return undefined;
+    } catch (e) {
+      return storeError(this.counters, e);
+    }
   }
 
   private retire(req: number, fsm: PutFsm): void {
