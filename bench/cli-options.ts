@@ -45,6 +45,7 @@ export interface CommonOptions {
   conflicts: 'siblings' | 'lww';
   sloppy: boolean;
   readRepair: 'async' | 'blocking' | 'off';
+  localReads: 'quorum' | 'one' | 'off';
   vnodes: number;
   timeoutMs: number;
   workload: string;
@@ -91,6 +92,7 @@ export function addCommonOptions(cmd: Command, defaultDurationMs: number): Comma
     .addOption(new Option('--sloppy', 'sloppy quorums: hinted writes to fallbacks count toward W').default(true))
     .addOption(new Option('--no-sloppy', 'strict quorums: only primaries count'))
     .addOption(new Option('--read-repair <mode>', 'read repair').choices(['async', 'blocking', 'off']).default('async'))
+    .addOption(new Option('--local-reads <mode>', "reads from replicas' shared memory (sharedMemoryReads)").choices(['quorum', 'one', 'off']).default('quorum'))
     .addOption(new Option('--vnodes <n>', 'virtual nodes per node on the ring').default(16).argParser(int('--vnodes', 1, 4096)))
     .addOption(new Option('--timeout-ms <ms>', 'per-operation timeout').default(1000).argParser(int('--timeout-ms', 1, 3_600_000)))
     .addOption(new Option('--workload <letter>', WORKLOAD_HELP).default('A'))
@@ -193,6 +195,7 @@ export function clusterOptions(o: CommonOptions, command: Command, read: string,
     conflicts: o.conflicts,
     sloppy: o.sloppy,
     readRepair: o.readRepair,
+    sharedMemoryReads: o.localReads,
     timeoutMs: o.timeoutMs,
     ...(given(command, 'vnodes') ? { vnodes: o.vnodes } : {}),
   };

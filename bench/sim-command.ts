@@ -5,7 +5,7 @@
 // network, not what this machine does.
 import { Option, type Command } from 'commander';
 import { SimCluster, type SimOptions } from '../runtime/index.js';
-import { addCommonOptions, addLevelOptions, baseSpec, clusterOptions, levels, usage, type BenchOptions } from './cli-options.js';
+import { addCommonOptions, addLevelOptions, baseSpec, clusterOptions, given, levels, usage, type BenchOptions } from './cli-options.js';
 import { checkOutputs, writeOutputs } from './cli-session.js';
 import { PBS_PROFILES } from './pbs/index.js';
 import { ProgressBar } from './progress.js';
@@ -55,7 +55,12 @@ function latencyOptions(latency: Latency): Partial<SimOptions> {
 
 async function simCommand(o: SimCliOptions, command: Command): Promise<void> {
   const { read, write } = levels(o, command);
-  const spec = baseSpec(o, command, clusterOptions(o, command, read, write));
+  // The simulator's reads go by message over its modelled network unless --local-reads is given: then they read the
+  // simulated stores as the thread runtime reads shared memory (SimOptions.localReads).
+  const localReads = given(command, 'localReads') && o.localReads !== 'off';
+  const cluster = clusterOptions(o, command, read, write);
+  if (!localReads) cluster.sharedMemoryReads = 'off';
+  const spec = baseSpec(o, command, cluster);
   if (o.metricsPort !== undefined) throw usage('--metrics-port serves a live thread cluster; the simulator has none');
   checkOutputs(o);
   let sim: SimCluster | undefined;
@@ -63,7 +68,7 @@ async function simCommand(o: SimCliOptions, command: Command): Promise<void> {
   const bar = o.progress ? new ProgressBar(process.stderr) : undefined;
   const deps: RunDeps = {
     factory: async (options, seed) => {
-      sim = await SimCluster.start({ ...options, ...latency, seed });
+      sim = await SimCluster.start({ ...options, ...latency, seed, localReads });
       return sim;
     },
     clock: { nowMs: () => sim?.nowMs ?? 0, sleepMs: (ms) => (sim === undefined ? Promise.resolve() : sim.sleep(ms)) },

@@ -28,7 +28,7 @@ function table(header: string[], rows: string[][]): string {
 export function clusterSummary(c: ClusterOptions): string {
   const nodes = c.datacenters ? c.datacenters.map((d) => `${d.name}:${d.nodes}`).join(',') : String(c.nodes ?? 5);
   const n = typeof c.replication === 'object' ? Object.entries(c.replication).map(([d, k]) => `${d}:${k}`).join(',') : String(c.replication ?? 3);
-  return `${nodes} nodes, N=${n}, R=${c.read ?? 'QUORUM'}, W=${c.write ?? 'QUORUM'}, ${c.conflicts ?? 'siblings'}, sloppy ${c.sloppy === false ? 'off' : 'on'}, read repair ${c.readRepair ?? 'async'}`;
+  return `${nodes} nodes, N=${n}, R=${c.read ?? 'QUORUM'}, W=${c.write ?? 'QUORUM'}, ${c.conflicts ?? 'siblings'}, sloppy ${c.sloppy === false ? 'off' : 'on'}, read repair ${c.readRepair ?? 'async'}, local reads ${c.sharedMemoryReads ?? 'quorum'}`;
 }
 
 export function runSummary(r: BenchReport): string {
