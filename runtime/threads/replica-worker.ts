@@ -18,7 +18,7 @@ import { GOODBYE, Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
 import { baseMembership, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
-import { AeDriver, type RepairRoundResult } from './hash-pool.js';
+import { AeDriver, type RepairRoundResult } from '../host/hash-pool.js';
 import type { RebuildStats, ReplicaStats } from '../api.js';
 import type { MembershipCall, MembershipReply } from '../../actors/membership/calls.js';
 import type { MembershipSnapshot } from '../../actors/membership/snapshot.js';
