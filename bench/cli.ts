@@ -17,6 +17,7 @@ import { runBench } from './run.js';
 import { parseConsistencyList, parseRw, runSweep, specsFor } from './sweep.js';
 import { addPbsCommand } from './pbs/command.js';
 import { addSimCommand } from './sim-command.js';
+import { addServeCommand } from './serve-command.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -45,6 +46,8 @@ export function program(): Command {
   addSimCommand(cmd);
 
   addPbsCommand(cmd); // bench/pbs/command.ts
+
+  addServeCommand(cmd); // bench/serve-command.ts: replicas over NATS
 
   addCommonOptions(
     cmd.command('sweep').description('run the same workload, seed and faults against several quorum configurations and compare them'),
