@@ -153,8 +153,11 @@ export class NatsClient implements LeaderlessClient {
     clearInterval(this.sampler);
     this.coordinator.failAll(new StoppedError('the client was closed'));
     this.outbox.flush();
-    void this.nc.drain().catch(() => undefined);
+    this.closing = this.nc.close().catch(() => undefined); // not drain: a drain waits on a server that may be gone
   }
+
+  /** Resolves once the connection is closed (after close()). */
+  closing: Promise<void> = Promise.resolve();
 
   checkOpen(): void {
     if (this.closed) throw new StoppedError();

@@ -41,22 +41,29 @@ export interface ConnectOptions {
 
 const CONNECT_KEYS = new Set(['nats', 'cluster', 'discoverTimeoutMs', 'controlTimeoutMs', 'connection']);
 
+const NOT_OWNED = 'it acts on replicas in processes this client does not own; run it where the cluster is served (leaderless serve), or stop/kill those processes';
+
 function unsupported(call: string): never {
-  throw new RemoteUnsupportedError(call, 'it acts on replicas in processes this client does not own; run it where the cluster is served (leaderless serve), or stop/kill those processes');
+  throw new RemoteUnsupportedError(call, NOT_OWNED);
+}
+
+/** The same for a call that returns a promise: it rejects (every promise the API returns settles, none throws). */
+function unsupportedAsync(call: string): Promise<never> {
+  return Promise.reject(new RemoteUnsupportedError(call, NOT_OWNED));
 }
 
 /** Faults act on serving processes, which a remote client does not own: every call throws RemoteUnsupportedError. */
 const REMOTE_FAULTS: Faults = {
-  kill: () => unsupported('faults.kill'),
-  crash: () => unsupported('faults.crash'),
-  restart: () => unsupported('faults.restart'),
-  pause: () => unsupported('faults.pause'),
-  resume: () => unsupported('faults.resume'),
+  kill: () => unsupportedAsync('faults.kill'),
+  crash: () => unsupportedAsync('faults.crash'),
+  restart: () => unsupportedAsync('faults.restart'),
+  pause: () => unsupportedAsync('faults.pause'),
+  resume: () => unsupportedAsync('faults.resume'),
   partition: () => unsupported('faults.partition'),
   heal: () => unsupported('faults.heal'),
   delay: () => unsupported('faults.delay'),
   drop: () => unsupported('faults.drop'),
-  clear: () => unsupported('faults.clear'),
+  clear: () => unsupportedAsync('faults.clear'),
 };
 
 export class NatsCluster implements LeaderlessCluster {
@@ -130,7 +137,7 @@ export class NatsCluster implements LeaderlessCluster {
 
   /** Another client: a connection of its own to the same cluster. */
   async client(options: { near?: number } = {}): Promise<LeaderlessClient> {
-    if (options.near !== undefined) unsupported('client({ near })');
+    if (options.near !== undefined) return unsupportedAsync('client({ near })');
     return NatsCluster.connect({ ...this.o, nats: this.o.endpoint });
   }
 
@@ -276,6 +283,7 @@ export class NatsCluster implements LeaderlessCluster {
   /** Closes this client's connection; the serving processes keep running (stop them with SIGTERM). */
   async stop(): Promise<void> {
     this.own.close();
+    await this.own.closing;
   }
 }
 
