@@ -1,7 +1,8 @@
 // Scenario (issue 14): a local nats-server and three `leaderless serve` processes of two replicas each (six nodes,
 // N=3, R=W=2, sloppy quorums, siblings). Two clients, each on its own NATS connection, add elements to one set by
 // read-modify-write (get with context, put the merged set) before, during and after a SIGKILL of the process holding
-// one of the key's primaries (restarted empty, under new DVV ids) and a SIGSTOP pause of the process holding another.
+// one of the key's primaries (restarted empty, under new DVV ids), a SIGSTOP pause of the process holding another,
+// and a cut between the third process and NATS (SIGUSR2: every message in or out of it dropped, then healed).
 // Siblings mode must lose no acknowledged add, and after hinted handoff and a repair round every primary replica of
 // the key holds the same versions. Phases are counted in operations, never in time; waits for a node to go down or
 // come up are bounded. Skipped only when nats-server is not installed (CI installs it: .ci/run).
@@ -59,7 +60,7 @@ async function waitStatus(c: NatsCluster, nodes: number[], status: 'up' | 'down'
 
 const binary = natsServerBinary();
 
-test('set adds by read-modify-write over NATS survive a killed and a stopped serving process', { timeout: 60_000 }, async (t) => {
+test('set adds by read-modify-write over NATS survive a killed, a stopped and a cut-off serving process', { timeout: 60_000 }, async (t) => {
   if (binary === undefined) return t.skip('nats-server is not installed (apt-get install nats-server); CI installs it');
   const local = await LocalNats.start(binary);
   const cleanup = (): void => local.stopAll();
@@ -103,6 +104,12 @@ test('set adds by read-modify-write over NATS survive a killed and a stopped ser
   }
   await waitStatus(a, [2, 3], 'up', 10_000);
   perPhase.resumed = await phase(clients, key, 'resumed', acked, tried);
+  procs[2].kill('SIGUSR2'); // leaderless serve: cut off from NATS (every message in or out dropped) until the next one
+  await waitStatus(a, [4, 5], 'down', 10_000);
+  perPhase.cut = await phase(clients, key, 'cut', acked, tried);
+  procs[2].kill('SIGUSR2');
+  await waitStatus(a, [4, 5], 'up', 10_000);
+  perPhase.healed = await phase(clients, key, 'healed', acked, tried);
 
   for (const [label, n] of Object.entries(perPhase)) assert.ok(n > 0, `adds were acknowledged in phase ${label}: ${JSON.stringify(perPhase)}`);
   const settled = await a.settle(15_000);

@@ -19,7 +19,7 @@ import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { AeDriver } from '../host/hash-pool.js';
 import { baseMembership, type ResolvedConfig } from '../config.js';
 import { WireCodec } from '../threads/wire.js';
-import { connectTo, Subjects, type NatsEndpoint } from './connection.js';
+import { connectTo, Subjects, type NatsConnection, type NatsEndpoint } from './connection.js';
 import { decodeHeartbeat, encodeHeartbeat, HeartbeatDetector } from './detector.js';
 import { NatsOutbox, payloadBuffer } from './transport.js';
 import { controlError, type ControlReply, type ControlRequest } from './control.js';
@@ -59,6 +59,45 @@ function startReplica(data: NatsWorkerData, outbox: NatsOutbox, detector: Heartb
   return { host, shared, ae };
 }
 
+type Started = ReturnType<typeof startReplica>;
+
+/** Control calls on ctl.<node>: JSON in, JSON out; an error comes back as { ok: false, message }. */
+function listenControl(nc: NatsConnection, subject: string, outbox: NatsOutbox, answer: (req: ControlRequest) => Promise<ControlReply>): void {
+  nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err !== null || outbox.cut) return;
+      void answer(msg.json<ControlRequest>()).then(
+        (reply) => msg.respond(JSON.stringify(reply)),
+        (e: unknown) => msg.respond(JSON.stringify(controlError(e))),
+      );
+    },
+  });
+}
+
+async function answer(
+  req: ControlRequest,
+  data: NatsWorkerData,
+  host: Started['host'],
+  outbox: NatsOutbox,
+  shared: SharedStore,
+  ae: AeDriver,
+  decodeErrors: () => number,
+): Promise<ControlReply> {
+  switch (req?.op) {
+    case 'stats':
+      return { ok: true, stats: host.stats(data.replicaId, { batchesOut: outbox.batches, store: shared.stats(), ae: ae.stats() }), decodeErrors: decodeErrors() };
+    case 'repair':
+      return { ok: true, round: await ae.repair() };
+    case 'inspect': {
+      const c = shared.get(checkKey(req.key, data.config.maxKeyBytes));
+      if (typeof c === 'symbol') throw new Error('store busy compacting; retry');
+      return { ok: true, inspection: c === undefined ? null : toInspection(c) };
+    }
+    default:
+      throw new Error(`unknown control op ${JSON.stringify((req as { op?: unknown })?.op)}; allowed: stats, repair, inspect`);
+  }
+}
+
 async function main(data: NatsWorkerData): Promise<void> {
   const { node, config } = data;
   const subjects = new Subjects(data.cluster);
@@ -90,30 +129,7 @@ async function main(data: NatsWorkerData): Promise<void> {
       if (detector.beat(h, nowMs())) host.replica?.links.restarted(h.node); // a restarted peer: its link starts afresh
     },
   });
-  nc.subscribe(subjects.control(node), {
-    callback: (err, msg) => {
-      if (err !== null || outbox.cut) return;
-      void answer(msg.json<ControlRequest>()).then(
-        (reply) => msg.respond(JSON.stringify(reply)),
-        (e: unknown) => msg.respond(JSON.stringify(controlError(e))),
-      );
-    },
-  });
-  const answer = async (req: ControlRequest): Promise<ControlReply> => {
-    switch (req?.op) {
-      case 'stats':
-        return { ok: true, stats: host.stats(data.replicaId, { batchesOut: outbox.batches, store: shared.stats(), ae: ae.stats() }), decodeErrors };
-      case 'repair':
-        return { ok: true, round: await ae.repair() };
-      case 'inspect': {
-        const c = shared.get(checkKey(req.key, config.maxKeyBytes));
-        if (typeof c === 'symbol') throw new Error('store busy');
-        return { ok: true, inspection: c === undefined ? null : toInspection(c) };
-      }
-      default:
-        throw new Error(`unknown control op ${JSON.stringify((req as { op?: unknown })?.op)}`);
-    }
-  };
+  listenControl(nc, subjects.control(node), outbox, (req) => answer(req, data, host, outbox, shared, ae, () => decodeErrors));
 
   const down: number[] = [];
   const tick = setInterval(() => host.tick(detector.down(down)), config.tickMs);
