@@ -80,6 +80,8 @@ test('set adds by read-modify-write over NATS survive a killed, a stopped and a 
     await local.serve(CLUSTER, [2, 3]),
     await local.serve(CLUSTER, [4, 5]),
   ];
+  // a process with other options would place keys on another ring: refused before it serves anything
+  await assert.rejects(local.serve(CLUSTER, [5], ['--size', '4']), /differ from those of the running cluster/);
   clients.push(await Cluster.connect({ nats: local.url, cluster: CLUSTER }), await Cluster.connect({ nats: local.url, cluster: CLUSTER }));
   const [a] = clients;
   assert.equal(a.config.nodes.length, 6, 'the client learned the topology from the cluster');

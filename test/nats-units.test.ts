@@ -66,3 +66,24 @@ test('endpoints and cluster names: bad input gets a typed error saying what is a
     'leaderless.demo.node.3', 'leaderless.demo.client.70000', 'leaderless.demo.hb', 'leaderless.demo.config', 'leaderless.demo.ctl.1',
   ]);
 });
+
+test('cli: --connect and serve refuse what cannot work, in one line, before anything starts', async () => {
+  const { main } = await import('../bench/cli.js');
+  const write = process.stderr.write;
+  const lines: string[] = [];
+  process.stderr.write = ((s: string) => (lines.push(String(s)), true)) as typeof process.stderr.write;
+  try {
+    assert.equal(await main(['bench', '--connect', 'nats://127.0.0.1:1']), 2);
+    assert.match(lines.pop()!, /--connect needs --cluster NAME/);
+    assert.equal(await main(['bench', '--cluster', 'x']), 2);
+    assert.match(lines.pop()!, /--cluster goes with --connect/);
+    assert.equal(await main(['bench', '--connect', 'nats://127.0.0.1:1', '--cluster', 'x', '--fault', 'kill:1@1s']), 2);
+    assert.match(lines.pop()!, /--fault acts on replicas this process owns/);
+    assert.equal(await main(['serve', '--nats', 'nats://127.0.0.1:1', '--cluster', 'x', '--nodes', '0,a']), 2);
+    assert.match(lines.pop()!, /--nodes takes node ids like 0,1/);
+    assert.equal(await main(['serve', '--nats', 'nats://127.0.0.1:1', '--cluster', 'x', '--nodes', '0', '--options', '{']), 2);
+    assert.match(lines.pop()!, /--options must be JSON/);
+  } finally {
+    process.stderr.write = write;
+  }
+});
