@@ -48,6 +48,8 @@ interface Slot {
   store: SharedStore;
   hintStore: SharedStore;
   worker: Worker | undefined;
+  /** workers started for this node in this process: a restarted worker heartbeats as a new incarnation */
+  starts: number;
 }
 
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
@@ -95,6 +97,7 @@ export class NatsServer {
         store: SharedStore.create({ maxKeys: config.storeMaxKeys, arenaBytes: config.storeArenaBytes }),
         hintStore: SharedStore.create(hintStoreSize(config)),
         worker: undefined,
+        starts: 0,
       }));
       const server = new NatsServer(config, options, nc, slots, { inc, config, endpoint, cluster: o.cluster }, log);
       await Promise.all(slots.map((s) => server.spawn(s)));
@@ -118,7 +121,10 @@ export class NatsServer {
   }
 
   private spawn(s: Slot): Promise<void> {
-    const data: NatsWorkerData = { ...this.data, node: s.node, replicaId: s.replicaId, store: s.store.buffers, hintStore: s.hintStore.buffers };
+    // the same DVV id on the same store (crash recovery), but a new heartbeat incarnation: peers and clients reset
+    // their link to it, as the thread runtime does when it hands a restarted worker's new port around
+    const inc = `${this.data.inc}.${s.starts++}`;
+    const data: NatsWorkerData = { ...this.data, inc, node: s.node, replicaId: s.replicaId, store: s.store.buffers, hintStore: s.hintStore.buffers };
     const worker = new Worker(WORKER_URL, { workerData: { kind: 'nats-replica', data }, name: `leaderless-nats-replica-${s.node}` });
     s.worker = worker;
     return new Promise<void>((resolve, reject) => {
