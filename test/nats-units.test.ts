@@ -87,3 +87,16 @@ test('cli: --connect and serve refuse what cannot work, in one line, before anyt
     process.stderr.write = write;
   }
 });
+
+test('Cluster.connect to an address where no NATS server listens rejects with a typed error (it never hangs)', async () => {
+  const { Cluster } = await import('../runtime/index.js');
+  const { freePort } = await import('../bench/nats-local.js');
+  const port = await freePort();
+  await assert.rejects(Cluster.connect({ nats: `nats://127.0.0.1:${port}`, cluster: 'x' }), (e: Error) => {
+    assert.ok(e instanceof InvalidConfigError);
+    assert.match(e.message, new RegExp(`cannot connect to NATS at nats://127.0.0.1:${port}`));
+    return true;
+  });
+  await assert.rejects(Cluster.connect({ nats: 'nats://127.0.0.1:1', cluster: 'a.b' }), /cluster must be a name/);
+  await assert.rejects(Cluster.connect({ nats: 'nats://127.0.0.1:1', cluster: 'x', bogus: 1 } as never), /unknown Cluster.connect option "bogus"/);
+});

@@ -88,7 +88,9 @@ export function connectionOptions(e: NatsEndpoint, name: string): NodeConnection
     // a process cut off from NATS keeps trying: it rejoins when the server is reachable again
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
-    waitOnFirstConnect: true,
+    // the first connection fails at once (a typed error, see connectTo): a promise that never settled would be worse
+    waitOnFirstConnect: false,
+    timeout: 5000,
     pingInterval: 2000,
     maxPingOut: 2,
   };
@@ -100,8 +102,14 @@ export function connectionOptions(e: NatsEndpoint, name: string): NodeConnection
   return o;
 }
 
-export function connectTo(e: NatsEndpoint, name: string, extra: Partial<NodeConnectionOptions> = {}): Promise<NatsConnection> {
-  return connect({ ...connectionOptions(e, name), ...extra });
+/** Connects; a server that cannot be reached (or refuses the credentials) is an InvalidConfigError saying which. */
+export async function connectTo(e: NatsEndpoint, name: string, extra: Partial<NodeConnectionOptions> = {}): Promise<NatsConnection> {
+  try {
+    return await connect({ ...connectionOptions(e, name), ...extra });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new InvalidConfigError(`cannot connect to NATS at ${[e.servers].flat().join(', ')}: ${why}; is nats-server running there, and are the credentials right?`);
+  }
 }
 
 export type { NatsConnection };
