@@ -11,7 +11,8 @@ import { StoppedError, type LeaderlessError } from '../../actors/errors.js';
 import type { Key } from '../../actors/hash.js';
 import { CLIENT_BASE, type Message } from '../../actors/protocol.js';
 import { ClientCoordinator } from '../../actors/coordinator/client.js';
-import { LOCAL_READ_UNAVAILABLE, type ClientEnv } from '../../actors/coordinator/client-env.js';
+import { LOCAL_READ_BUSY, LOCAL_READ_UNAVAILABLE, localClock, type ClientEnv, type LocalRead } from '../../actors/coordinator/client-env.js';
+import { BUSY, type SharedStore } from '../host/store.js';
 import type { ClientCounters, GetOptions, GetResult, Inspection, PutOptions, PutResult } from '../../actors/coordinator/results.js';
 import type { Value } from '../../actors/types.js';
 import type { Ring } from '../../actors/ring.js';
@@ -29,6 +30,15 @@ export const nowMs = (): number => performance.timeOrigin + performance.now();
 /** A client address no other client of the cluster is likely to have (addresses are numbers on the wire). */
 function randomAddress(): number {
   return CLIENT_BASE + 1 + Math.floor(Math.random() * 2 ** 31);
+}
+
+/**
+ * The stores of the replicas served by this very process (a client made with NatsServer.client()): read without a
+ * message, as the thread runtime reads shared memory, while the node is up and the process is not cut off.
+ */
+export interface LocalStores {
+  stores: ReadonlyMap<number, SharedStore>;
+  isCut(): boolean;
 }
 
 export class NatsClient implements LeaderlessClient {
@@ -52,6 +62,7 @@ export class NatsClient implements LeaderlessClient {
     readonly config: ResolvedConfig,
     readonly nc: NatsConnection,
     cluster: string,
+    private readonly local?: LocalStores,
   ) {
     this.subjects = new Subjects(cluster);
     this.codec = new WireCodec(config.datacenters);
@@ -63,11 +74,12 @@ export class NatsClient implements LeaderlessClient {
       view: {
         isUp: (n) => this.detector.isUp(n),
         statusVersion: () => this.detector.statusVersion(),
-        readStore: () => LOCAL_READ_UNAVAILABLE, // another process's memory: never without a message
+        readStore: (node, keyId) => this.readStore(node, keyId),
       },
       host: { track: (start) => this.track(start), checkOpen: () => this.checkOpen() },
       observer: this.latencies,
-      localReadLimit: 0,
+      // another process's memory is never read without a message; this process's replicas' stores are
+      localReadLimit: local === undefined ? 0 : config.sharedMemoryReads === 'quorum' ? Number.MAX_SAFE_INTEGER : config.sharedMemoryReads === 'one' ? 1 : 0,
     };
     this.coordinator = new ClientCoordinator(config, this.address, env, ringOf(config));
     nc.subscribe(this.subjects.client(this.address), { callback: (err, msg) => (err === null ? this.receive(msg.data) : undefined) });
@@ -84,6 +96,14 @@ export class NatsClient implements LeaderlessClient {
       for (const c of this.detector.sample(nowMs())) this.events.emit(c.event, { node: c.node, atMs: nowMs() });
     }, config.failureDetector.sampleMs);
     this.sampler.unref();
+  }
+
+  /** A store of this process read directly: zero hops (a replica elsewhere, down, or cut off: by message). */
+  private readStore(node: number, keyId: string): LocalRead {
+    const store = this.local?.stores.get(node);
+    if (store === undefined || this.local!.isCut() || !this.detector.isUp(node)) return LOCAL_READ_UNAVAILABLE;
+    const clock = store.get(keyId);
+    return clock === BUSY ? LOCAL_READ_BUSY : localClock(clock);
   }
 
   private receive(data: Uint8Array): void {

@@ -22,8 +22,8 @@ import { metricsText } from '../metrics/index.js';
 import { checkClusterName, connectTo, type NatsEndpoint, Subjects } from './connection.js';
 import type { ControlReply, ControlRequest } from './control.js';
 import { RemoteUnsupportedError } from './errors.js';
-import { NatsClient, nowMs } from './client.js';
-import { discover, endpointOf } from './server.js';
+import { NatsClient, nowMs, type LocalStores } from './client.js';
+import { discover, endpointOf } from './discovery.js';
 import type { RepairRoundResult } from '../host/hash-pool.js';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 
@@ -80,8 +80,11 @@ export class NatsCluster implements LeaderlessCluster {
     this.lastStats = own.config.nodes.map(() => undefined);
   }
 
-  /** Connects to a cluster served over NATS and learns its options (and so its ring) from it. */
-  static async connect(options: ConnectOptions): Promise<NatsCluster> {
+  /**
+   * Connects to a cluster served over NATS and learns its options (and so its ring) from it. `local`: the stores of
+   * the replicas this process serves (NatsServer.client()), read without a message.
+   */
+  static async connect(options: ConnectOptions, local?: LocalStores): Promise<NatsCluster> {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('Cluster.connect takes { nats, cluster, ... }');
     for (const k of Object.keys(options)) {
       if (!CONNECT_KEYS.has(k)) throw new InvalidArgumentError(`unknown Cluster.connect option ${JSON.stringify(k)}; allowed: ${[...CONNECT_KEYS].join(', ')}`);
@@ -92,7 +95,7 @@ export class NatsCluster implements LeaderlessCluster {
     const deadline = nowMs() + (options.discoverTimeoutMs ?? 10_000);
     for (;;) {
       const answer = await discover(nc, subjects, 500);
-      if (answer !== undefined) return new NatsCluster(new NatsClient(resolveConfig(answer.options), nc, options.cluster), { ...options, endpoint });
+      if (answer !== undefined) return new NatsCluster(new NatsClient(resolveConfig(answer.options), nc, options.cluster, local), { ...options, endpoint });
       if (nowMs() > deadline) {
         await nc.close();
         throw new InvalidArgumentError(`no serving process of cluster ${JSON.stringify(options.cluster)} answered on ${subjects.config} within ${options.discoverTimeoutMs ?? 10_000} ms; start one with leaderless serve`);

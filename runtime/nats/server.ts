@@ -19,7 +19,9 @@ import { Worker } from 'node:worker_threads';
 import { InvalidConfigError, show } from '../../actors/errors.js';
 import { hintStoreSize, resolveConfig, type ClusterOptions, type ResolvedConfig } from '../config.js';
 import { SharedStore } from '../host/store.js';
-import { connectTo, checkEndpoint, Subjects, type NatsConnection, type NatsEndpoint } from './connection.js';
+import { connectTo, Subjects, type NatsConnection, type NatsEndpoint } from './connection.js';
+import { discover, endpointOf, type ConfigAnswer } from './discovery.js';
+import { NatsCluster } from './cluster.js';
 import type { NatsWorkerData, WorkerCommand } from './replica-worker.js';
 
 export interface ServeOptions {
@@ -35,13 +37,6 @@ export interface ServeOptions {
   log?: (line: string) => void;
 }
 
-/** What the config subject answers. */
-export interface ConfigAnswer {
-  options: ClusterOptions;
-  /** the nodes the answering process hosts */
-  nodes: number[];
-}
-
 interface Slot {
   node: number;
   replicaId: string;
@@ -53,20 +48,6 @@ interface Slot {
 }
 
 const WORKER_URL = new URL('./replica-worker.js', import.meta.url);
-
-export function endpointOf(nats: string | NatsEndpoint): NatsEndpoint {
-  return checkEndpoint(typeof nats === 'string' ? { servers: nats } : nats);
-}
-
-/** The options the running cluster answers with, or undefined when no serving process answers within `ms`. */
-export async function discover(nc: NatsConnection, subjects: Subjects, ms: number): Promise<ConfigAnswer | undefined> {
-  try {
-    const reply = await nc.request(subjects.config, '', { timeout: ms });
-    return reply.json<ConfigAnswer>();
-  } catch {
-    return undefined; // no responders, or a timeout: no serving process yet
-  }
-}
 
 export class NatsServer {
   private stopped = false;
@@ -143,6 +124,15 @@ export class NatsServer {
         setTimeout(() => void this.spawn(s).catch((e: Error) => this.log(`restart of ${s.node} failed: ${e.message}`)), this.config.restart.delayMs);
       });
     });
+  }
+
+  /**
+   * A client in this process: it reads the stores of the replicas served here without a message (zero hops, for
+   * the reads config.sharedMemoryReads allows) and everything else over NATS.
+   */
+  client(): Promise<NatsCluster> {
+    const stores = new Map(this.slots.map((s) => [s.node, SharedStore.attach(s.store.buffers, 'reader')] as const));
+    return NatsCluster.connect({ nats: this.data.endpoint, cluster: this.data.cluster }, { stores, isCut: () => this.cutOff });
   }
 
   /** Cut this process off from NATS (every message in or out dropped), or heal the cut. */
