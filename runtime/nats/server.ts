@@ -81,7 +81,12 @@ export class NatsServer {
         starts: 0,
       }));
       const server = new NatsServer(config, options, nc, slots, { inc, config, endpoint, cluster: o.cluster }, log);
-      await Promise.all(slots.map((s) => server.spawn(s)));
+      const spawned = await Promise.allSettled(slots.map((s) => server.spawn(s)));
+      const failed = spawned.find((r) => r.status === 'rejected');
+      if (failed !== undefined) {
+        await server.stop(); // the workers that did start end too: nothing of a failed start keeps running
+        throw (failed as PromiseRejectedResult).reason;
+      }
       nc.subscribe(subjects.config, {
         callback: (err, msg) => {
           if (err === null && !server.cutOff) msg.respond(JSON.stringify({ options, nodes: o.nodes } satisfies ConfigAnswer));
@@ -108,17 +113,20 @@ export class NatsServer {
     const data: NatsWorkerData = { ...this.data, inc, node: s.node, replicaId: s.replicaId, store: s.store.buffers, hintStore: s.hintStore.buffers };
     const worker = new Worker(WORKER_URL, { workerData: { kind: 'nats-replica', data }, name: `leaderless-nats-replica-${s.node}` });
     s.worker = worker;
+    let ready = false;
     return new Promise<void>((resolve, reject) => {
       worker.once('message', (m: { type?: string; message?: string }) => {
         if (m?.type === 'ready') {
+          ready = true;
           if (this.cutOff) worker.postMessage({ type: 'cut', on: true } satisfies WorkerCommand);
           resolve();
-        } else reject(new Error(`replica ${s.node} did not start: ${m?.message ?? show(m)}`));
+        } else reject(new InvalidConfigError(`replica ${s.node} did not start: ${m?.message ?? show(m)}`));
       });
       worker.once('error', reject);
       worker.once('exit', (code) => {
         reject(new Error(`replica worker ${s.node} exited (code ${code}) before it was ready`));
-        if (this.stopped || s.worker !== worker) return;
+        // a worker that never got ready failed its start (the caller has its error); one that ran has crashed
+        if (this.stopped || s.worker !== worker || !ready) return;
         // one-for-one: a crashed worker comes back on the same store after restart.delayMs
         this.log(`replica ${s.node} exited (code ${code}); restarting it`);
         setTimeout(() => void this.spawn(s).catch((e: Error) => this.log(`restart of ${s.node} failed: ${e.message}`)), this.config.restart.delayMs);
@@ -152,7 +160,7 @@ export class NatsServer {
     await Promise.all(
       this.slots.map(async (s) => {
         const w = s.worker;
-        if (w === undefined) return;
+        if (w === undefined || w.threadId === -1) return; // never started, or already exited: no 'exit' to wait for
         const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
         w.postMessage({ type: 'stop' } satisfies WorkerCommand);
         const timer = setTimeout(() => void w.terminate(), 2000);
