@@ -3,7 +3,7 @@
 // stopAll() (SIGCONT first, so that a stopped process can die). Nothing here may outlive the caller.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
@@ -41,6 +41,55 @@ const canConnect = (port: number): Promise<boolean> =>
     c.once('error', () => resolve(false));
   });
 
+/**
+ * A TCP proxy in front of the NATS server, for a real cut between one process and NATS: cut() drops every connection
+ * through it and refuses new ones until heal(), so the process's NATS client sees its connection fail and reconnects
+ * (with its subscriptions) once healed.
+ */
+export class NatsProxy {
+  private isCut = false;
+  private constructor(
+    readonly url: string,
+    private readonly server: Server,
+    private readonly sockets: Set<Socket>,
+  ) {}
+
+  static async start(targetPort: number): Promise<NatsProxy> {
+    const sockets = new Set<Socket>();
+    let proxy: NatsProxy | undefined;
+    const server = createServer((client) => {
+      if (proxy?.isCut === true) return void client.destroy();
+      const upstream = connect(targetPort, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.once('close', () => sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.once('close', () => upstream.destroy());
+      upstream.once('close', () => client.destroy());
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+    proxy = new NatsProxy(`nats://127.0.0.1:${port}`, server, sockets);
+    return proxy;
+  }
+
+  cut(): void {
+    this.isCut = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  heal(): void {
+    this.isCut = false;
+  }
+
+  close(): void {
+    this.cut();
+    this.server.close();
+  }
+}
+
 export class LocalNats {
   readonly procs = new Set<ChildProcess>();
   private constructor(
@@ -63,9 +112,18 @@ export class LocalNats {
     return local;
   }
 
-  /** Starts `leaderless serve` for `nodes`; resolves once it printed its ready line. */
-  async serve(cluster: string, nodes: number[], args: string[] = [], deadlineMs = 15_000): Promise<ChildProcess> {
-    const p = spawn(process.execPath, [CLI, 'serve', '--nats', this.url, '--cluster', cluster, '--nodes', nodes.join(','), ...args], {
+  /** A proxy to this server (see NatsProxy); stopAll() closes it. */
+  async proxy(): Promise<NatsProxy> {
+    const p = await NatsProxy.start(Number(new URL(this.url.replace('nats:', 'http:')).port));
+    this.proxies.push(p);
+    return p;
+  }
+
+  private readonly proxies: NatsProxy[] = [];
+
+  /** Starts `leaderless serve` for `nodes` (through `url`, default the server's); resolves once it printed its ready line. */
+  async serve(cluster: string, nodes: number[], args: string[] = [], deadlineMs = 15_000, url = this.url): Promise<ChildProcess> {
+    const p = spawn(process.execPath, [CLI, 'serve', '--nats', url, '--cluster', cluster, '--nodes', nodes.join(','), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.procs.add(p);
@@ -97,6 +155,8 @@ export class LocalNats {
       p.kill('SIGKILL');
     }
     this.procs.clear();
+    for (const p of this.proxies) p.close();
+    this.proxies.length = 0;
     if (this.server.exitCode === null) this.server.kill('SIGKILL');
   }
 }

@@ -2,7 +2,8 @@
 // N=3, R=W=2, sloppy quorums, siblings). Two clients, each on its own NATS connection, add elements to one set by
 // read-modify-write (get with context, put the merged set) before, during and after a SIGKILL of the process holding
 // one of the key's primaries (restarted empty, under new DVV ids), a SIGSTOP pause of the process holding another,
-// and a cut between the third process and NATS (SIGUSR2: every message in or out of it dropped, then healed).
+// and cuts between the third process and NATS: SIGUSR2 (every message in or out of it dropped, then healed), and a
+// real one (its TCP connections through a proxy dropped and refused until healed; it reconnects).
 // Siblings mode must lose no acknowledged add, and after hinted handoff and a repair round every primary replica of
 // the key holds the same versions. Phases are counted in operations, never in time; waits for a node to go down or
 // come up are bounded. Skipped only when nats-server is not installed (CI installs it: .ci/run).
@@ -75,10 +76,11 @@ test('set adds by read-modify-write over NATS survive a killed, a stopped and a 
     cleanup();
     process.off('exit', cleanup);
   });
+  const proxy = await local.proxy();
   const procs = [
     await local.serve(CLUSTER, [0, 1], ['--size', '6', '--n', '3', '--r', '2', '--w', '2', '--options', JSON.stringify(OPTIONS)]),
     await local.serve(CLUSTER, [2, 3]),
-    await local.serve(CLUSTER, [4, 5]),
+    await local.serve(CLUSTER, [4, 5], [], 15_000, proxy.url), // through a proxy that can cut it off from NATS
   ];
   // a process with other options would place keys on another ring: refused before it serves anything
   await assert.rejects(local.serve(CLUSTER, [5], ['--size', '4']), /differ from those of the running cluster/);
@@ -116,6 +118,12 @@ test('set adds by read-modify-write over NATS survive a killed, a stopped and a 
   procs[2].kill('SIGUSR2');
   await waitStatus(a, [4, 5], 'up', 10_000);
   perPhase.healed = await phase(clients, key, 'healed', acked, tried);
+  proxy.cut(); // a real cut: its connections to NATS fail, and it reconnects (with its subscriptions) once healed
+  await waitStatus(a, [4, 5], 'down', 10_000);
+  perPhase.disconnected = await phase(clients, key, 'disconnected', acked, tried);
+  proxy.heal();
+  await waitStatus(a, [4, 5], 'up', 15_000);
+  perPhase.reconnected = await phase(clients, key, 'reconnected', acked, tried);
 
   for (const [label, n] of Object.entries(perPhase)) assert.ok(n > 0, `adds were acknowledged in phase ${label}: ${JSON.stringify(perPhase)}`);
   const settled = await a.settle(15_000);
