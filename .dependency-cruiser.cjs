@@ -44,11 +44,26 @@ module.exports = {
       to: { path: '^runtime/threads/' },
     },
     {
+      name: 'nats-not-other-runtimes',
+      comment:
+        'the NATS runtime never imports the thread runtime or the simulator, except the binary wire codec (threads/wire.ts: pure, imports only actors/), which is to move to runtime/host/ once the data-plane work on it has landed',
+      severity: 'error',
+      from: { path: '^runtime/nats/' },
+      to: { path: '^runtime/(threads|sim)/', pathNot: '^runtime/threads/wire\\.ts$' },
+    },
+    {
+      name: 'runtimes-not-nats',
+      comment: 'the thread runtime, the simulator and the shared host never import the NATS runtime: the public entry does',
+      severity: 'error',
+      from: { path: '^runtime/(threads|sim|host)/' },
+      to: { path: '^runtime/nats/' },
+    },
+    {
       name: 'host-not-runtimes',
       comment: 'runtime/host/ is shared by both runtimes and imports neither: they give it a transport and a clock',
       severity: 'error',
       from: { path: '^runtime/host/' },
-      to: { path: '^runtime/(threads|sim)/' },
+      to: { path: '^runtime/(threads|sim|nats)/' },
     },
     {
       name: 'bench-public-entry',

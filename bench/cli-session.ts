@@ -7,7 +7,7 @@ import { Cluster, InvalidConfigError, type ClusterOptions } from '../runtime/ind
 import type { CommonOptions } from './cli-options.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { ProgressBar } from './progress.js';
-import { realClock, type BenchCluster, type RunDeps } from './run.js';
+import { realClock, type BenchCluster, type ClusterFactory, type RunDeps } from './run.js';
 
 const threadCluster = (options: ClusterOptions): Promise<BenchCluster> => Cluster.start(options);
 
@@ -58,8 +58,11 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** The thread cluster's run dependencies; the metrics server (if asked for) is listening when this returns. */
-export async function session(o: CommonOptions): Promise<Session> {
+/**
+ * The run dependencies: the thread cluster, or `factory` (a cluster served over NATS, bench/connect.ts); the metrics
+ * server (if asked for) is listening when this returns.
+ */
+export async function session(o: CommonOptions, factory: ClusterFactory = threadCluster): Promise<Session> {
   const bar = o.progress ? new ProgressBar(process.stderr) : undefined;
   let current: BenchCluster | undefined;
   let server: MetricsServer | undefined;
@@ -68,7 +71,7 @@ export async function session(o: CommonOptions): Promise<Session> {
     process.stderr.write(`metrics on http://127.0.0.1:${server.port}/metrics\n`);
   }
   const deps: RunDeps = {
-    factory: threadCluster,
+    factory,
     clock: realClock(),
     ...(bar !== undefined ? { onProgress: (p) => bar.update(p) } : {}),
     onCluster: (c) => {

@@ -17,8 +17,15 @@ import { runBench } from './run.js';
 import { parseConsistencyList, parseRw, runSweep, specsFor } from './sweep.js';
 import { addPbsCommand } from './pbs/command.js';
 import { addSimCommand } from './sim-command.js';
+import { addServeCommand } from './serve-command.js';
+import { addConnectOptions, connectFactory } from './connect.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+interface ConnectCli {
+  connect?: string;
+  cluster?: string;
+}
 
 interface SweepOptions extends CommonOptions {
   rw?: string;
@@ -33,10 +40,12 @@ export function program(): Command {
     // commander puts "(Did you mean ...?)" on a line of its own: keep every error to one line
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(s.trimEnd().replace(/\n+/g, ' ') + '\n') });
 
-  addLevelOptions(
-    addCommonOptions(
-      cmd.command('bench').description('run a workload against an embedded cluster and print throughput, latency and what the configuration gave: stale reads, conflicts, lost writes'),
-      5000,
+  addConnectOptions(
+    addLevelOptions(
+      addCommonOptions(
+        cmd.command('bench').description('run a workload against an embedded cluster (or one served over NATS: --connect) and print throughput, latency and what the configuration gave: stale reads, conflicts, lost writes'),
+        5000,
+      ),
     ),
   ).action(async (o: BenchOptions, command: Command) => {
     await bench(o, command);
@@ -45,6 +54,8 @@ export function program(): Command {
   addSimCommand(cmd);
 
   addPbsCommand(cmd); // bench/pbs/command.ts
+
+  addServeCommand(cmd); // bench/serve-command.ts: replicas over NATS
 
   addCommonOptions(
     cmd.command('sweep').description('run the same workload, seed and faults against several quorum configurations and compare them'),
@@ -61,11 +72,12 @@ export function program(): Command {
 
 // ------------------------------------------------------------------------------------------------ commands
 
-async function bench(o: BenchOptions, command: Command): Promise<void> {
+async function bench(o: BenchOptions & ConnectCli, command: Command): Promise<void> {
   const { read, write } = levels(o, command);
   const spec = baseSpec(o, command, clusterOptions(o, command, read, write));
+  const factory = connectFactory(o, command);
   checkOutputs(o);
-  const s = await session(o);
+  const s = await session(o, factory);
   try {
     const report = await runBench(spec, s.deps);
     s.bar?.done();

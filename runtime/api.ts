@@ -254,7 +254,7 @@ export interface LeaderlessClient {
 
 /** A running cluster, in either runtime. */
 export interface LeaderlessCluster extends LeaderlessClient {
-  readonly runtime: 'threads' | 'sim';
+  readonly runtime: 'threads' | 'sim' | 'nats';
   readonly config: ResolvedConfig;
   readonly faults: Faults;
   /** another client, e.g. placed beside a replica so that partitions cut it off with that replica */

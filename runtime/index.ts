@@ -6,6 +6,7 @@ import { checkOptionsObject, type ClusterOptions } from './config.js';
 import { SimCluster, type SimOptions } from './sim/index.js';
 import { ThreadCluster } from './threads/cluster.js';
 import type { ClientHandle, ClusterClient } from './threads/client.js';
+import { NatsCluster, type ConnectOptions } from './nats/index.js';
 
 /** Starts a cluster: worker threads by default, or the simulator with `{ runtime: 'sim', seed }` (same API). */
 function start(options: SimOptions & { runtime: 'sim' }): Promise<SimCluster>;
@@ -19,15 +20,20 @@ async function start(options: (ClusterOptions & { runtime?: 'threads' }) | (SimO
   return ThreadCluster.start(options as ClusterOptions & { runtime?: 'threads' });
 }
 
-/** The cluster: `Cluster.start(options)`, and `Cluster.attach(handle)` in another thread (see createHandle). */
+/**
+ * The cluster: `Cluster.start(options)`, `Cluster.attach(handle)` in another thread (see createHandle), and
+ * `Cluster.connect({ nats, cluster })` to a cluster served over NATS by `leaderless serve` processes.
+ */
 export const Cluster: {
   start: typeof start;
   attach(handle: ClientHandle): ClusterClient;
-} = { start, attach: (handle) => ThreadCluster.attach(handle) };
+  connect(options: ConnectOptions): Promise<NatsCluster>;
+} = { start, attach: (handle) => ThreadCluster.attach(handle), connect: (options) => NatsCluster.connect(options) };
 /** A running thread cluster (what Cluster.start gives without `runtime: 'sim'`). */
 export type Cluster = ThreadCluster;
 
 export { ThreadCluster };
+export { NatsCluster, NatsServer, RemoteUnsupportedError, type ConnectOptions, type ServeOptions, type NatsEndpoint, type NatsTls } from './nats/index.js';
 export {
   ClusterClient,
   type ClientHandle,

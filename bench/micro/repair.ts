@@ -20,7 +20,7 @@ import type { Send, StoredClock } from '../../actors/protocol.js';
 import { Replica } from '../../actors/replica/index.js';
 import { Ring } from '../../actors/ring.js';
 import { encodedClockSize } from '../../actors/versioning/codec.js';
-import { HashPool, inThreadHasher, poolHasher, rebuildTrees } from '../../runtime/threads/hash-pool.js';
+import { HashPool, inThreadHasher, poolHasher, rebuildTrees } from '../../runtime/host/hash-pool.js';
 import { SharedStore } from '../../runtime/host/store.js';
 
 function arg(name: string, fallback: number): number {

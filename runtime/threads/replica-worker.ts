@@ -10,8 +10,8 @@ import * as Comlink from 'comlink';
 import { nodeEndpoint } from './comlink-node.js';
 import type { Address, Message } from '../../actors/protocol.js';
 import { Replica } from '../../actors/replica/index.js';
-import type { ReplicaStore } from '../../actors/replica/stores.js';
 import { SharedStore, type StoreBuffers } from '../host/store.js';
+import { writerView } from '../host/writer-view.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SharedView } from './shared-view.js';
 import { Outbox, type Port } from './transport.js';
@@ -19,7 +19,7 @@ import { Inbox } from './inbox.js';
 import { WireCodec } from './wire.js';
 import { baseMembership, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
-import { AeDriver, type RepairRoundResult } from './hash-pool.js';
+import { AeDriver, type RepairRoundResult } from '../host/hash-pool.js';
 import type { RebuildStats, ReplicaStats } from '../api.js';
 import type { MembershipCall, MembershipReply } from '../../actors/membership/calls.js';
 import type { MembershipSnapshot } from '../../actors/membership/snapshot.js';
@@ -66,22 +66,6 @@ function downNodes(view: SharedView, into: number[] = []): number[] {
   const n = view.addresses;
   for (let i = 0; i < n; i++) if (!view.isUp(i)) into.push(i);
   return into;
-}
-
-/** The writer's side of a SharedStore as the actor sees it (a writer never gets BUSY: it compacts synchronously). */
-function writerView(s: SharedStore): ReplicaStore & { delete(k: string): boolean } {
-  return {
-    forEachKey: (fn) => {
-      for (const k of s.keys()) fn(k); // keys only: no clock decoded
-    },
-    get: (k) => {
-      const c = s.get(k);
-      if (typeof c === 'symbol') throw new Error('writer saw BUSY on its own store');
-      return c;
-    },
-    set: (k, c) => s.set(k, c),
-    delete: (k) => s.delete(k),
-  };
 }
 
 /** The worker's replica: its host (runtime/host/replica-host.ts) on the batched Outbox, and the anti-entropy driver. */

@@ -18,7 +18,7 @@ import type { Send, StoredClock } from '../../actors/protocol.js';
 import type { Replica } from '../../actors/replica/index.js';
 import type { AntiEntropyOptions } from '../config.js';
 import { computeHashBatch, type HashTask } from './hash-worker.js';
-import type { SharedStore, StoreBuffers } from '../host/store.js';
+import type { SharedStore, StoreBuffers } from './store.js';
 
 export interface HashPoolOptions {
   threads: number;

@@ -18,7 +18,7 @@ import {
 } from '../../actors/anti-entropy/index.js';
 import { OverloadedError } from '../../actors/errors.js';
 import type { StoredClock } from '../../actors/protocol.js';
-import { BUSY, SharedStore, type StoreBuffers } from '../host/store.js';
+import { BUSY, SharedStore, type StoreBuffers } from './store.js';
 
 export type PackedBatch = Pick<HashBatch, 'keyBytes' | 'keyEnds' | 'segmentEnds' | 'digests' | 'pending'>;
 
