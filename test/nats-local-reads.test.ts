@@ -1,6 +1,7 @@
 // Scenario: zero-hop reads over NATS. A serving process (here, this test's own process) hosts all three replicas of
 // a three-node cluster; a client made beside them (server.client()) reads a consistency-ONE get straight from the
-// replica's shared-memory store, without a message, while a client that merely connected reads by message. Skipped
+// replica's shared-memory store, without a message (a quorum read too, by default), while a client that merely
+// connected reads by message. Skipped
 // only without nats-server (CI installs it and fails without it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,5 +35,8 @@ test('a client beside its replicas reads their stores with no message; a remote 
   assert.equal(remote.counters.getsLocal, 0, 'another process: by message');
   const quorum = await beside.get('k');
   assert.deepEqual(quorum.values, ['v1']);
-  assert.equal(beside.counters.getsLocal, 1, "R=2 goes by message under the default sharedMemoryReads: 'one'");
+  assert.equal(beside.counters.getsLocal, 2, "R=2 reads the stores too under the default sharedMemoryReads: 'quorum'");
+  const again = await remote.get('k');
+  assert.deepEqual(again.values, ['v1']);
+  assert.equal(remote.counters.getsLocal, 0, 'another process: a quorum read by message');
 });
