@@ -20,6 +20,7 @@ import { outcomeOf } from './helpers/kv-history.js';
 import { nowMs } from '../runtime/threads/clock.js';
 import { eventually } from './helpers/eventually.js';
 import { hash32, keyId } from '../actors/hash.js';
+import { SharedView } from '../runtime/threads/shared-view.js';
 
 /** The cluster's internals this file checks the plumbing through (private: reached by a cast, tests only). */
 interface Internals {
@@ -308,3 +309,29 @@ function holderMismatches(c: ThreadCluster, keys: string[], skip: readonly numbe
   }
   return out;
 }
+
+// A client in another thread learns of a membership change by a posted message, so it can lag. While it does, it
+// must not read a replica's store directly: the replica may already have dropped a range the client's ring still
+// gives it, and by message it would answer WRONG_EPOCH instead (the client retries on the new ring). Here the lag is
+// made by publishing a rank in the control block that the attached client has not taken.
+test('a client that has not taken the membership last published reads by message, not from stores', { timeout: 30_000 }, async () => {
+  const cluster = await ThreadCluster.start({ nodes: 4, replication: 3, read: 2, write: 2 });
+  try {
+    const handle = await cluster.createHandle();
+    const client = ThreadCluster.attach(handle);
+    await client.put('k', 'v');
+    assert.deepEqual((await client.get('k')).values, ['v']);
+    assert.equal(client.counters.getsLocal, 1, 'in step: a quorum read from the stores');
+    const view = new SharedView(handle.view, cluster.config.maxNodes);
+    view.publishMembership(1, 0); // a change this client has not heard of
+    assert.deepEqual((await client.get('k')).values, ['v']);
+    assert.deepEqual((await client.get('k', { consistency: 'ONE' })).values, ['v']);
+    assert.equal(client.counters.getsLocal, 1, 'lagging: both reads went by message');
+    view.publishMembership(0, 0);
+    await client.get('k');
+    assert.equal(client.counters.getsLocal, 2, 'in step again: from the stores');
+    client.close();
+  } finally {
+    await cluster.stop();
+  }
+});

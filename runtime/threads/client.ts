@@ -70,6 +70,8 @@ class SharedClusterView implements ClusterView {
     private readonly view: SharedView,
     private readonly readers: SharedStore[],
     private readonly near: number,
+    /** whether the client holds the membership last published (SharedView.membershipIs) */
+    private readonly current: () => boolean,
   ) {}
 
   isUp(node: number): boolean {
@@ -90,6 +92,9 @@ class SharedClusterView implements ClusterView {
     const reader = this.readers[node];
     // a node that joined after this client was made and whose store has not reached it yet: ask by message
     if (reader === undefined || v.paused(node) || v.impaired || (this.near >= 0 && v.blocked(this.near, node))) return LOCAL_READ_UNAVAILABLE;
+    // a membership published and not yet taken here: the replica may have dropped the key; by message it would say
+    // WRONG_EPOCH, and the client would retry on the new ring
+    if (!this.current()) return LOCAL_READ_UNAVAILABLE;
     const clock = reader.get(keyId);
     return clock === BUSY ? LOCAL_READ_BUSY : localClock(clock);
   }
@@ -128,7 +133,7 @@ export class ClusterClient {
     const env: ClientEnv = {
       transport: this.outbox,
       clock: CLOCK,
-      view: new SharedClusterView(this.view, this.readers, this.near),
+      view: new SharedClusterView(this.view, this.readers, this.near, () => this.view.membershipIs(this.membershipRank[0], this.membershipRank[1])),
       host,
       observer: this.latencies,
       localReadLimit: mode === 'quorum' ? Number.MAX_SAFE_INTEGER : mode === 'one' ? 1 : 0,

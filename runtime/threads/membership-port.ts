@@ -100,6 +100,9 @@ export class ThreadMembershipPort implements MembershipPort, MembershipSource {
   publishClients(snapshot: MembershipSnapshot): void {
     this.ring = membershipOf(this.base, snapshot).ring;
     this.clientView = snapshot;
+    // first in shared memory: a client in another thread reads no store directly until it has taken this snapshot
+    // (its posted copy may lag), so it cannot read a replica that dropped a range it still thinks that replica owns
+    this.t.view.publishMembership(snapshot.changes.length, snapshot.completed.length);
     for (const c of [...this.t.clients]) c.setMembership(snapshot);
   }
 

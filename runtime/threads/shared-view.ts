@@ -7,6 +7,9 @@
 //   [STATUS_VERSION]                bumped on every change of a node's status
 //   [IMPAIRED]                      1 while any link has a delay or drop set
 //   [ADDRESSES]                     node addresses in use so far (joins add one; a node that left keeps its own)
+//   [MEMBERSHIP_CHANGES], [MEMBERSHIP_COMPLETED]   the rank of the membership last published to clients (its
+//                                   changes, and ranges completed in the last one): a client whose own rank differs
+//                                   has not taken it yet, and reads no store directly until it has
 //   [NODE_BASE + node*STRIDE + STATUS]      NodeStatus of the node (written by the supervisor)
 //   [NODE_BASE + node*STRIDE + DEPTH]       messages posted to the node and not yet handled (senders add, it subtracts),
 //                                           in the low DEPTH_BITS; the node's incarnation (mod 64) in the bits above
@@ -36,7 +39,9 @@ const STATUS_VERSION = 1;
 const IMPAIRED = 2;
 /** node addresses in use (the initial nodes, plus one per join): slots at and above it are unused, and Down */
 const ADDRESSES = 3;
-const NODE_BASE = 4;
+const MEMBERSHIP_CHANGES = 4;
+const MEMBERSHIP_COMPLETED = 5;
+const NODE_BASE = 6;
 const STRIDE = 5;
 const STATUS = 0;
 const DEPTH = 1;
@@ -150,6 +155,16 @@ export class SharedView {
   }
   statusVersion(): number {
     return Atomics.load(this.i32, STATUS_VERSION);
+  }
+
+  /** The membership published to clients now has this rank (written before any client is told: see the layout). */
+  publishMembership(changes: number, completed: number): void {
+    Atomics.store(this.i32, MEMBERSHIP_CHANGES, changes);
+    Atomics.store(this.i32, MEMBERSHIP_COMPLETED, completed);
+  }
+  /** Whether a client whose membership has this rank holds the one last published. */
+  membershipIs(changes: number, completed: number): boolean {
+    return Atomics.load(this.i32, MEMBERSHIP_COMPLETED) === completed && Atomics.load(this.i32, MEMBERSHIP_CHANGES) === changes;
   }
   isUp(node: number): boolean {
     return this.status(node) !== NodeStatus.Down;
