@@ -28,14 +28,16 @@
 import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
 import { PBS_N, checkCount, checkNrw, type RwConfig } from './profiles.js';
 import { measureVisibility, type VisibilityCounts } from './visibility.js';
-import { empiricalDistribution, exponentialDraw, measureTimerLateness, timerRealized, quantiles } from './empirical.js';
+import { exponentialDraw, measureTimerLateness, measureWorkerTimerLateness, messageTime, quantiles } from './empirical.js';
 
 /** What the calibration phase measured on the thread runtime, before the measured trials (see the top). */
 export interface Calibration {
   /** one message's own time, ms: half of each round trip of a put (W=1), one at a time, with no injected delay */
   hopMs: number[];
-  /** how late a timer of a length drawn from the injected law fired, ms (negative: early), beside delayed trials */
+  /** how late a main-thread timer of a length drawn from the injected law fired, ms (negative: early), beside delayed trials */
   timerLateMs: number[];
+  /** the same, for a timer in a worker thread of its own (as a replica's), measured at the same time */
+  workerTimerLateMs: number[];
 }
 
 export interface ValidateOptions {
@@ -129,8 +131,10 @@ export interface ValidateReport {
 export interface CalibrationSummary {
   /** the own time of a message: half a put round trip, quantiles 10/50/90/99%, ms */
   messageMs: number[];
-  /** how late a timer fired, quantiles 10/50/90/99%, ms (negative: early) */
+  /** how late a main-thread timer fired, quantiles 10/50/90/99%, ms (negative: early) */
   timerLateMs: number[];
+  /** how late a worker thread's timer fired, the same quantiles */
+  workerTimerLateMs: number[];
   roundTrips: number;
   timers: number;
 }
@@ -235,15 +239,16 @@ async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ run
     cluster.faults.delay({ ms: dist });
     // the timers the injected delays take, measured beside trials with those delays (load like the measured run's)
     const draw = exponentialDraw(new Prng(hash32('validate/timers', o.seed)), o.meanMs);
-    const [timerLateMs] = await Promise.all([
+    const [timerLateMs, workerTimerLateMs] = await Promise.all([
       measureTimerLateness(draw, size.timers, size.timerLoops),
+      measureWorkerTimerLateness(o.meanMs, hash32('validate/worker-timers', o.seed), size.timers, size.timerLoops),
       measureVisibility(cluster, { ...bare, keyPrefix: 'cal:' }),
     ]);
     const runs: VisibilityCounts[] = [];
     for (const rw of o.configs) {
       runs.push(await measureVisibility(cluster, { ...rw, trials: o.trials, tMs: o.tMs, concurrency: o.concurrency, keyPrefix: `t${rw.r}${rw.w}:`, seed: o.seed }));
     }
-    return { runs, calibration: { hopMs, timerLateMs } };
+    return { runs, calibration: { hopMs, timerLateMs, workerTimerLateMs } };
   } finally {
     await cluster.stop();
   }
@@ -254,10 +259,10 @@ async function runSimCell(
   o: ValidateOptions, rw: RwConfig, dist: Distribution, threads: VisibilityCounts | undefined, cal: Calibration | undefined,
 ): Promise<ValidateCell> {
   const seed = hash32(`validate/${rw.r}/${rw.w}`, o.seed);
-  const sim = async (latencyByType: LatencyByType, delay: Distribution, lateSamplesMs: number[][] | undefined): Promise<VisibilityCounts> => {
+  const sim = async (latencyByType: LatencyByType, delay: Distribution | null, lateSamplesMs: number[][] | undefined): Promise<VisibilityCounts> => {
     const cluster = SimCluster.create({ ...validateClusterOptions(o.simTrials), seed, latency: { kind: 'constant', ms: 0 }, latencyByType });
     try {
-      cluster.faults.delay({ ms: delay });
+      if (delay !== null) cluster.faults.delay({ ms: delay });
       // lateness drawn from the thread run's own, read by read: a mean would overstate P (the curve is concave)
       const draws = new Prng((seed ^ 0x2545f491) >>> 0);
       const lateness = lateSamplesMs === undefined ? undefined : (j: number): number => draws.pick(lateSamplesMs[j]);
@@ -283,17 +288,31 @@ async function runSimCell(
 /** the simulator's latencyByType, for the kinds of message modelled here */
 type LatencyByType = Partial<Record<'put' | 'put-reply' | 'replicate' | 'replicate-ack' | 'get' | 'get-reply', Distribution>>;
 
-/** The thread runtime's own costs as the simulator takes them, from the calibration (see the top). */
-function threadModel(o: ValidateOptions, cal: Calibration): { latencyByType: LatencyByType; delay: Distribution } {
+/**
+ * The thread runtime's own costs as the simulator takes them, from the calibration (see the top): each kind of message
+ * takes its whole time from latencyByType (no delay fault): its own time, plus for a message into a replica the
+ * injected delay as the sending thread's timer holds it. Clients send from the main thread (put, get), replicas from
+ * their workers (replicate, ack): each with its own thread's measured lateness. Replies to clients take no delay.
+ */
+function threadModel(o: ValidateOptions, cal: Calibration): { latencyByType: LatencyByType; delay: null } {
   const rng = new Prng(hash32('validate/realized', o.seed));
-  const own = empiricalDistribution(cal.hopMs);
-  return { latencyByType: { put: own, 'put-reply': own, replicate: own, 'replicate-ack': own, get: own, 'get-reply': own }, delay: timerRealized(exponentialDraw(rng, o.meanMs), cal.timerLateMs, rng) };
+  const draw = exponentialDraw(rng, o.meanMs);
+  const fromMain = messageTime(cal.hopMs, draw, cal.timerLateMs, rng);
+  const fromWorker = messageTime(cal.hopMs, draw, cal.workerTimerLateMs, rng);
+  const reply = messageTime(cal.hopMs, null, [], rng);
+  return {
+    latencyByType: { put: fromMain, get: fromMain, replicate: fromWorker, 'replicate-ack': fromWorker, 'put-reply': reply, 'get-reply': reply },
+    delay: null,
+  };
 }
 
 /** The calibration as the report shows it: quantiles (10, 50, 90, 99%) of what was measured, ms. */
 export function calibrationSummary(cal: Calibration): CalibrationSummary {
   const fs = [0.1, 0.5, 0.9, 0.99];
-  return { messageMs: quantiles(cal.hopMs, fs), timerLateMs: quantiles(cal.timerLateMs, fs), roundTrips: cal.hopMs.length, timers: cal.timerLateMs.length };
+  return {
+    messageMs: quantiles(cal.hopMs, fs), timerLateMs: quantiles(cal.timerLateMs, fs), workerTimerLateMs: quantiles(cal.workerTimerLateMs, fs),
+    roundTrips: cal.hopMs.length, timers: cal.timerLateMs.length,
+  };
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1).padStart(6)}%`;
@@ -321,7 +340,8 @@ export function validateSummaryText(r: ValidateReport): string {
     r.calibration === null
       ? ''
       : `calibration (before the measured trials; quantiles 10/50/90/99%): a message's own time ms ${r.calibration.messageMs.map((x) => x.toFixed(2)).join('/')} ` +
-        `(${r.calibration.roundTrips} round trips), timer lateness ms ${r.calibration.timerLateMs.map((x) => x.toFixed(2)).join('/')} (${r.calibration.timers} timers)`,
+        `(${r.calibration.roundTrips} round trips), timer lateness ms: main thread ${r.calibration.timerLateMs.map((x) => x.toFixed(2)).join('/')}, ` +
+        `a worker ${r.calibration.workerTimerLateMs.map((x) => x.toFixed(2)).join('/')} (${r.calibration.timers} timers each)`,
     'modelled:',
     ...r.modelled.map((m) => `  - ${m}`),
     'not modelled:',
