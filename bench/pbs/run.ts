@@ -32,7 +32,12 @@ export const PBS_PROXY_NOTES: readonly string[] = [
     'the write to all N and counts W replica acks, as the paper\'s WARS model and Cassandra do. Measured follows WARS.',
   'the proxy mints each write under a one-off DVV id, which adds an entry to the key\'s clock per write: a measurement ' +
     'mode for one write per fresh key, not a way to run a store (actors/coordinator/proxy-put.ts).',
-  ...PBS_NOTES.filter((n) => !n.startsWith('measured =')),
+  ...PBS_NOTES.filter((n) => !n.startsWith('measured =')).map((n) =>
+    n
+      .replace('Measured follows WARS-local, not WARS.', 'With --coordinator replica (the default) measured follows WARS-local.')
+      .replace('3 datacenters of one replica,', '3 datacenters of one replica (and, with a proxy, the proxy beside the dc0 replica),')
+      .replace("the writer sits beside the key's coordinator", 'the writer sits beside the proxy'),
+  ),
 ];
 
 /** Runs every (profile, R/W) cell, printing as it goes (a table, or the report as JSON at the end). */
