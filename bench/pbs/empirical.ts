@@ -50,7 +50,7 @@ export function empiricalDistribution(samplesMs: readonly number[], bins = MAX_E
  * other sets a timer of that many ms, and Node fires none sooner than 1 ms, on an integer-ms clock). `loops` timers in
  * flight at once, `count` timers in all. Run beside load like the measured run's (the calibration trials).
  */
-export async function measureTimerLateness(draw: () => number, count: number, loops: number): Promise<number[]> {
+export async function measureTimerLateness(draw: () => number, count: number, loops: number, beforeEach?: () => void): Promise<number[]> {
   const out: number[] = [];
   let left = count;
   const loop = async (): Promise<void> => {
@@ -58,6 +58,7 @@ export async function measureTimerLateness(draw: () => number, count: number, lo
       left--;
       const ms = draw();
       if (ms < 0.5) continue;
+      beforeEach?.();
       const t0 = performance.now();
       await new Promise<void>((resolve) => setTimeout(resolve, ms));
       out.push(performance.now() - t0 - ms);

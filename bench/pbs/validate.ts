@@ -43,6 +43,11 @@ import { exponentialDraw, measureTimerLateness, measureWorkerTimerLateness, mess
 export interface Calibration {
   /** one message's own time, ms: half of each round trip of a put (W=1), one at a time, with no injected delay */
   hopMs: number[];
+  /**
+   * a message's own time between two replicas' workers (replicate, ack), ms: half the difference between the round
+   * trips of puts at W=3 and at W=1 (quantile by quantile), both undelayed: a W=3 put adds a replicate and an ack
+   */
+  workerHopMs: number[];
   /** how late a main-thread timer of a length drawn from the injected law fired, ms (negative: early), beside delayed trials */
   timerLateMs: number[];
   /** the same, for a timer in a worker thread of its own (as a replica's), measured at the same time */
@@ -85,18 +90,18 @@ export function calibrationSizes(trials: number): { trials: number; roundTrips: 
   return { trials: clamp(trials / 4, 20, 600), roundTrips: clamp(trials / 5, 20, 400), timers: clamp(trials / 2, 50, 1000), timerLoops: 2 };
 }
 
-/** Round trips of puts (W=1) one at a time from the client beside the coordinator, halved: one message's own time. */
-async function measureRoundTrips(cluster: Cluster, count: number): Promise<number[]> {
+/** Round trips of puts (at `w`) one at a time from the client beside the coordinator, halved: one message's own time. */
+async function measureRoundTrips(cluster: Cluster, count: number, w = 1): Promise<number[]> {
   // a client beside each replica, opened (and warmed by one put) before any round trip is timed
   const clients = await Promise.all(cluster.config.nodes.map((_, node) => cluster.client({ near: node })));
   const out: number[] = [];
   try {
-    for (const [node, c] of clients.entries()) await c.put(`rt:warm:${node}`, 'x', { w: 1 });
+    for (const [node, c] of clients.entries()) await c.put(`rt${w}:warm:${node}`, 'x', { w });
     for (let i = 0; i < count; i++) {
-      const key = `rt:${i}`;
+      const key = `rt${w}:${i}`;
       const c = clients[cluster.replicasOf(key)[0]];
       const t0 = performance.now();
-      await c.put(key, 'x', { w: 1 });
+      await c.put(key, 'x', { w });
       out.push((performance.now() - t0) / 2);
     }
   } finally {
@@ -140,12 +145,23 @@ export interface ValidateReport {
 export interface CalibrationSummary {
   /** the own time of a message: half a put round trip, quantiles 10/50/90/99%, ms */
   messageMs: number[];
+  /** the own time of a message between two workers, the same quantiles */
+  workerMessageMs: number[];
   /** how late a main-thread timer fired, quantiles 10/50/90/99%, ms (negative: early) */
   timerLateMs: number[];
   /** how late a worker thread's timer fired, the same quantiles */
   workerTimerLateMs: number[];
   roundTrips: number;
   timers: number;
+}
+
+/** Sorted a minus sorted b, quantile by quantile (as many as the shorter), halved and at least 0. */
+export function quantileDifference(a: readonly number[], b: readonly number[]): number[] {
+  const [x, y] = [[...a].sort((p, q) => p - q), [...b].sort((p, q) => p - q)];
+  const n = Math.min(x.length, y.length);
+  if (n === 0) throw new InvalidArgumentError('quantileDifference needs samples on both sides');
+  const at = (s: number[], i: number): number => s[Math.floor((i * s.length) / n)];
+  return Array.from({ length: n }, (_, i) => Math.max(0, (at(x, i) - at(y, i)) / 2));
 }
 
 /** Root mean square of a - b over the points, in percentage points (a, b probabilities). */
@@ -243,12 +259,13 @@ export async function runValidate(options: ValidateOptions, out: NodeJS.Writable
 
 async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ runs: VisibilityCounts[]; calibration: Calibration }> {
   const size = calibrationSizes(o.trials);
-  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + size.trials * 2 + size.roundTrips + PBS_N));
+  const cluster = await Cluster.start(validateClusterOptions(o.trials * o.configs.length + size.trials * 2 + size.roundTrips * 2 + PBS_N * 2));
   try {
     // warm up (JIT, first batches) so that neither the calibration nor the first R/W config runs on a cold runtime
     const bare = { r: 1, w: 1, trials: size.trials, tMs: o.tMs, concurrency: o.concurrency, seed: o.seed };
     await measureVisibility(cluster, { ...bare, keyPrefix: 'warm:' });
     const hopMs = await measureRoundTrips(cluster, size.roundTrips);
+    const workerHopMs = quantileDifference(await measureRoundTrips(cluster, size.roundTrips, PBS_N), hopMs);
     cluster.faults.delay({ ms: dist });
     // the timers the injected delays take, measured beside trials with those delays (load like the measured run's)
     const draw = exponentialDraw(new Prng(hash32('validate/timers', o.seed)), o.meanMs);
@@ -261,7 +278,7 @@ async function runThreads(o: ValidateOptions, dist: Distribution): Promise<{ run
     for (const rw of o.configs) {
       runs.push(await measureVisibility(cluster, { ...rw, trials: o.trials, tMs: o.tMs, concurrency: o.concurrency, keyPrefix: `t${rw.r}${rw.w}:`, seed: o.seed }));
     }
-    return { runs, calibration: { hopMs, timerLateMs, workerTimerLateMs } };
+    return { runs, calibration: { hopMs, workerHopMs, timerLateMs, workerTimerLateMs } };
   } finally {
     await cluster.stop();
   }
@@ -311,7 +328,7 @@ function threadModel(o: ValidateOptions, cal: Calibration): { latencyByType: Lat
   const rng = new Prng(hash32('validate/realized', o.seed));
   const draw = exponentialDraw(rng, o.meanMs);
   const fromMain = messageTime(cal.hopMs, draw, cal.timerLateMs, rng);
-  const fromWorker = messageTime(cal.hopMs, draw, cal.workerTimerLateMs, rng);
+  const fromWorker = messageTime(cal.workerHopMs, draw, cal.workerTimerLateMs, rng);
   const reply = messageTime(cal.hopMs, null, [], rng);
   return {
     latencyByType: { put: fromMain, get: fromMain, replicate: fromWorker, 'replicate-ack': fromWorker, 'put-reply': reply, 'get-reply': reply },
@@ -323,7 +340,7 @@ function threadModel(o: ValidateOptions, cal: Calibration): { latencyByType: Lat
 export function calibrationSummary(cal: Calibration): CalibrationSummary {
   const fs = [0.1, 0.5, 0.9, 0.99];
   return {
-    messageMs: quantiles(cal.hopMs, fs), timerLateMs: quantiles(cal.timerLateMs, fs), workerTimerLateMs: quantiles(cal.workerTimerLateMs, fs),
+    messageMs: quantiles(cal.hopMs, fs), workerMessageMs: quantiles(cal.workerHopMs, fs), timerLateMs: quantiles(cal.timerLateMs, fs), workerTimerLateMs: quantiles(cal.workerTimerLateMs, fs),
     roundTrips: cal.hopMs.length, timers: cal.timerLateMs.length,
   };
 }
@@ -353,7 +370,7 @@ export function validateSummaryText(r: ValidateReport): string {
     r.calibration === null
       ? ''
       : `calibration (before the measured trials; quantiles 10/50/90/99%): a message's own time ms ${r.calibration.messageMs.map((x) => x.toFixed(2)).join('/')} ` +
-        `(${r.calibration.roundTrips} round trips), timer lateness ms: main thread ${r.calibration.timerLateMs.map((x) => x.toFixed(2)).join('/')}, ` +
+        `(${r.calibration.roundTrips} round trips), between workers ${r.calibration.workerMessageMs.map((x) => x.toFixed(2)).join('/')}, timer lateness ms: main thread ${r.calibration.timerLateMs.map((x) => x.toFixed(2)).join('/')}, ` +
         `a worker ${r.calibration.workerTimerLateMs.map((x) => x.toFixed(2)).join('/')} (${r.calibration.timers} timers each)`,
     'modelled:',
     ...r.modelled.map((m) => `  - ${m}`),
