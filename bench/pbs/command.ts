@@ -69,7 +69,7 @@ export function addPbsCommand(cmd: Command): Command {
     .addOption(new Option('--coordinator <where>', "who coordinates each write: replica (the key's first replica, as leaderless does: WARS-local) or any (a node that is none of its replicas, as in Cassandra: WARS)").default('replica'))
     .addOption(new Option('--validate', 'instead: the thread runtime with exponential delays injected beside the simulator with the same, t-visibility curves and their RMSE'))
     .addOption(new Option('--mean-ms <ms>', 'with --validate: the mean of the injected exponential delays (default 5)'))
-    .addOption(new Option('--sim-trials <n>', 'with --validate: simulated trials per R/W (default 8000; --trials: thread trials, default 3000)'))
+    .addOption(new Option('--sim-trials <n>', 'with --validate: simulated trials per R/W (default 12000; --trials: thread trials, default 4000)'))
     .action(async (o: PbsCliOptions, command: Command) => {
       // with --validate, pbs's defaults are not its own: only what the user gave counts
       const given = Object.fromEntries(Object.entries(o).filter(([k]) => command.getOptionValueSource(k) !== 'default'));

@@ -71,8 +71,8 @@ export interface ValidateOptions {
 
 export const VALIDATE_DEFAULTS: Readonly<ValidateOptions> = {
   configs: [{ r: 1, w: 1 }, { r: 1, w: 2 }, { r: 2, w: 1 }],
-  trials: 3000,
-  simTrials: 8000,
+  trials: 4000,
+  simTrials: 12000,
   meanMs: 5,
   tMs: [0, 1, 2, 3, 5, 7.5, 10, 15],
   seed: 1,
