@@ -21,18 +21,21 @@
 //     (a Monte Carlo convolution as an empirical distribution, bench/pbs/empirical.ts).
 //   - every message costs its batching to the end of the event loop's turn, postMessage and decoding (after its timer,
 //     for a delayed one). Calibrated: round trips of puts (W=1) one at a time with no delay, from clients opened and
-//     warmed first, halved. Modelled: each simulated message of the six kinds a read or write sends takes a draw from
-//     those (an empirical distribution, not a constant).
+//     warmed first, halved: a message to or from the main thread (put, put reply, get, get reply); and half the
+//     difference between such round trips at W=3 and at W=1, quantile by quantile: a message between two workers
+//     (replicate, ack), far cheaper (medians of 0.03 ms at most against 0.13-0.21). Modelled: each simulated message
+//     takes a draw from its kind's (an empirical distribution, not a constant). Modelling the workers' messages at
+//     the main thread's cost, and their timers as phase-locked ones, was what left R=1 W=1 threads 1-2 points more
+//     consistent than the model at t = 0-5 ms (a bias over seven runs; the W=2 put's median 1.25 ms slower).
 //   - the reads at commit + t are issued late by the timer and the busy event loop. Measured read by read in the
 //     thread run; each simulated read is issued later by a draw from those (the mean alone would overstate P).
 //   - not modelled: that a replica's worker is busier than the bare worker its timers are measured in; the main
 //     thread's queue (a reply that arrives while it is busy waits, and replies from several replicas waiting together
 //     are taken port by port, not necessarily in the order they arrived); Node's integer-ms timer clock, shared by every thread
 //     (timers set near the same time fire on the same ms boundary, so their order is a race of own times); that
-//     replicas and clients share 2 cores, and load that changes between the calibration and the measured run. For
-//     R=1 W=1 what is missing shows as a bias, not noise: threads 1.5-2.6 points more consistent than modelled at
-//     t = 0-3 ms over 10,000 thread trials (0.56 points of noise a point), growing with the trials in flight (2.6-3.9
-//     at 16 against 8): a cost of the busy main thread. See the README's Measured section.
+//     replicas and clients share 2 cores, and load that changes between the calibration and the measured run. Averaged
+//     over six runs, R=1 W=1 shows no bias left (within a point at every t, of both signs); a run's RMSE moves with
+//     the machine's load. See the README's Measured section.
 // The raw simulator (same distributions, nothing else) is printed beside the modelled one.
 import { Cluster, InvalidArgumentError, Prng, SimCluster, hash32, type ClusterOptions, type Distribution } from '../../runtime/index.js';
 import { PBS_N, checkCount, checkNrw, type RwConfig } from './profiles.js';
@@ -214,16 +217,16 @@ const MODELLED = [
     'calibration trials with the delays on, on the main thread (puts, gets: clients) and in a worker (replicates, acks: ' +
     "replicas); simulated: each draw plus a lateness drawn from the sending thread's (an empirical distribution)",
   'the own time of every message (batching to the end of the turn, postMessage, decoding): calibrated as half the ' +
-    'round trip of puts one at a time with no delay (clients warmed first); simulated: each message of the six kinds ' +
-    '(put, replicate, ack, put reply, get, get reply) takes a draw from those',
+    'round trip of puts one at a time with no delay (clients warmed first) for a message to or from the main thread ' +
+    '(put, put reply, get, get reply), and as half the difference between such round trips at W=3 and W=1 for one ' +
+    'between two workers (replicate, ack); simulated: each message takes a draw from its kind\'s',
   "reads issued late: each simulated read at t issued later by a draw from the thread run's own lateness at that t " +
     '(every read of it; its mean alone would overstate P, the curve being concave)',
 ];
 const NOT_MODELLED = [
   "that a replica's worker is busier than the bare worker its timers are measured in",
   "the main thread's queue: a reply arriving while it is busy waits, and replies waiting together are taken port by " +
-    'port, not necessarily in arrival order (for R=1 W=1 this shows as threads 1.5-2.6 points more consistent at t = 0-3 ms, more ' +
-    'with more trials in flight)',
+    'port, not necessarily in arrival order',
   "Node's integer-ms timer clock, shared by every thread: timers set close together fire on the same ms boundary",
   'load that changes between the calibration and the measured trials (other work on the same 2 cores): the RMSE moves ' +
     'with it from run to run',
