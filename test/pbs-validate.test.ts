@@ -8,6 +8,7 @@ import {
   VALIDATE_DEFAULTS,
   checkValidateFlags,
   noisePoints,
+  quantileDifference,
   parseValidateOptions,
   rmsePoints,
   runValidate,
@@ -106,6 +107,8 @@ describe('pbs --validate: the command', () => {
     assert.ok(Number.isFinite(r.rmsePts.simModelled) && r.modelled.length > 0 && r.notModelled.length > 0);
     // the calibration ran before the measured trials, sized by --trials: 20 round trips, 50 timers less those under 0.5 ms
     assert.equal(r.calibration?.roundTrips, 20);
+    // the main thread's timers and a worker's, and the own time of messages between workers, each as quantiles
+    assert.deepEqual([r.calibration?.timerLateMs.length, r.calibration?.workerTimerLateMs.length, r.calibration?.workerMessageMs.length], [4, 4, 4]);
     assert.ok(r.calibration !== null && r.calibration.timers > 20 && r.calibration.timers <= 50, `timers ${r.calibration?.timers}`);
     assert.equal(err.text(), '');
   });
@@ -155,6 +158,13 @@ describe('pbs --validate: empirical distributions', () => {
     assert.throws(() => empiricalDistribution([]), isArgError(/at least one finite sample >= 0; got 0 samples/));
     assert.throws(() => empiricalDistribution([1, -1]), isArgError(/finite sample >= 0/));
     assert.throws(() => empiricalDistribution([1], 257), isArgError(/bins must be an integer from 1 to 256/));
+  });
+
+  test('the own time of a message between workers: sorted differences of two round-trip samples, halved, never negative', () => {
+    assert.deepEqual(quantileDifference([3, 1, 2], [0.5, 0, 1]), [0.5, 0.75, 1]);
+    // as many as the shorter, each side read at the same quantile; a negative difference counts as 0
+    assert.deepEqual(quantileDifference([1, 2, 3, 4], [2, 2]), [0, 0.5]);
+    assert.throws(() => quantileDifference([], [1]), isArgError(/needs samples on both sides/));
   });
 
   test('a timer-held delay: draws under 0.5 ms go at once, the others plus a lateness', () => {

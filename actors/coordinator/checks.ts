@@ -9,7 +9,7 @@ import type { Value } from '../types.js';
 import type { ReadRepairMode } from './get.js';
 
 export const GET_KEYS = new Set(['consistency', 'r', 'timeoutMs', 'readRepair', 'standInNotFoundOk']);
-export const PUT_KEYS = new Set(['context', 'consistency', 'w', 'timeoutMs']);
+export const PUT_KEYS = new Set(['context', 'consistency', 'w', 'timeoutMs', 'coordinator']);
 /** The options of cluster.client() / createHandle(), in both runtimes. */
 export const CLIENT_KEYS = new Set(['near']);
 const CRASH_KEYS = new Set(['wipe']);

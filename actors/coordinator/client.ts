@@ -340,11 +340,12 @@ export class ClientCoordinator {
       if (typeof options.context !== 'string') throw new InvalidArgumentError('context must be the string a get returned');
       context = contextOf(options.context);
     }
+    if (options.coordinator !== undefined) this.checkNode(options.coordinator);
     const deadlineMs = this.env.clock.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const left = attempt === 0 ? timeoutMs : Math.max(1, deadlineMs - this.env.clock.now());
       try {
-        return await this.writeOnce(id, value, context, need, left, attempt === 0);
+        return await this.writeOnce(id, value, context, need, left, attempt === 0, options.coordinator);
       } catch (e) {
         // only a refusal at the coordinator's epoch check is retried: nothing was written
         if (!this.retryable(e, deadlineMs)) {
@@ -363,13 +364,16 @@ export class ClientCoordinator {
     level: Requirement,
     timeoutMs: number,
     first: boolean,
+    via: number | undefined,
   ): Promise<PutResult> {
     const moving = this.transitionPlacement(id, 'write');
     const { targets, spares } = moving ?? this.placer.place(id);
     const need = moving === undefined ? level : moving.need(level);
     this.checkFeasible(targets, need, moving !== undefined);
     this.checkInFlight();
-    const coordinator = this.firstCoordinator(targets, id, need);
+    // a coordinator named by the caller: its index in targets, or -1 for a proxy (a node none of the key's targets)
+    const named = via === undefined ? -2 : targets.findIndex((t) => t.node === via);
+    const coordinator = named === -2 ? this.firstCoordinator(targets, id, need) : named;
     if (first) this.counters.puts++;
     const msg: PutRequest = {
       type: 'put',
@@ -386,7 +390,8 @@ export class ClientCoordinator {
       hintAfterMs: this.config.hintAfterMs,
       epoch: this.view.epoch,
     };
-    return this.env.host.track<PutResult>((resolve, reject) => this.writes.start(msg, coordinator, resolve, reject));
+    const proxy = coordinator === -1 ? via : undefined;
+    return this.env.host.track<PutResult>((resolve, reject) => this.writes.start(msg, Math.max(0, coordinator), resolve, reject, proxy));
   }
 
   /**

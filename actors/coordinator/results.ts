@@ -22,6 +22,14 @@ export interface PutOptions {
   consistency?: Level;
   w?: number;
   timeoutMs?: number;
+  /**
+   * The node that coordinates this write (default: the first of the key's replicas this client can reach). One of the
+   * key's replicas coordinates as usual; any other node coordinates as a proxy, as in Cassandra and the PBS paper's
+   * WARS model: it keeps no copy and mints the write under a one-off DVV id, which adds an entry to the key's clock
+   * per write. A measurement mode (`leaderless pbs --coordinator any`; actors/coordinator/proxy-put.ts), with no
+   * failover: the write waits for that node until timeoutMs.
+   */
+  coordinator?: number;
 }
 
 export interface GetResult {

@@ -32,6 +32,8 @@ interface PendingPut {
   sentAtMs: number;
   failoverAtMs: number;
   startMs: number;
+  /** a proxy coordinator, none of the key's targets (proxy-put.ts): asked instead of targets[attempt], never failed over */
+  proxy: number | undefined;
 }
 
 export class Writes {
@@ -52,11 +54,11 @@ export class Writes {
   }
 
   /** Sends the write to targets[first] and tracks it until it is answered, fails over, or times out. */
-  start(msg: PutRequest, first: number, resolve: (r: PutResult) => void, reject: (e: LeaderlessError) => void): void {
+  start(msg: PutRequest, first: number, resolve: (r: PutResult) => void, reject: (e: LeaderlessError) => void, proxy?: number): void {
     const now = this.clock.now();
     const p: PendingPut = {
       resolve, reject, deadlineMs: now + msg.timeoutMs, timeoutMs: msg.timeoutMs, msg, attempt: first,
-      asked: [], sentAtMs: now, failoverAtMs: now, startMs: now,
+      asked: [], sentAtMs: now, failoverAtMs: now, startMs: now, proxy,
     };
     this.pending.set(msg.req, p);
     this.send(p, now);
@@ -86,7 +88,7 @@ export class Writes {
         ));
         continue;
       }
-      const coordinator = p.msg.targets[p.attempt].node;
+      const coordinator = p.proxy ?? p.msg.targets[p.attempt].node;
       if (this.config.coordinatorFailoverMs === 0 && this.links.isDown(coordinator, nowMs)) {
         this.fail(req, p, unansweredWrite(p.asked));
         continue;
@@ -143,12 +145,12 @@ export class Writes {
 
   /** Sends the write to targets[p.attempt] with the budget left: the coordinator's deadline ends before the client's. */
   private send(p: PendingPut, nowMs: number): void {
-    const node = p.msg.targets[p.attempt].node;
+    const node = p.proxy ?? p.msg.targets[p.attempt].node;
     p.asked.push(node);
     p.sentAtMs = nowMs;
     // failover off (0, the default): the write stays with this coordinator until it answers, its link is known down,
-    // or the deadline passes
-    p.failoverAtMs = this.config.coordinatorFailoverMs === 0 ? p.deadlineMs : nowMs + this.config.coordinatorFailoverMs;
+    // or the deadline passes; a proxy is never failed over
+    p.failoverAtMs = this.config.coordinatorFailoverMs === 0 || p.proxy !== undefined ? p.deadlineMs : nowMs + this.config.coordinatorFailoverMs;
     const budgetMs = Math.max(1, p.deadlineMs - nowMs - this.replyAllowanceMs());
     this.transport.send(node, { ...p.msg, budgetMs });
   }

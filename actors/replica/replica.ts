@@ -14,6 +14,7 @@ import { hash32 } from '../hash.js';
 import { isClient, type Address, type Message, type MessageType, type PutRequest, type Send, type StoredClock } from '../protocol.js';
 import { LinkDetector } from '../link-detector.js';
 import { PutFsm } from '../coordinator/put.js';
+import { proxyClock } from '../coordinator/proxy-put.js';
 import type { ConflictMode, Stamped } from '../types.js';
 import { newClock, newWithContext, sync, updateWith } from '../versioning/dvv.js';
 import { resolveLww, stampedEqual } from '../versioning/lww.js';
@@ -303,12 +304,14 @@ export class Replica {
       return;
     }
     const localReq = this.nextLocalReq++;
+    const mine = msg.targets.find((t) => t.node === this.node);
+    if (mine === undefined) return this.onProxyPut(localReq, msg, nowMs, out);
     const fsm = new PutFsm(this.node, localReq, msg, nowMs);
     // A coordinator standing in for a down primary (every primary was down) keeps the write only as a hint for that
     // primary: a copy in its store would escape anti-entropy and tombstone reaping (a reaped delete would come back
     // through it). With no copy left once the hint is delivered, it must still never mint the same dot twice for the
     // key (DVV sync would take two writes for one and drop one), so each such write gets a DVV id of its own.
-    const hintFor = msg.targets.find((t) => t.node === this.node)?.hintFor;
+    const hintFor = mine.hintFor;
     const refused = this.admitWrite(msg.epoch, msg.key, hintFor, true);
     if (refused !== undefined) return this.failPut(fsm, refused, out);
     const { id, local } = this.writeBase(msg.key, hintFor);
@@ -329,6 +332,24 @@ export class Replica {
     for (const t of msg.targets) {
       if (t.node !== this.node && t.hintFor === undefined && this.membership?.ackWithoutStoring(msg.epoch, msg.key, t.node)) fsm.onAck(t.node, true, out);
     }
+    this.retire(localReq, fsm);
+  }
+
+  /**
+   * A write sent to this node although it is none of the key's targets: it coordinates it as a proxy (as any node
+   * does in Cassandra, and the coordinator of the PBS paper's WARS model): the write is minted under a one-off DVV id
+   * and kept nowhere here, only replicated to every target (proxy-put.ts says why, and what it costs).
+   */
+  private onProxyPut(localReq: number, msg: PutRequest, nowMs: number, out: Send[]): void {
+    // never its own stand-in: the FSM counts its own ack at once, and a proxy keeps nothing (the ack would be empty)
+    const fsm = new PutFsm(this.node, localReq, { ...msg, spares: msg.spares.filter((s) => s.node !== this.node) }, nowMs);
+    // the epoch check as for a stand-in of the key's first target: this node's ring must agree on the placement
+    const refused = msg.targets.length === 0 ? undefined : this.admitWrite(msg.epoch, msg.key, msg.targets[0].node, true);
+    if (refused !== undefined) return this.failPut(fsm, refused, out);
+    const id = this.floor.standInId();
+    if (typeof id !== 'string') return this.failPut(fsm, id, out);
+    this.pending.set(localReq, fsm);
+    fsm.start(proxyClock(msg, nowMs, id, this.replicaId, this.conflicts), out, this.links.at(nowMs));
     this.retire(localReq, fsm);
   }
 

@@ -26,6 +26,7 @@ interface PbsCliOptions {
   validate?: boolean;
   simTrials?: string;
   meanMs?: string;
+  coordinator?: string;
 }
 
 /** Throws InvalidArgumentError unless `file` can be written (created in an existing, writable directory). */
@@ -65,9 +66,10 @@ export function addPbsCommand(cmd: Command): Command {
     .addOption(new Option('--json <file>', 'write the report as JSON (- for stdout, instead of the table)'))
     .addOption(new Option('--html <file>', 'write a standalone HTML report: P(consistent) against t per profile, measured beside the models'))
     .addOption(new Option('--format <format>', 'deprecated: --format json is --json -').choices(['table', 'json']))
+    .addOption(new Option('--coordinator <where>', "who coordinates each write: replica (the key's first replica, as leaderless does: WARS-local) or any (a node that is none of its replicas, as in Cassandra: WARS)").default('replica'))
     .addOption(new Option('--validate', 'instead: the thread runtime with exponential delays injected beside the simulator with the same, t-visibility curves and their RMSE'))
     .addOption(new Option('--mean-ms <ms>', 'with --validate: the mean of the injected exponential delays (default 5)'))
-    .addOption(new Option('--sim-trials <n>', 'with --validate: simulated trials per R/W (default 8000; --trials: thread trials, default 3000)'))
+    .addOption(new Option('--sim-trials <n>', 'with --validate: simulated trials per R/W (default 12000; --trials: thread trials, default 4000)'))
     .action(async (o: PbsCliOptions, command: Command) => {
       // with --validate, pbs's defaults are not its own: only what the user gave counts
       const given = Object.fromEntries(Object.entries(o).filter(([k]) => command.getOptionValueSource(k) !== 'default'));
@@ -88,7 +90,9 @@ export async function pbsCommand(o: PbsCliOptions, out: NodeJS.WritableStream, e
   const jsonToStdout = o.json === '-' || o.format === 'json';
   if (o.json !== undefined && o.json !== '-') checkWritable(o.json, '--json');
   if (o.html !== undefined) checkWritable(o.html, '--html');
-  const raw: PbsRawOptions = { profile: o.profile, rw: o.rw, trials: o.trials, modelTrials: o.modelTrials, seed: o.seed, format: jsonToStdout ? 'json' : 'table' };
+  const raw: PbsRawOptions = {
+    profile: o.profile, rw: o.rw, trials: o.trials, modelTrials: o.modelTrials, seed: o.seed, format: jsonToStdout ? 'json' : 'table', coordinator: o.coordinator,
+  };
   if (o.t !== undefined) raw.t = o.t;
   const options = parsePbsOptions(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) as PbsRawOptions);
   const report = await runPbs(options, out);

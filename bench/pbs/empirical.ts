@@ -4,6 +4,7 @@
 // An empirical distribution is written with the kinds runtime/host/prng.ts already samples: a mixture of equal-weight
 // uniforms between consecutive quantiles of the samples (a histogram with as many bins as quantiles), nested one level
 // (at most 16 mixtures of at most 16 uniforms) to stay within MAX_MIXTURE_PARTS. Its quantiles are the samples'.
+import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, type Distribution, type Prng } from '../../runtime/index.js';
 
 /** The parts a mixture may have (runtime/host/prng.ts's MAX_MIXTURE_PARTS; checkDistribution refuses more). */
@@ -49,7 +50,7 @@ export function empiricalDistribution(samplesMs: readonly number[], bins = MAX_E
  * other sets a timer of that many ms, and Node fires none sooner than 1 ms, on an integer-ms clock). `loops` timers in
  * flight at once, `count` timers in all. Run beside load like the measured run's (the calibration trials).
  */
-export async function measureTimerLateness(draw: () => number, count: number, loops: number): Promise<number[]> {
+export async function measureTimerLateness(draw: () => number, count: number, loops: number, beforeEach?: () => void): Promise<number[]> {
   const out: number[] = [];
   let left = count;
   const loop = async (): Promise<void> => {
@@ -57,6 +58,7 @@ export async function measureTimerLateness(draw: () => number, count: number, lo
       left--;
       const ms = draw();
       if (ms < 0.5) continue;
+      beforeEach?.();
       const t0 = performance.now();
       await new Promise<void>((resolve) => setTimeout(resolve, ms));
       out.push(performance.now() - t0 - ms);
@@ -64,6 +66,23 @@ export async function measureTimerLateness(draw: () => number, count: number, lo
   };
   await Promise.all(Array.from({ length: loops }, loop));
   return out;
+}
+
+/**
+ * measureTimerLateness in a worker thread of its own (bench/pbs/timer-worker.ts), as a replica's timers run: in a
+ * thread apart from the main one, which carries every client. Run beside load like the measured run's.
+ */
+export async function measureWorkerTimerLateness(meanMs: number, seed: number, count: number, loops: number): Promise<number[]> {
+  const worker = new Worker(new URL('./timer-worker.js', import.meta.url), { workerData: { meanMs, seed, count, loops } });
+  try {
+    return await new Promise<number[]>((resolve, reject) => {
+      worker.once('message', (samples: number[]) => resolve(samples));
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the timer worker exited (code ${code}) before it answered`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
 }
 
 /** An exponential draw of mean `meanMs` from a seeded Prng (the same law the thread runtime draws with Math.random). */
@@ -82,6 +101,28 @@ export function timerRealized(draw: () => number, latenessMs: readonly number[],
   for (let i = 0; i < n; i++) {
     const ms = draw();
     xs.push(ms < 0.5 ? 0 : Math.max(0, ms + rng.pick(latenessMs as number[])));
+  }
+  return empiricalDistribution(xs);
+}
+
+/**
+ * The time a thread message takes in all, as a distribution: its own time (a draw from `ownMs`: batching, postMessage,
+ * decoding) plus, when `draw` is given, the injected delay as the sending thread's timer holds it (a draw under 0.5 ms
+ * sent at once, any other plus a lateness drawn from `latenessMs`, at least 0 in all). `n` sums, as an empirical
+ * distribution (a Monte Carlo convolution, as timerRealized).
+ */
+export function messageTime(ownMs: readonly number[], draw: (() => number) | null, latenessMs: readonly number[], rng: Prng, n = 100_000): Distribution {
+  if (ownMs.length === 0 || (draw !== null && latenessMs.length === 0)) {
+    throw new InvalidArgumentError(`messageTime needs own-time samples, and lateness samples with a draw; got ${ownMs.length} and ${latenessMs.length}`);
+  }
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let ms = rng.pick(ownMs as number[]);
+    if (draw !== null) {
+      const d = draw();
+      if (d >= 0.5) ms += Math.max(0, d + rng.pick(latenessMs as number[]));
+    }
+    xs.push(Math.max(0, ms));
   }
   return empiricalDistribution(xs);
 }

@@ -34,7 +34,10 @@ export function headerText(o: PbsOptions): string {
   return (
     `leaderless pbs: Bailis et al., "Probabilistically Bounded Staleness for Practical Partial Quorums" (VLDB 2012)\n` +
     `N=${PBS_N}, seed ${o.seed}, ${o.trials} simulated trials and ${o.modelTrials} model trials per cell; ` +
-    `strict quorums, reads ask all N and take the first R, read repair and anti-entropy off\n`
+    `strict quorums, reads ask all N and take the first R, read repair and anti-entropy off\n` +
+    (o.coordinator === 'any'
+      ? 'writes coordinated by a node that is none of the key\'s replicas (--coordinator any, a proxy as in WARS): read measured against WARS\n'
+      : 'writes coordinated by the key\'s first replica (as leaderless does): read measured against WARS-local; --coordinator any for WARS\n')
   );
 }
 
@@ -60,7 +63,7 @@ export function cellText(c: PbsCell): string {
   const lines = [
     `-- R=${c.r} W=${c.w}${c.r + c.w > PBS_N ? ' (R+W > N: strict quorum overlap)' : ''}`,
     `${label('t (ms)')}${c.tMs.map((t) => pad(ms(t), width)).join('')}  t@${PBS_TARGET_P * 100}% (ms)`,
-    row('measured (sim)', c.measured, `${ms(v.measured)} ${bracket}`),
+    row(c.coordinator === 'any' ? 'measured (proxy)' : 'measured (sim)', c.measured, `${ms(v.measured)} ${bracket}`),
     row('WARS-local', c.warsLocal, ms(v.warsLocal)),
     row('WARS', c.wars, ms(v.wars)),
     `${label('closed form k=1')}${pad(prob(c.closedForm), width)}  at every t`,

@@ -9,16 +9,21 @@ import type { PbsCell, PbsReport } from './run.js';
 const prob = (x: number): string => x.toFixed(4);
 const ms = (x: number | null): string => (x === null ? '-' : String(Number(x.toPrecision(3))));
 
+/** The model measured is read against: WARS-local (a replica coordinates), WARS (a proxy does, --coordinator any). */
+export const modelOf = (r: { coordinator?: string }): 'WARS' | 'WARS-local' => (r.coordinator === 'any' ? 'WARS' : 'WARS-local');
+
 /**
- * Largest |measured - WARS-local| over every t of every cell, as a probability, and the largest in standard errors of
- * the measured proportion (sqrt(p(1-p)/trials), floored at one stale read in `trials`): sampling noise or a real gap.
+ * Largest |measured - model| over every t of every cell (the model: modelOf), as a probability, and the largest in
+ * standard errors of the measured proportion (sqrt(p(1-p)/trials), floored at one stale read in `trials`): sampling
+ * noise or a real gap.
  */
 export function maxModelGap(r: PbsReport): { gap: number; sigmas: number } {
   let gap = 0;
   let sigmas = 0;
   for (const c of r.cells) {
+    const model = modelOf(r) === 'WARS' ? c.wars : c.warsLocal;
     c.measured.forEach((p, i) => {
-      const q = c.warsLocal[i];
+      const q = model[i];
       const se = Math.sqrt(Math.max(q * (1 - q), 1 / c.sim.trials) / c.sim.trials);
       gap = Math.max(gap, Math.abs(p - q));
       sigmas = Math.max(sigmas, Math.abs(p - q) / se);
@@ -36,7 +41,7 @@ function pbsHeadlines(r: PbsReport): Headline[] {
     { id: 'trials', label: 'simulated trials per cell', value: r.trials.toLocaleString('en-US'), detail: `${r.modelTrials.toLocaleString('en-US')} model trials per cell` },
     { id: 'seed', label: 'seed', value: String(r.seed), detail: 'the same seed gives the same numbers' },
     {
-      id: 'model-gap', label: 'largest |measured - WARS-local|', value: `${(gap * 100).toFixed(2)} pp`,
+      id: 'model-gap', label: `largest |measured - ${modelOf(r)}|${r.coordinator === 'any' ? ' (proxy coordinator)' : ''}`, value: `${(gap * 100).toFixed(2)} pp`,
       detail: `percentage points of P(consistent) over every t and cell; at most ${sigmas.toFixed(1)} standard errors of ${r.trials} trials`,
       tone: sigmas <= 4 ? 'good' : 'bad',
     },

@@ -14,6 +14,13 @@ import {
 } from './profiles.js';
 
 export type PbsFormat = 'table' | 'json';
+/**
+ * Who coordinates a trial's write: 'replica', the first of the key's replicas (our protocol's way, WARS-local), or
+ * 'any', a node that is none of the key's replicas (a proxy, as in Cassandra and the paper's WARS: one more node in the
+ * cluster, and a one-off DVV id per write, actors/coordinator/proxy-put.ts).
+ */
+export type PbsCoordinator = 'replica' | 'any';
+export const PBS_COORDINATORS: readonly PbsCoordinator[] = ['replica', 'any'];
 
 export interface PbsOptions {
   profiles: PbsProfileName[];
@@ -26,6 +33,8 @@ export interface PbsOptions {
   /** the t grid (ms, ascending); null: each profile's own grid */
   tMs: number[] | null;
   format: PbsFormat;
+  /** default 'replica' */
+  coordinator?: PbsCoordinator;
 }
 
 /** What a command line gives: strings (or already-typed values), every field optional. */
@@ -37,12 +46,13 @@ export interface PbsRawOptions {
   seed?: string | number;
   t?: string | number[];
   format?: string;
+  coordinator?: string;
 }
 
 /** Validates command-line style options; throws InvalidArgumentError saying what was wrong and what is allowed. */
 export function parsePbsOptions(raw: PbsRawOptions = {}): PbsOptions {
   if (raw === null || typeof raw !== 'object') throw new InvalidArgumentError('pbs options must be an object');
-  const known = new Set(['profile', 'rw', 'trials', 'modelTrials', 'seed', 't', 'format']);
+  const known = new Set(['profile', 'rw', 'trials', 'modelTrials', 'seed', 't', 'format', 'coordinator']);
   for (const k of Object.keys(raw)) {
     if (!known.has(k)) throw new InvalidArgumentError(`unknown pbs option ${k}; allowed: ${[...known].join(', ')}`);
   }
@@ -55,6 +65,7 @@ export function parsePbsOptions(raw: PbsRawOptions = {}): PbsOptions {
     seed: raw.seed === undefined ? PBS_DEFAULTS.seed : parseInteger(raw.seed, '--seed', 0xffffffff, 0),
     tMs: raw.t === undefined ? null : parseGrid(raw.t),
     format: raw.format === undefined ? 'table' : parseFormat(raw.format),
+    coordinator: raw.coordinator === undefined ? 'replica' : parseCoordinator(raw.coordinator),
   };
   return checkPbsOptions(options);
 }
@@ -72,7 +83,15 @@ export function checkPbsOptions(o: PbsOptions): PbsOptions {
   }
   if (o.tMs !== null) parseGrid(o.tMs);
   parseFormat(o.format);
+  if (o.coordinator !== undefined) parseCoordinator(o.coordinator);
   return o;
+}
+
+function parseCoordinator(v: unknown): PbsCoordinator {
+  if (!(PBS_COORDINATORS as readonly unknown[]).includes(v)) {
+    throw new InvalidArgumentError(`--coordinator must be replica (the first of the key's replicas) or any (a node that is none of them, as in WARS); got ${String(v)}`);
+  }
+  return v as PbsCoordinator;
 }
 
 function parseProfiles(v: string | string[]): PbsProfileName[] {

@@ -1,6 +1,7 @@
 // PBS measured: trials on the simulated cluster running the real protocol, reads at commit + t.
 import { Prng, SimCluster, type Distribution, type LeaderlessClient, type SimOptions } from '../../runtime/index.js';
 import { MAX_PBS_TRIALS, PBS_CONCURRENCY, PBS_N, checkCount, checkNrw, type PbsProfile, type RwConfig } from './profiles.js';
+import type { PbsCoordinator } from './options.js';
 
 export interface SimMeasureOptions {
   r: number;
@@ -8,6 +9,8 @@ export interface SimMeasureOptions {
   trials: number;
   seed: number;
   tMs: readonly number[];
+  /** 'any': each write through a node that is none of the key's replicas (a proxy); default 'replica' */
+  coordinator?: PbsCoordinator;
 }
 
 export interface SimMeasurement {
@@ -25,18 +28,23 @@ export interface SimMeasurement {
   lateReads: number;
 }
 
-/** The cluster of one cell: strict quorums, reads to all N answered by the first R, no repair of any kind. */
-export function pbsClusterOptions(p: PbsProfile, rw: RwConfig, seed: number, trials: number): SimOptions {
+/**
+ * The cluster of one cell: strict quorums, reads to all N answered by the first R, no repair of any kind. With a proxy
+ * coordinator ('any') one node more, so that every key has a node that is none of its replicas: N + 1 nodes, or (wan)
+ * two in dc0, of which the key's dc0 replica is one and the proxy, local to it, the other.
+ */
+export function pbsClusterOptions(p: PbsProfile, rw: RwConfig, seed: number, trials: number, coordinator: PbsCoordinator = 'replica'): SimOptions {
   const zero: Distribution = { kind: 'constant', ms: 0 };
   const far = 3_600_000; // no timeout, coordinator failover or read retry may fire within a trial
+  const extra = coordinator === 'any' ? 1 : 0;
   const topology: SimOptions =
     p.remoteMs > 0
       ? {
-          datacenters: [0, 1, 2].map((d) => ({ name: `dc${d}`, nodes: 1 })),
+          datacenters: [0, 1, 2].map((d) => ({ name: `dc${d}`, nodes: d === 0 ? 1 + extra : 1 })),
           replication: { dc0: 1, dc1: 1, dc2: 1 },
           interDcLatency: { kind: 'constant', ms: p.remoteMs },
         }
-      : { nodes: PBS_N, replication: PBS_N };
+      : { nodes: PBS_N + extra, replication: PBS_N };
   return {
     ...topology,
     read: rw.r, write: rw.w, sloppy: false, readRepair: 'off', readFanout: 'all', conflicts: 'siblings',
@@ -53,9 +61,9 @@ export function pbsClusterOptions(p: PbsProfile, rw: RwConfig, seed: number, tri
 export async function measureSim(p: PbsProfile, o: SimMeasureOptions): Promise<SimMeasurement> {
   checkNrw(PBS_N, o.r, o.w);
   checkCount(o.trials, 'trials', MAX_PBS_TRIALS);
-  const cluster = SimCluster.create(pbsClusterOptions(p, o, o.seed, o.trials));
+  const cluster = SimCluster.create(pbsClusterOptions(p, o, o.seed, o.trials, o.coordinator));
   const clients: LeaderlessClient[] = [];
-  for (let node = 0; node < PBS_N; node++) clients.push(await cluster.client({ near: node }));
+  for (let node = 0; node < cluster.config.nodes.length; node++) clients.push(await cluster.client({ near: node }));
   // The reader's datacenter is drawn per read from a stream apart from the network's, so draws do not shift latencies.
   const picks = new Prng((o.seed ^ 0x5bd1e995) >>> 0);
   const m: SimMeasurement = {
@@ -89,8 +97,12 @@ async function simTrial(
 ): Promise<void> {
   const key = `pbs:${i}`;
   const value = `v${i}`;
-  const coordinator = cluster.replicasOf(key)[0];
-  await clients[coordinator].put(key, value, { w: o.w });
+  const replicas = cluster.replicasOf(key);
+  if (o.coordinator === 'any') {
+    // the writer beside a node that is none of the key's replicas, which coordinates the write as a proxy
+    const proxy = clients.findIndex((_, node) => !replicas.includes(node));
+    await clients[proxy].put(key, value, { w: o.w, coordinator: proxy });
+  } else await clients[replicas[0]].put(key, value, { w: o.w });
   m.ops++;
   const commitMs = cluster.nowMs;
   const reads: Array<Promise<void>> = [];
@@ -98,7 +110,8 @@ async function simTrial(
     const atMs = commitMs + o.tMs[j];
     if (atMs > cluster.nowMs) await cluster.sleep(atMs - cluster.nowMs);
     if (Math.abs(cluster.nowMs - atMs) > 1e-9 * Math.max(1, atMs)) m.lateReads++;
-    const reader = clients[picks.int(PBS_N)];
+    // beside a replica drawn at random (with a proxy, one of the key's: the extra node holds nothing)
+    const reader = clients[o.coordinator === 'any' ? replicas[picks.int(PBS_N)] : picks.int(PBS_N)];
     reads.push(
       reader.get(key, { r: o.r }).then((got) => {
         m.ops++;

@@ -1,5 +1,6 @@
 // What a PBS run reports, apart from the runner so that the formatter can name it without importing the runner.
 import type { PbsProfileName } from './profiles.js';
+import type { PbsCoordinator } from './options.js';
 import type { SimMeasurement } from './simulation.js';
 
 export interface PbsCell {
@@ -8,6 +9,8 @@ export interface PbsCell {
   w: number;
   /** the seed of this cell's cluster and models, derived from the run's seed, the profile and R/W */
   seed: number;
+  /** who coordinated the writes: the key's first replica (WARS-local), or a proxy that is none of them (WARS) */
+  coordinator: PbsCoordinator;
   tMs: number[];
   /** P(consistent) per t: the simulated cluster, WARS with the coordinator a replica, plain WARS */
   measured: number[];
@@ -30,6 +33,8 @@ export interface PbsReport {
   /** the simulation's throughput: puts plus gets (and simulator events) per second of wall time */
   sim: { ops: number; events: number; wallMs: number; opsPerSec: number; eventsPerSec: number };
   modelWallMs: number;
+  /** --coordinator: measured is read against WARS-local ('replica') or WARS ('any') */
+  coordinator: PbsCoordinator;
   notes: string[];
 }
 

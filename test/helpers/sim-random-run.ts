@@ -28,6 +28,8 @@ export interface Drawn {
   maxWipes: number;
   /** nodes join, leave and are replaced during the workload (test/sim-membership.test.ts) */
   membership: boolean;
+  /** the share of writes sent to a coordinator drawn among all nodes (a proxy when not a replica: test/proxy-put.test.ts) */
+  proxyWrites?: number;
 }
 
 /** Replicas a level needs for N (ANY: one, a hint alone). */
@@ -112,8 +114,10 @@ export async function runSeed(
   seed: number,
   override: Record<string, unknown> = {},
   membership = false,
+  proxyWrites = 0,
 ): Promise<{ violations: Violation[]; drawn: Drawn; faults: string[]; refused?: string; ops?: HistoryOp[]; finals?: FinalKey[] }> {
   const drawn = drawConfig(seed, override, membership);
+  if (proxyWrites > 0) drawn.proxyWrites = proxyWrites;
   let cluster: SimCluster;
   try {
     cluster = await SimCluster.start(drawn.options);
@@ -207,6 +211,8 @@ function writeOptions(d: Drawn, rng: Prng): Record<string, unknown> {
   const options: Record<string, unknown> = {};
   if (rng.chance(0.4)) options.consistency = pick(rng, d.writeLevels);
   if (rng.chance(0.2)) options.timeoutMs = pick(rng, [50, 150, 400]);
+  // drawn only when asked for: the default runs draw exactly as before (their seeds replay the same)
+  if (d.proxyWrites !== undefined && rng.chance(d.proxyWrites)) options.coordinator = rng.int(d.options.nodes);
   return options;
 }
 
