@@ -27,7 +27,6 @@ import { nowMs } from './clock.js';
 import { NodeStatus, SharedView } from './shared-view.js';
 import { BUSY, SharedStore, type StoreBuffers } from '../host/store.js';
 import { GOODBYE, Outbox, type Port } from './transport.js';
-import { Inbox } from './inbox.js';
 import { WireCodec } from './wire.js';
 
 export {
@@ -114,7 +113,6 @@ export class ClusterClient {
   private readonly readers: SharedStore[];
   private readonly ports = new Map<Address, Port>();
   private readonly outbox: Outbox;
-  private readonly inbox = new Inbox();
   private readonly codec: WireCodec;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private closed = false;
@@ -237,10 +235,10 @@ export class ClusterClient {
     if (old !== undefined && old !== port) old.close();
     this.ports.set(node, port);
     this.outbox.incarnations.set(node, incarnation);
-    this.inbox.listen(port, (buffer, length) => {
+    port.on('message', (buffer: ArrayBuffer) => {
       // a partition between the replica and the node this client sits beside drops its replies too
       if (this.near >= 0 && this.view.blocked(node, this.near)) return;
-      const batch = this.codec.decode(buffer, length);
+      const batch = this.codec.decode(buffer);
       for (let i = 0; i < batch.length; i++) this.coordinator.receive(batch[i]);
     });
     port.unref();

@@ -14,8 +14,7 @@ import { SharedStore, type StoreBuffers } from '../host/store.js';
 import { writerView } from '../host/writer-view.js';
 import { ReplicaHost, replicaOptions } from '../host/replica-host.js';
 import { SharedView } from './shared-view.js';
-import { Outbox, type Port } from './transport.js';
-import { Inbox } from './inbox.js';
+import { GOODBYE, Outbox, type Port } from './transport.js';
 import { WireCodec } from './wire.js';
 import { baseMembership, type ResolvedConfig } from '../config.js';
 import { nowMs } from './clock.js';
@@ -106,9 +105,8 @@ function main(data: ReplicaWorkerData): void {
   const ports = new Map<Address, Port>();
   const codec = new WireCodec(data.config.datacenters);
   const { host, outbox, shared, ae } = startReplica(data, view, ports, codec);
-  const inbox = new Inbox();
-  const receive = (buffer: ArrayBuffer, length: number): void => {
-    const batch = codec.decode(buffer, length);
+  const receive = (buffer: ArrayBuffer): void => {
+    const batch = codec.decode(buffer);
     if (!host.paused) return host.deliver(batch);
     // held while paused, within the mailbox bound; what the bound refuses is lost, and leaves the depth count
     if (!host.hold(batch, batch.length)) view.addDepth(data.node, -batch.length, data.incarnation);
@@ -117,7 +115,7 @@ function main(data: ReplicaWorkerData): void {
     const old = ports.get(addr) as MessagePort | undefined;
     if (old !== undefined && old !== port) old.close();
     ports.set(addr, port);
-    inbox.listen(port, receive);
+    port.on('message', (data: ArrayBuffer | typeof GOODBYE) => (data === GOODBYE ? (port as MessagePort).close() : receive(data)));
     // a client that closes its end closes this one too: forget it, or client churn grows the map without bound
     port.once('close', () => {
       if (ports.get(addr) === port) ports.delete(addr);

@@ -1,10 +1,9 @@
 // The batched, bounded transport between threads.
 //
-// An Outbox collects every message a thread sends in one turn of its event loop and sends, per destination, one
-// batch when the turn ends (setImmediate), encoded by runtime/wire.ts (structured clone of nested objects cost 4-5x
-// more on the sending thread). The batch is copied into a shared-memory ring to that destination (ring.ts; the
-// receiver, inbox.ts, polls its rings while batches keep coming), and a message goes on the port only to wake a
-// receiver that went idle, or with a batch the ring cannot take (transferred, not cloned). Mailboxes are bounded: a sender adds
+// An Outbox collects every message a thread sends in one turn of its event loop and posts, per destination, one
+// batch when the turn ends (setImmediate), encoded by runtime/wire.ts into one transferred ArrayBuffer (structured
+// clone of nested objects cost 4-5x more on the sending thread): 100 messages to one replica cost one postMessage
+// (ARCHITECTURE.md: ~26 us per small round trip, millions of ops/s batched). Mailboxes are bounded: a sender adds
 // the batch length to the destination's depth counter in shared memory and the receiver subtracts what it handled;
 // `accepts(to)` tells whether the destination's mailbox has room, so an overloaded replica is refused at the sender
 // (OVERLOADED to the application) instead of queueing without limit. The count belongs to one incarnation of the
@@ -13,7 +12,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { isClient, type Address, type Message } from '../../actors/protocol.js';
 import { sampleDelayMs } from './link-delay.js';
-import { ByteRing, DEFAULT_RING_BYTES } from './ring.js';
 import type { SharedView } from './shared-view.js';
 import type { WireCodec } from './wire.js';
 
@@ -31,15 +29,6 @@ export const MAX_BATCH_MESSAGES = 4096;
  */
 export const GOODBYE = 'goodbye';
 
-/** Posted on a port to wake a receiver that went idle: its ring has batches (ring.ts). */
-export const WAKE = 'wake';
-/** Posted on a port before the first batch: the ring the sender writes that port's batches into. */
-export const RING = 'ring';
-export interface RingAnnouncement {
-  type: typeof RING;
-  buffer: SharedArrayBuffer;
-}
-
 export class Outbox {
   private readonly queues = new Map<Address, Message[]>();
   private scheduled = false;
@@ -49,11 +38,6 @@ export class Outbox {
   /** messages and batches posted, for metrics */
   messages = 0;
   batches = 0;
-
-  /** batches that went through a ring (the rest were posted: the ring was full, or they were too large for it) */
-  ringed = 0;
-  /** the ring to each port's receiver (ring.ts), made on the first batch sent on that port */
-  private readonly rings = new WeakMap<Port, ByteRing>();
 
   /** messages dropped by a partition or an injected drop */
   dropped = 0;
@@ -67,8 +51,6 @@ export class Outbox {
     private readonly mailboxCapacity: number,
     /** the replica this sender sits beside for partitions (-1: a client placed nowhere, never cut off) */
     private readonly near: number,
-    /** the data bytes of each ring this outbox makes (a power of two) */
-    private readonly ringBytes = DEFAULT_RING_BYTES,
   ) {}
 
   /** Whether a replica's mailbox can take one more message (clients' mailboxes are bounded by their in-flight limit). */
@@ -125,58 +107,18 @@ export class Outbox {
       const port = this.ports.get(to);
       this.queues.set(to, []);
       if (port === undefined) continue; // destination gone (stopped or never attached): like a lost message
-      if (batch.length <= MAX_BATCH_MESSAGES) this.sendOne(to, port, batch);
-      else this.sendMany(to, port, batch);
-    }
-  }
-
-  /**
-   * One batch, encoded into the codec's scratch (runtime/wire.ts) and copied into the ring to `to` (ring.ts), or
-   * posted when the ring cannot take it. Encoded before the depth is counted, so that a worker terminated mid-flush
-   * has next to no window between counting and sending.
-   */
-  private sendOne(to: Address, port: Port, batch: Message[]): void {
-    const bytes = this.codec.encodeView(batch);
-    try {
+      // One binary buffer per batch, transferred (not cloned): see runtime/wire.ts for why. Encoded before the depth
+      // is counted, so that a worker terminated mid-flush has next to no window between counting and posting.
+      const buffers: ArrayBuffer[] = [];
+      for (let i = 0; i < batch.length; i += MAX_BATCH_MESSAGES) {
+        buffers.push(this.codec.encode(i === 0 && batch.length <= MAX_BATCH_MESSAGES ? batch : batch.slice(i, i + MAX_BATCH_MESSAGES)));
+      }
       // a port to an incarnation restarted since leads nowhere: the batch is lost like any message to a dead worker
-      if (!isClient(to) && !this.view.addDepth(to, batch.length, this.incarnations.get(to) ?? 0)) return;
-      this.deliver(port, bytes);
-      this.batches++;
+      if (!isClient(to) && !this.view.addDepth(to, batch.length, this.incarnations.get(to) ?? 0)) continue;
+      for (const buffer of buffers) port.postMessage(buffer, [buffer]);
+      this.batches += buffers.length;
       this.messages += batch.length;
-    } finally {
-      this.codec.shrinkScratch();
     }
-  }
-
-  /** More messages than one batch may hold: several batches, all encoded before the depth is counted. */
-  private sendMany(to: Address, port: Port, batch: Message[]): void {
-    const buffers: ArrayBuffer[] = [];
-    for (let i = 0; i < batch.length; i += MAX_BATCH_MESSAGES) buffers.push(this.codec.encode(batch.slice(i, i + MAX_BATCH_MESSAGES)));
-    if (!isClient(to) && !this.view.addDepth(to, batch.length, this.incarnations.get(to) ?? 0)) return;
-    for (const buffer of buffers) this.deliver(port, new Uint8Array(buffer));
-    this.batches += buffers.length;
-    this.messages += batch.length;
-  }
-
-  /** Into the port's ring (made and announced on first use), or posted on the port when the ring cannot take it. */
-  private deliver(port: Port, bytes: Uint8Array): void {
-    let ring = this.rings.get(port);
-    if (ring === undefined) {
-      ring = ByteRing.create(this.ringBytes);
-      this.rings.set(port, ring);
-      const announce: RingAnnouncement = { type: RING, buffer: ring.buffer };
-      port.postMessage(announce);
-    }
-    if (ring.inOrder && ring.tryWrite(bytes, bytes.length)) {
-      if (ring.wakeNeeded()) port.postMessage(WAKE);
-      this.ringed++;
-      return;
-    }
-    const copy = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)
-      ? (bytes.buffer as ArrayBuffer)
-      : bytes.slice().buffer;
-    ring.posted();
-    port.postMessage(copy, [copy]);
   }
 }
 

@@ -203,17 +203,6 @@ export class WireCodec {
 
   /** The batch as a fresh ArrayBuffer (post it with `transfer: [buffer]`). Throws InvalidArgumentError. */
   encode(batch: readonly Message[]): ArrayBuffer {
-    const bytes = this.encodeView(batch);
-    const copy = bytes.slice().buffer;
-    this.shrinkScratch();
-    return copy;
-  }
-
-  /**
-   * The batch encoded in this codec's scratch buffer: a view valid until the next encode (copy it into a ring or
-   * slice it). Call shrinkScratch() once done with it. Throws InvalidArgumentError.
-   */
-  encodeView(batch: readonly Message[]): Uint8Array {
     if (!Array.isArray(batch)) throw new InvalidArgumentError('encode: batch must be an array of messages');
     this.p = 0;
     try {
@@ -222,16 +211,10 @@ export class WireCodec {
       this.writeUint(batch.length, 'batch length');
       for (let i = 0; i < batch.length; i++) this.writeMessage(batch[i]);
       if (this.p > this.maxBatchBytes) throw new Error('unreachable: ensure() keeps batches within the limit');
-      return this.out.subarray(0, this.p);
-    } catch (e) {
-      this.shrinkScratch();
-      throw e;
+      return this.out.buffer.slice(0, this.p);
+    } finally {
+      if (this.out.length > KEEP_SCRATCH_BYTES) this.setScratch(new Uint8Array(INITIAL_SCRATCH_BYTES));
     }
-  }
-
-  /** After a batch grew the scratch past KEEP_SCRATCH_BYTES: drop it, so one huge batch does not pin memory. */
-  shrinkScratch(): void {
-    if (this.out.length > KEEP_SCRATCH_BYTES) this.setScratch(new Uint8Array(INITIAL_SCRATCH_BYTES));
   }
 
   private setScratch(out: Uint8Array<ArrayBuffer>): void {
@@ -602,19 +585,18 @@ export class WireCodec {
   // Decoding
 
   /** The messages of a buffer made by encode. Throws InvalidArgumentError on anything else. */
-  decode(buffer: ArrayBuffer, length = buffer?.byteLength): Message[] {
+  decode(buffer: ArrayBuffer): Message[] {
     if (!(buffer instanceof ArrayBuffer)) throw new InvalidArgumentError('decode: expected an ArrayBuffer');
-    if (!Number.isInteger(length) || length < 0 || length > buffer.byteLength) {
-      throw new InvalidArgumentError(`decode: length ${length} is not within the buffer's ${buffer.byteLength} bytes`);
-    }
-    if (length > this.maxBatchBytes) {
-      throw new InvalidArgumentError(`decode: a ${length}-byte batch exceeds maxBatchBytes (${this.maxBatchBytes} bytes)`);
+    if (buffer.byteLength > this.maxBatchBytes) {
+      throw new InvalidArgumentError(
+        `decode: a ${buffer.byteLength}-byte batch exceeds maxBatchBytes (${this.maxBatchBytes} bytes)`,
+      );
     }
     this.in8 = new Uint8Array(buffer);
     this.inView = new DataView(buffer);
     this.inBuf = Buffer.from(buffer);
     this.q = 0;
-    this.end = length;
+    this.end = buffer.byteLength;
     try {
       if (this.readByte() !== MAGIC) this.malformed(`expected magic byte 0x${MAGIC.toString(16)}`);
       const count = this.readCount(MIN_MESSAGE_BYTES);
