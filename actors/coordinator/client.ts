@@ -389,6 +389,7 @@ export class ClientCoordinator {
       timeoutMs,
       hintAfterMs: this.config.hintAfterMs,
       epoch: this.view.epoch,
+      budgetMs: timeoutMs, // set when sent (writes.ts): here so that every put has one shape
     };
     const proxy = coordinator === -1 ? via : undefined;
     return this.env.host.track<PutResult>((resolve, reject) => this.writes.start(msg, Math.max(0, coordinator), resolve, reject, proxy));
