@@ -74,7 +74,10 @@ export function program(): Command {
 
 async function bench(o: BenchOptions & ConnectCli, command: Command): Promise<void> {
   const { read, write } = levels(o, command);
-  const spec = baseSpec(o, command, clusterOptions(o, command, read, write));
+  const cluster = clusterOptions(o, command, read, write);
+  // a connected client reads the served replicas by message: no store of theirs is in this process
+  if (o.connect !== undefined) cluster.sharedMemoryReads = 'off';
+  const spec = baseSpec(o, command, cluster);
   const factory = connectFactory(o, command);
   checkOutputs(o);
   const s = await session(o, factory);

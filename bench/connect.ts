@@ -20,8 +20,23 @@ export function addConnectOptions(cmd: Command): Command {
     .addOption(new Option('--cluster <name>', 'with --connect: the served cluster\'s name'));
 }
 
+/**
+ * A level as the number of replicas it asks for where that does not depend on datacenters (one datacenter): so that
+ * `--r 2` matches a cluster served with R=QUORUM at N=3. Per-datacenter levels, and any level over several
+ * datacenters, are compared as written.
+ */
+export function levelCount(level: unknown, replication: unknown): unknown {
+  const perDc = typeof replication === 'object' && replication !== null ? Object.values(replication) : [replication];
+  if (perDc.length !== 1 || typeof perDc[0] !== 'number' || typeof level !== 'string') return level;
+  const n = perDc[0];
+  const counts: Record<string, number> = { ONE: 1, TWO: 2, THREE: 3, QUORUM: Math.floor(n / 2) + 1, ALL: n };
+  return counts[level.toUpperCase()] ?? level;
+}
+
 const shape = (c: ResolvedConfig): Record<string, unknown> => {
-  return { nodes: c.nodes.length, replication: c.replication, read: c.read, write: c.write, conflicts: c.conflicts, sloppy: c.sloppy };
+  const read = levelCount(c.read, c.replication);
+  const write = levelCount(c.write, c.replication);
+  return { nodes: c.nodes.length, replication: c.replication, read, write, conflicts: c.conflicts, sloppy: c.sloppy };
 };
 
 /** The factory that connects instead of starting, or undefined without --connect. */

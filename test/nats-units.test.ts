@@ -100,3 +100,16 @@ test('Cluster.connect to an address where no NATS server listens rejects with a 
   await assert.rejects(Cluster.connect({ nats: 'nats://127.0.0.1:1', cluster: 'a.b' }), /cluster must be a name/);
   await assert.rejects(Cluster.connect({ nats: 'nats://127.0.0.1:1', cluster: 'x', bogus: 1 } as never), /unknown Cluster.connect option "bogus"/);
 });
+
+// `bench --connect` checks that the run's flags describe the served cluster. It compared levels as written, so
+// `--r 2` was refused against a cluster served with R=QUORUM at N=3, the same requirement.
+test('bench --connect compares read and write levels by the replicas they ask for, where one datacenter makes that plain', async () => {
+  const { levelCount } = await import('../bench/connect.js');
+  assert.equal(levelCount('QUORUM', { dc1: 3 }), 2);
+  assert.equal(levelCount(2, { dc1: 3 }), 2);
+  assert.equal(levelCount('ALL', { dc1: 3 }), 3);
+  assert.equal(levelCount('one', { dc1: 3 }), 1);
+  assert.equal(levelCount('ANY', { dc1: 3 }), 'ANY', 'ANY is not a count of replicas');
+  assert.equal(levelCount('LOCAL_QUORUM', { dc1: 3 }), 'LOCAL_QUORUM');
+  assert.equal(levelCount('QUORUM', { dc1: 2, dc2: 2 }), 'QUORUM', 'several datacenters: as written');
+});
