@@ -33,6 +33,11 @@ test('a client beside its replicas reads their stores with no message; a remote 
   const far = await remote.get('k', { consistency: 'ONE' });
   assert.deepEqual(far.values, ['v1']);
   assert.equal(remote.counters.getsLocal, 0, 'another process: by message');
+  // a second process asked to serve a node this one serves is refused before it starts anything
+  await assert.rejects(
+    NatsServer.start({ nats: local.url, cluster: 'lr', nodes: [2] }),
+    (e: Error & { code?: string }) => e.code === 'INVALID_CONFIG' && /node 2 of this cluster is served by another process already/.test(e.message),
+  );
   const quorum = await beside.get('k');
   assert.deepEqual(quorum.values, ['v1']);
   assert.equal(beside.counters.getsLocal, 2, "R=2 reads the stores too under the default sharedMemoryReads: 'quorum'");

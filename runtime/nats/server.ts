@@ -71,6 +71,7 @@ export class NatsServer {
       const options = agreedOptions(o.options, running);
       const config = resolveConfig(options);
       checkNodes(o.nodes, config.nodes.length);
+      await checkUnserved(nc, subjects, o.nodes, o.discoverMs ?? 500);
       const inc = Date.now().toString(36);
       const slots = o.nodes.map((node) => ({
         node,
@@ -182,6 +183,33 @@ function agreedOptions(own: ClusterOptions | undefined, running: ConfigAnswer | 
     );
   }
   return own;
+}
+
+/**
+ * Refuses to serve a node that another process serves already: two replicas under one node id would each answer for
+ * it, and mint dots the other does not know of. Asks each node's control subject; an answer means it is served.
+ * A process that is stopped (SIGSTOP) or cut off from NATS does not answer and is not seen: this guards against a
+ * mistyped --nodes, not against every race (two processes started at the same instant both find the node free).
+ */
+async function checkUnserved(nc: NatsConnection, subjects: Subjects, nodes: number[], ms: number): Promise<void> {
+  const served = await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        await nc.request(subjects.control(node), JSON.stringify({ op: 'stats' }), { timeout: ms });
+        return true;
+      } catch {
+        return false; // no responders (or no answer in time): nobody serves it
+      }
+    }),
+  );
+  const taken = nodes.filter((_, i) => served[i]);
+  if (taken.length > 0) {
+    throw new InvalidConfigError(
+      `node${taken.length > 1 ? 's' : ''} ${taken.join(',')} of this cluster ${taken.length > 1 ? 'are' : 'is'} served by another process ` +
+        `already (its replica answered on ${subjects.control(taken[0])}); serve other nodes, or stop that process first`,
+      { nodes: taken },
+    );
+  }
 }
 
 function checkNodes(nodes: unknown, total: number): void {
